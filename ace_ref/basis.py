@@ -1,0 +1,546 @@
+"""The full linear ACE basis: specification, enumeration, coupling tables, evaluation.
+
+A basis function of central species ``z_i`` is
+
+.. math:: B_{i,k} = \\sum_{\\mathbf v} C_{k \\mathbf v} \\prod_{t=1}^{\\nu} A_{i, v_t},\\qquad
+          A_{i,(z,n,l,m)} = \\sum_{j: z_j = z} R^{z_i z}_n(r_{ij}) Y_l^m(\\hat r_{ij}),
+
+for a sorted tuple ``((z_1,n_1,l_1), ..., (z_ν,n_ν,l_ν))`` of one-particle types (the
+*nl-tuple*) and one of the linearly independent couplings of
+:mod:`ace_ref.coupling`. ``n`` starts at 1 (pacemaker convention).
+
+Truncation (both conventions may be combined):
+
+* per-order caps: ``max_n[ν-1]``, ``max_l[ν-1]`` bound every factor of a ν-correlation
+  (pacemaker's ``nradmax_by_orders`` / ``lmax_by_orders``); for ν = 1 only ``l = 0`` exists.
+* total degree: ``Σ_t (n_t + w_L l_t) ≤ D_ν`` with ``D`` an int/Fraction or one per order,
+  evaluated in exact rational arithmetic (:class:`fractions.Fraction`).
+
+Column layout ("packed layout"): coefficient ``c_{z,k}`` of central species ``z`` (index in
+``basis.elements``) and function ``k`` is column ``z * n_functions_per_species + k``;
+``len(basis) = n_species * n_functions_per_species``. Every central species has the same
+list of functions (only the radial functions, through the pair cutoffs, depend on it).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers, chemical_symbols
+
+from ace_ref import defaults, kernels
+from ace_ref.coupling import CouplingCache, o3_multiplicity
+from ace_ref.neighbours import neighbour_list
+from ace_ref.radial import BesselRadial, PolynomialRadial, radial_from_dict
+
+__all__ = ["ACEBasis", "BasisTables", "DesignRows"]
+
+
+def _per_order(value, order: int, name: str, kind=int) -> list | None:
+    if value is None:
+        return None
+    if isinstance(value, int | Fraction | float) and not isinstance(value, bool):
+        values = [value] * order
+    else:
+        values = list(value)
+    if len(values) != order:
+        raise ValueError(f"{name} must have one entry per correlation order (order={order}), "
+                         f"got {len(values)}: {values}")
+    out = []
+    for v in values:
+        if kind is Fraction:
+            try:
+                v = Fraction(v) if not isinstance(v, float) else Fraction(str(v))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name}: {v!r} is not a number") from exc
+        else:
+            if isinstance(v, bool) or int(v) != v:
+                raise ValueError(f"{name}: {v!r} is not an integer")
+            v = int(v)
+        if v < 0:
+            raise ValueError(f"{name}: negative entry {v}")
+        out.append(v)
+    return out
+
+
+@dataclass(frozen=True)
+class BasisTables:
+    """Index tables of one output irrep ``L`` (shared by all central species).
+
+    ``product_index[v, t]`` is the one-particle index ``a`` of factor ``t`` of product ``v``
+    (``-1`` padding beyond ``product_order[v]``). ``C`` is stored by rows
+    ``row = k (2L+1) + (M + L)`` in CSR form. ``G`` entries ``g`` are the nonzero pairs
+    ``(row, a)`` of ``∂B_row/∂A_a``; ``triple_*`` list every ``(row, v, t)`` contribution and
+    ``g_ptr[row, s]:g_ptr[row, s+1]`` the ``g`` of that row whose ``a`` lies in species slot ``s``.
+    """
+
+    L: int
+    n_functions: int
+    product_index: np.ndarray
+    product_order: np.ndarray
+    c_indptr: np.ndarray
+    c_indices: np.ndarray
+    c_data: np.ndarray
+    triple_g: np.ndarray
+    triple_v: np.ndarray
+    triple_t: np.ndarray
+    triple_c: np.ndarray
+    g_a: np.ndarray
+    g_ptr: np.ndarray
+    labels: list = field(repr=False)
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_functions * (2 * self.L + 1)
+
+    @property
+    def n_products(self) -> int:
+        return len(self.product_order)
+
+
+@dataclass(frozen=True)
+class DesignRows:
+    """Design-matrix rows of one structure (derivatives of ``E = Σ_i Σ_k c_{z_i k} B_{ik}``).
+
+    Attributes
+    ----------
+    energy : ndarray (n_columns,)
+        ``∂E/∂c``.
+    forces : ndarray (n_atoms, 3, n_columns)
+        ``∂F/∂c = −∂²E/∂r∂c``.
+    virial : ndarray (3, 3, n_columns)
+        ``∂/∂c`` of ``∂E/∂ε_ab = Σ_pairs r_ij,a ∂E/∂r_ij,b`` (stress = this / volume, ASE sign).
+    """
+
+    energy: np.ndarray
+    forces: np.ndarray
+    virial: np.ndarray
+
+
+class ACEBasis:
+    """Full linear ACE basis (see module docstring for formulas and layout).
+
+    Parameters
+    ----------
+    elements
+        Chemical symbols (sorted internally by atomic number).
+    order
+        Maximal correlation order ν (body order ν + 1).
+    max_n, max_l
+        Per-order caps (int or one per order).
+    max_degree
+        Total-degree bound (int/Fraction or one per order); ``w_L`` weights ``l``.
+    r_cut
+        Cutoff (Å), or a dict ``{("C", "H"): 4.5, ...}`` of pair cutoffs (symmetric; pairs not
+        named use ``defaults.R_CUT`` unless a ``"default"`` key is given).
+    radial
+        ``"bessel"`` or ``"polynomial"``; ``radial_options`` go to the radial class.
+    cache_dir
+        Coupling cache directory (``"default"``: :func:`ace_ref.coupling.default_cache_dir`;
+        ``None``: no disk cache).
+    max_functions
+        Refuse larger bases (the error states the size).
+    """
+
+    def __init__(
+        self,
+        elements,
+        order: int,
+        max_n=None,
+        max_l=None,
+        max_degree=None,
+        w_L=defaults.W_L,
+        r_cut=defaults.R_CUT,
+        radial: str = defaults.RADIAL,
+        radial_options: dict | None = None,
+        cache_dir="default",
+        max_functions: int = defaults.MAX_FUNCTIONS,
+    ) -> None:
+        if isinstance(elements, str):
+            elements = [elements]
+        elements = list(dict.fromkeys(elements))
+        if not elements:
+            raise ValueError("at least one element is required")
+        for el in elements:
+            if el not in atomic_numbers or el == "X":
+                raise ValueError(f"unknown element {el!r}")
+        self.elements = sorted(elements, key=lambda s: atomic_numbers[s])
+        if isinstance(order, bool) or int(order) != order or order < 1:
+            raise ValueError(f"order (correlation order ν) must be an integer ≥ 1, got {order!r}")
+        self.order = int(order)
+        self.max_n = _per_order(max_n, self.order, "max_n")
+        self.max_l = _per_order(max_l, self.order, "max_l")
+        self.max_degree = _per_order(max_degree, self.order, "max_degree", kind=Fraction)
+        self.w_L = Fraction(w_L) if not isinstance(w_L, float) else Fraction(str(w_L))
+        if self.w_L <= 0:
+            raise ValueError(f"w_L must be positive, got {w_L}")
+        if self.max_n is None and self.max_degree is None:
+            raise ValueError("give max_n (with max_l) or max_degree to truncate the basis")
+        if self.max_n is not None and self.max_l is None and self.max_degree is None:
+            raise ValueError("max_n needs max_l (or max_degree) as well")
+        self.max_functions = int(max_functions)
+        self._caps = [self._order_caps(nu) for nu in range(1, self.order + 1)]
+        if any(nmax < 1 for nmax, _ in self._caps):
+            raise ValueError(f"truncation leaves no radial function for some order: {self._caps}")
+        self.n_max = max(c[0] for c in self._caps)
+        self.l_max = max(c[1] for c in self._caps[1:]) if self.order > 1 else 0
+        self.radial_kind = radial
+        self.radial_options = dict(radial_options or {})
+        self.r_cut = self._pair_cutoffs(r_cut)
+        self.radials = self._make_radials()
+        self._coupling = CouplingCache(cache_dir)
+        self._tables: dict[int, BasisTables] = {}
+        n = self._count(0)
+        if n * len(self.elements) > self.max_functions:
+            raise ValueError(
+                f"this specification gives {n * len(self.elements)} basis functions "
+                f"({n} per species), more than max_functions={self.max_functions}; "
+                "lower order/max_n/max_l/max_degree or raise max_functions"
+            )
+        self.n_functions_per_species = n
+        self.tables(0)
+
+    # ------------------------------------------------------------------ specification
+    def _order_caps(self, nu: int) -> tuple[int, int]:
+        nmax = self.max_n[nu - 1] if self.max_n is not None else None
+        lmax = self.max_l[nu - 1] if self.max_l is not None else None
+        if self.max_degree is not None:
+            D = self.max_degree[nu - 1]
+            n_deg = int(D)  # n ≥ 1, l ≥ 0: n ≤ D
+            l_deg = int((D - 1) / self.w_L) if D >= 1 else -1
+            nmax = n_deg if nmax is None else min(nmax, n_deg)
+            lmax = l_deg if lmax is None else min(lmax, l_deg)
+        return nmax, max(lmax, 0) if lmax is not None else 0
+
+    def _pair_cutoffs(self, r_cut) -> np.ndarray:
+        ns = len(self.elements)
+        if isinstance(r_cut, dict):
+            default = r_cut.get("default", defaults.R_CUT)
+            table = np.full((ns, ns), float(default))
+            for key, value in r_cut.items():
+                if key == "default":
+                    continue
+                a, b = key
+                for el in (a, b):
+                    if el not in self.elements:
+                        raise ValueError(f"r_cut names element {el!r} not in {self.elements}")
+                ia, ib = self.elements.index(a), self.elements.index(b)
+                table[ia, ib] = table[ib, ia] = float(value)
+        else:
+            table = np.full((ns, ns), float(r_cut))
+        if not np.all(np.isfinite(table)) or np.any(table <= 0):
+            raise ValueError(f"cutoffs must be positive and finite, got {table.tolist()}")
+        return table
+
+    def _make_radials(self) -> list:
+        ns = len(self.elements)
+        out = []
+        for a in range(ns):
+            row = []
+            for b in range(ns):
+                rc = float(self.r_cut[a, b])
+                if self.radial_kind == "bessel":
+                    row.append(BesselRadial(self.n_max, rc, **self.radial_options))
+                elif self.radial_kind == "polynomial":
+                    opts = dict(self.radial_options)
+                    opts.setdefault("r_0", defaults.POLYNOMIAL_R0_FRACTION * rc)
+                    row.append(PolynomialRadial(self.n_max, rc, **opts))
+                else:
+                    raise ValueError(f"unknown radial basis {self.radial_kind!r} "
+                                     "(choose 'bessel' or 'polynomial')")
+            out.append(row)
+        return out
+
+    def _types(self, nu: int) -> list[tuple[int, int, int]]:
+        nmax, lmax = self._caps[nu - 1]
+        return [
+            (s, n, l)
+            for s in range(len(self.elements))
+            for n in range(1, nmax + 1)
+            for l in range(0, lmax + 1)
+            if self._degree1(n, l) <= self._degree_bound(nu)
+        ]
+
+    def _degree1(self, n: int, l: int) -> Fraction:
+        return Fraction(n) + self.w_L * l
+
+    def _degree_bound(self, nu: int) -> Fraction:
+        if self.max_degree is None:
+            return Fraction(10**9)
+        return self.max_degree[nu - 1]
+
+    def nl_tuples(self, nu: int, L: int = 0):
+        """Sorted one-particle tuples of order ``nu`` whose coupling to ``L`` is non-empty.
+
+        Yields ``(tuple_of_(s, n, l), group_sizes, multiplicity)``.
+        """
+        parity = (-1) ** L
+        bound = self._degree_bound(nu)
+        types = self._types(nu) if nu > 1 else [
+            t for t in self._types_order1() if t[2] == L
+        ]
+        memo: dict = {}
+        for combo in itertools.combinations_with_replacement(types, nu):
+            if (-1) ** sum(t[2] for t in combo) != parity:
+                continue
+            if sum(self._degree1(t[1], t[2]) for t in combo) > bound:
+                continue
+            sizes = tuple(len(list(g)) for _, g in itertools.groupby(combo))
+            ls = tuple(t[2] for t in combo)
+            key = (ls, sizes)
+            if key not in memo:
+                groups, pos = [], 0
+                for size in sizes:
+                    groups.append((ls[pos], size))
+                    pos += size
+                memo[key] = o3_multiplicity(groups, L, parity)
+            if memo[key]:
+                yield combo, sizes, memo[key]
+
+    def _types_order1(self):
+        nmax, _ = self._caps[0]
+        lmax = max(c[1] for c in self._caps)
+        return [
+            (s, n, l)
+            for s in range(len(self.elements))
+            for n in range(1, nmax + 1)
+            for l in range(lmax + 1)
+            if self._degree1(n, l) <= self._degree_bound(1)
+        ]
+
+    def _count(self, L: int) -> int:
+        return sum(m for nu in range(1, self.order + 1) for _, _, m in self.nl_tuples(nu, L))
+
+    # ------------------------------------------------------------------ tables
+    @property
+    def n_lm(self) -> int:
+        return (self.l_max + 1) ** 2
+
+    @property
+    def n_slot(self) -> int:
+        """One-particle functions per neighbour species: ``n_max (l_max + 1)^2``."""
+        return self.n_max * self.n_lm
+
+    def one_particle_index(self, s: int, n: int, l: int, m) -> np.ndarray:
+        """``a = s n_slot + (n − 1)(l_max+1)^2 + l² + l + m``."""
+        return s * self.n_slot + (n - 1) * self.n_lm + l * l + l + np.asarray(m)
+
+    def tables(self, L: int = 0) -> BasisTables:
+        """Index and coupling tables for output irrep ``L`` (built once, then reused)."""
+        if L in self._tables:
+            return self._tables[L]
+        if L > 0 and L > self.l_max and self.order > 1:
+            pass  # allowed: higher-order products can still reach L
+        prod_rows, c_rows, c_cols, c_vals, labels = [], [], [], [], []
+        n_products = 0
+        k = 0
+        width = 2 * L + 1
+        for nu in range(1, self.order + 1):
+            for combo, sizes, mult in self.nl_tuples(nu, L):
+                block = self._coupling.get(
+                    tuple(t[2] for t in combo), sizes, L, (-1) ** L
+                )
+                if block.n_functions != mult:
+                    raise RuntimeError(f"coupling of {combo} gave {block.n_functions} functions, "
+                                       f"character formula says {mult}")
+                base = np.array([self.one_particle_index(s, n, l, 0) for s, n, l in combo])
+                a = base[None, :] + block.m_tuples.astype(np.int64)
+                padded = np.full((len(a), self.order), -1, dtype=np.int64)
+                padded[:, :nu] = a
+                prod_rows.append(padded)
+                f_idx, t_idx, M_idx = np.nonzero(block.coeffs)
+                c_rows.append((k + f_idx) * width + M_idx)
+                c_cols.append(n_products + t_idx)
+                c_vals.append(block.coeffs[f_idx, t_idx, M_idx])
+                for f in range(block.n_functions):
+                    labels.append({
+                        "order": nu,
+                        "nl": [(self.elements[s], n, l) for s, n, l in combo],
+                        "path": [int(x) for x in block.paths[f]],
+                    })
+                n_products += len(a)
+                k += block.n_functions
+        if L == 0 and k * len(self.elements) > self.max_functions:
+            raise ValueError(f"basis has {k * len(self.elements)} functions > max_functions")
+        product_index = (np.concatenate(prod_rows) if prod_rows
+                         else np.zeros((0, self.order), dtype=np.int64))
+        product_order = np.sum(product_index >= 0, axis=1).astype(np.int64)
+        rows = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=np.int64)
+        cols = np.concatenate(c_cols) if c_cols else np.zeros(0, dtype=np.int64)
+        vals = np.concatenate(c_vals) if c_vals else np.zeros(0)
+        order_ = np.lexsort((cols, rows))
+        rows, cols, vals = rows[order_], cols[order_], vals[order_]
+        n_rows = k * width
+        c_indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=c_indptr[1:])
+        # gradient pattern: every (row, v, t) with a = product_index[v, t]
+        reps = product_order[cols]
+        t_rows = np.repeat(rows, reps)
+        t_v = np.repeat(cols, reps)
+        t_c = np.repeat(vals, reps)
+        starts = np.repeat(np.cumsum(reps) - reps, reps)
+        t_t = np.arange(len(t_v)) - starts
+        t_a = product_index[t_v, t_t]
+        n_A = len(self.elements) * self.n_slot
+        key = t_rows * n_A + t_a
+        g_keys, t_g = np.unique(key, return_inverse=True)
+        g_row, g_a = g_keys // n_A, g_keys % n_A
+        ns = len(self.elements)
+        bounds = (np.arange(n_rows)[:, None] * n_A + np.arange(ns + 1)[None, :] * self.n_slot)
+        g_ptr = np.searchsorted(g_keys, bounds.ravel()).reshape(n_rows, ns + 1)
+        tables = BasisTables(
+            L=L,
+            n_functions=k,
+            product_index=product_index,
+            product_order=product_order,
+            c_indptr=c_indptr,
+            c_indices=cols.astype(np.int64),
+            c_data=vals,
+            triple_g=t_g.astype(np.int64).reshape(-1),
+            triple_v=t_v.astype(np.int64),
+            triple_t=t_t.astype(np.int64),
+            triple_c=t_c,
+            g_a=g_a.astype(np.int64),
+            g_ptr=g_ptr.astype(np.int64),
+            labels=labels,
+        )
+        self._tables[L] = tables
+        return tables
+
+    # ------------------------------------------------------------------ descriptions
+    def __len__(self) -> int:
+        return self.n_functions_per_species * len(self.elements)
+
+    def counts_by_order(self, L: int = 0) -> dict[int, int]:
+        """Number of functions per correlation order (per central species)."""
+        counts = dict.fromkeys(range(1, self.order + 1), 0)
+        for lab in self.tables(L).labels:
+            counts[lab["order"]] += 1
+        return counts
+
+    def describe(self) -> str:
+        """Human-readable summary: counts per order and per central species."""
+        counts = self.counts_by_order()
+        lines = [
+            f"ACE basis: elements {' '.join(self.elements)}, correlation order ν ≤ {self.order} "
+            f"(body order ≤ {self.order + 1}), radial '{self.radial_kind}' with n ≤ {self.n_max}, "
+            f"l ≤ {self.l_max}",
+            f"cutoff {np.unique(self.r_cut).tolist()} Å; truncation: "
+            + (f"max_n={self.max_n} max_l={self.max_l} " if self.max_n is not None else "")
+            + (f"max_degree={[str(d) for d in self.max_degree]} (w_L={self.w_L})"
+               if self.max_degree is not None else ""),
+            f"{'order':>6} {'per species':>12}",
+        ]
+        for nu, c in counts.items():
+            lines.append(f"{nu:>6} {c:>12}")
+        lines.append(f"{'total':>6} {self.n_functions_per_species:>12}")
+        for el in self.elements:
+            lines.append(f"central {el}: {self.n_functions_per_species} functions")
+        lines.append(f"all species: {len(self)} linear coefficients")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON specification from which :meth:`from_dict` rebuilds the same basis."""
+        return {
+            "elements": self.elements,
+            "order": self.order,
+            "max_n": self.max_n,
+            "max_l": self.max_l,
+            "max_degree": None if self.max_degree is None else [str(d) for d in self.max_degree],
+            "w_L": str(self.w_L),
+            "r_cut": self.r_cut.tolist(),
+            "radial": self.radial_kind,
+            "radial_options": self.radial_options,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, cache_dir="default") -> ACEBasis:
+        els = d["elements"]
+        table = np.asarray(d["r_cut"], dtype=float)
+        r_cut = {(a, b): table[i, j] for i, a in enumerate(els) for j, b in enumerate(els)}
+        return cls(
+            els, d["order"], max_n=d["max_n"], max_l=d["max_l"],
+            max_degree=None if d["max_degree"] is None else [Fraction(x) for x in d["max_degree"]],
+            w_L=Fraction(d["w_L"]), r_cut=r_cut, radial=d["radial"],
+            radial_options=d.get("radial_options") or {}, cache_dir=cache_dir,
+        )
+
+    # ------------------------------------------------------------------ evaluation
+    def _prepare(self, atoms: Atoms, where: str):
+        if not isinstance(atoms, Atoms):
+            raise TypeError(f"{where}: expected ase.Atoms, got {type(atoms).__name__}")
+        index = {el: s for s, el in enumerate(self.elements)}
+        species = np.empty(len(atoms), dtype=np.int64)
+        for i, sym in enumerate(atoms.get_chemical_symbols()):
+            if sym not in index:
+                raise ValueError(f"{where}: atom {i} is {sym}, not one of the basis elements "
+                                 f"{self.elements}")
+            species[i] = index[sym]
+        nl = neighbour_list(atoms, float(self.r_cut.max()), where)
+        pair_type = species[nl.i] * len(self.elements) + species[nl.j]
+        r = np.linalg.norm(nl.vectors, axis=1)
+        keep = r < self.r_cut.ravel()[pair_type]
+        if not np.all(keep):
+            i, j, D = nl.i[keep], nl.j[keep], nl.vectors[keep]
+            offsets = np.zeros(len(atoms) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(i, minlength=len(atoms)), out=offsets[1:])
+            pair_type = pair_type[keep]
+        else:
+            i, j, D, offsets = nl.i, nl.j, nl.vectors, nl.offsets
+        return species, i, j, np.ascontiguousarray(D), offsets, pair_type
+
+    def _radial_params(self) -> np.ndarray:
+        ns = len(self.elements)
+        return np.array([self.radials[a][b].params() for a in range(ns) for b in range(ns)])
+
+    def _pair_basis(self, D, pair_type):
+        return kernels.pair_basis(D, pair_type, self._radial_params(), self.n_max, self.l_max)
+
+    def atomic_base(self, atoms: Atoms) -> np.ndarray:
+        """``A[i, a]`` for every atom (one-particle index ``a``, see :meth:`one_particle_index`)."""
+        species, i, j, D, offsets, pair_type = self._prepare(atoms, "structure")
+        phi, _ = self._pair_basis(D, pair_type)
+        return kernels.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
+
+    def features(self, atoms: Atoms, L: int = 0, where: str = "structure") -> np.ndarray:
+        """Per-atom features.
+
+        ``L = 0``: invariants in the packed layout, shape ``(n_atoms, len(basis))`` (columns
+        of other central species are zero). ``L > 0``: equivariant features of shape
+        ``(n_atoms, n_functions_L, 2L+1)`` for the atom's own species (same list for all
+        species); the last axis transforms with the real Wigner matrix ``D^L``.
+        """
+        if isinstance(L, bool) or int(L) != L or L < 0:
+            raise ValueError(f"L must be a non-negative integer, got {L!r}")
+        t = self.tables(int(L))
+        species, i, j, D, offsets, pair_type = self._prepare(atoms, where)
+        phi, _ = self._pair_basis(D, pair_type)
+        A = kernels.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
+        B = kernels.product_features(A, t.product_index, t.product_order, t.c_indptr,
+                                     t.c_indices, t.c_data)
+        if L > 0:
+            return B.reshape(len(atoms), t.n_functions, 2 * L + 1)
+        K = t.n_functions
+        out = np.zeros((len(atoms), len(self)))
+        for s in range(len(self.elements)):
+            rows = species == s
+            out[rows, s * K:(s + 1) * K] = B[rows]
+        return out
+
+    def design_rows(self, atoms: Atoms, where: str = "structure") -> DesignRows:
+        """Energy, force and virial rows of the design matrix for one structure."""
+        t = self.tables(0)
+        species, i, j, D, offsets, pair_type = self._prepare(atoms, where)
+        phi, dphi = self._pair_basis(D, pair_type)
+        A = kernels.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
+        B, dB = kernels.features_and_pair_gradients(
+            A, offsets, species[j], dphi, self.n_slot, t.product_index, t.product_order,
+            t.c_indptr, t.c_indices, t.c_data, t.triple_g, t.triple_v, t.triple_t, t.triple_c,
+            len(t.g_a), t.g_a, t.g_ptr,
+        )
+        E, F, V = kernels.scatter_design_rows(B, dB, species, i, j, D, len(self.elements))
+        return DesignRows(E, F, V)

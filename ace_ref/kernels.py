@@ -1,0 +1,299 @@
+"""Numba kernels: pairs → φ, ∇φ → A → AA → B, ∂B/∂r_ij, design rows, energy and forces.
+
+Data flow (one structure):
+
+1. :func:`pair_basis` — for every pair ``p = (i, j)`` with ``r = r_ij``:
+   ``φ_p[(n−1)(l_max+1)² + lm] = R_n(r) Y_lm(r̂)`` and its gradient with respect to ``r_ij``.
+2. :func:`atomic_base` — ``A[i, s n_slot + idx] = Σ_{p of i, species(j)=s} φ_p[idx]``.
+3. :func:`product_features` — ``B[i, row] = Σ_v C[row, v] Π_t A[i, v_t]``.
+4. :func:`features_and_pair_gradients` — also ``∂B[i, row]/∂r_ij = Σ_a G[row, a] ∇φ_p[a]`` with
+   ``G[row, a] = Σ_{(v,t): v_t=a} C[row, v] Π_{s≠t} A[v_s]`` accumulated on the fixed sparsity
+   pattern of :class:`ace_ref.basis.BasisTables` (never a dense K × 3 n_nb Jacobian).
+5. :func:`scatter_design_rows` — energy/force/virial rows from ``B`` and ``∂B/∂r_ij``.
+6. :func:`energy_forces` — the prediction path for fixed coefficients: ``c̃ = Cᵀc`` contracted
+   once, ``E_i = Σ_v c̃_v AA_v``, one adjoint sweep gives ``∂E_i/∂A``, then ``∂E_i/∂r_ij``.
+
+Parallel loops run over chunks of atoms (``prange``) with one scratch buffer per chunk, so the
+inner loops allocate nothing.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from ace_ref.radial import radial_with_derivative
+from ace_ref.spherical import real_ylm_with_gradient
+
+__all__ = [
+    "pair_basis",
+    "atomic_base",
+    "product_features",
+    "features_and_pair_gradients",
+    "scatter_design_rows",
+    "energy_forces",
+]
+
+
+def _chunks(n: int) -> np.ndarray:
+    n_chunks = max(1, min(n, 4 * numba.get_num_threads()))
+    return np.linspace(0, n, n_chunks + 1).astype(np.int64)
+
+
+@njit(parallel=True, cache=True)
+def _pair_basis(vectors, pair_type, radial_params, n_max, l_max, bounds, phi, dphi):
+    n_lm = (l_max + 1) ** 2
+    for c in prange(len(bounds) - 1):
+        R = np.empty(n_max)
+        dR = np.empty(n_max)
+        Y = np.empty(n_lm)
+        dY = np.empty((n_lm, 3))
+        for p in range(bounds[c], bounds[c + 1]):
+            x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
+            r = np.sqrt(x * x + y * y + z * z)
+            radial_with_derivative(radial_params[pair_type[p]], n_max, r, R, dR)
+            real_ylm_with_gradient(x, y, z, l_max, Y, dY)
+            ux, uy, uz = x / r, y / r, z / r
+            for n in range(n_max):
+                for lm in range(n_lm):
+                    idx = n * n_lm + lm
+                    phi[p, idx] = R[n] * Y[lm]
+                    radial_part = dR[n] * Y[lm]
+                    dphi[p, idx, 0] = radial_part * ux + R[n] * dY[lm, 0]
+                    dphi[p, idx, 1] = radial_part * uy + R[n] * dY[lm, 1]
+                    dphi[p, idx, 2] = radial_part * uz + R[n] * dY[lm, 2]
+
+
+def pair_basis(vectors, pair_type, radial_params, n_max: int, l_max: int):
+    """``φ`` (n_pairs, n_slot) and ``∇_{r_ij} φ`` (n_pairs, n_slot, 3) for every pair."""
+    n_slot = n_max * (l_max + 1) ** 2
+    phi = np.empty((len(vectors), n_slot))
+    dphi = np.empty((len(vectors), n_slot, 3))
+    if len(vectors):
+        _pair_basis(vectors, pair_type, radial_params, n_max, l_max, _chunks(len(vectors)),
+                    phi, dphi)
+    return phi, dphi
+
+
+@njit(cache=True)
+def atomic_base(offsets, neighbour_species, phi, n_species, n_slot):
+    """``A[i, s n_slot + idx] = Σ_{pairs p of i with species(j) = s} φ[p, idx]``."""
+    n_atoms = len(offsets) - 1
+    A = np.zeros((n_atoms, n_species * n_slot))
+    for i in range(n_atoms):
+        for p in range(offsets[i], offsets[i + 1]):
+            base = neighbour_species[p] * n_slot
+            for idx in range(n_slot):
+                A[i, base + idx] += phi[p, idx]
+    return A
+
+
+@njit(cache=True)
+def _products(A_i, product_index, product_order, AA):
+    for v in range(len(product_order)):
+        value = 1.0
+        for t in range(product_order[v]):
+            value *= A_i[product_index[v, t]]
+        AA[v] = value
+
+
+@njit(parallel=True, cache=True)
+def _product_features(A, product_index, product_order, c_indptr, c_indices, c_data, bounds, B):
+    n_rows = len(c_indptr) - 1
+    for c in prange(len(bounds) - 1):
+        AA = np.empty(len(product_order))
+        for i in range(bounds[c], bounds[c + 1]):
+            _products(A[i], product_index, product_order, AA)
+            for row in range(n_rows):
+                acc = 0.0
+                for q in range(c_indptr[row], c_indptr[row + 1]):
+                    acc += c_data[q] * AA[c_indices[q]]
+                B[i, row] = acc
+
+
+def product_features(A, product_index, product_order, c_indptr, c_indices, c_data):
+    """``B[i, row] = Σ_v C[row, v] Π_t A[i, v_t]`` for every atom."""
+    B = np.zeros((A.shape[0], len(c_indptr) - 1))
+    if A.shape[0]:
+        _product_features(A, product_index, product_order, c_indptr, c_indices, c_data,
+                          _chunks(A.shape[0]), B)
+    return B
+
+
+@njit(parallel=True, cache=True)
+def _features_and_pair_gradients(A, offsets, neighbour_species, dphi, n_slot, product_index,
+                                 product_order, c_indptr, c_indices, c_data, triple_g, triple_v,
+                                 triple_t, triple_c, n_g, g_a, g_ptr, bounds, B, dB):
+    n_rows = len(c_indptr) - 1
+    for c in prange(len(bounds) - 1):
+        AA = np.empty(len(product_order))
+        G = np.empty(n_g)
+        for i in range(bounds[c], bounds[c + 1]):
+            Ai = A[i]
+            _products(Ai, product_index, product_order, AA)
+            for row in range(n_rows):
+                acc = 0.0
+                for q in range(c_indptr[row], c_indptr[row + 1]):
+                    acc += c_data[q] * AA[c_indices[q]]
+                B[i, row] = acc
+            G[:] = 0.0
+            for q in range(len(triple_g)):
+                v = triple_v[q]
+                t = triple_t[q]
+                value = triple_c[q]
+                for s in range(product_order[v]):
+                    if s != t:
+                        value *= Ai[product_index[v, s]]
+                G[triple_g[q]] += value
+            for p in range(offsets[i], offsets[i + 1]):
+                s = neighbour_species[p]
+                base = s * n_slot
+                for row in range(n_rows):
+                    gx = 0.0
+                    gy = 0.0
+                    gz = 0.0
+                    for g in range(g_ptr[row, s], g_ptr[row, s + 1]):
+                        w = G[g]
+                        idx = g_a[g] - base
+                        gx += w * dphi[p, idx, 0]
+                        gy += w * dphi[p, idx, 1]
+                        gz += w * dphi[p, idx, 2]
+                    dB[p, row, 0] = gx
+                    dB[p, row, 1] = gy
+                    dB[p, row, 2] = gz
+
+
+def features_and_pair_gradients(A, offsets, neighbour_species, dphi, n_slot, product_index,
+                                product_order, c_indptr, c_indices, c_data, triple_g, triple_v,
+                                triple_t, triple_c, n_g, g_a, g_ptr):
+    """``B`` (n_atoms, n_rows) and ``∂B[i(p), row]/∂r_ij`` (n_pairs, n_rows, 3)."""
+    n_rows = len(c_indptr) - 1
+    B = np.zeros((A.shape[0], n_rows))
+    dB = np.zeros((dphi.shape[0], n_rows, 3))
+    if A.shape[0]:
+        _features_and_pair_gradients(A, offsets, neighbour_species, dphi, n_slot, product_index,
+                                     product_order, c_indptr, c_indices, c_data, triple_g,
+                                     triple_v, triple_t, triple_c, n_g, g_a, g_ptr,
+                                     _chunks(A.shape[0]), B, dB)
+    return B, dB
+
+
+@njit(parallel=True, cache=True)
+def _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_species, E, F, V):
+    n_rows = B.shape[1]
+    for row in prange(n_rows):
+        for i in range(B.shape[0]):
+            E[species[i] * n_rows + row] += B[i, row]
+        for p in range(len(i_of_pair)):
+            i = i_of_pair[p]
+            j = j_of_pair[p]
+            col = species[i] * n_rows + row
+            for a in range(3):
+                g = dB[p, row, a]
+                F[j, a, col] -= g
+                F[i, a, col] += g
+                for b in range(3):
+                    V[b, a, col] += vectors[p, b] * g
+
+
+def scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_species: int):
+    """Energy ``Σ_i B_i``, forces ``−∂E/∂r`` and virial ``Σ_p r_p ⊗ ∂E/∂r_p`` rows."""
+    n_atoms, n_rows = B.shape
+    n_cols = n_species * n_rows
+    E = np.zeros(n_cols)
+    F = np.zeros((n_atoms, 3, n_cols))
+    V = np.zeros((3, 3, n_cols))
+    _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_species, E, F, V)
+    return E, F, V
+
+
+@njit(parallel=True, cache=True)
+def _energy_forces(offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max, l_max,
+                   n_species, product_index, product_order, ctilde, max_nb, bounds, E_atom,
+                   dE_dr):
+    n_lm = (l_max + 1) ** 2
+    n_slot = n_max * n_lm
+    for c in prange(len(bounds) - 1):
+        R = np.empty(n_max)
+        dR = np.empty(n_max)
+        Y = np.empty(n_lm)
+        dY = np.empty((n_lm, 3))
+        A = np.empty(n_species * n_slot)
+        dEdA = np.empty(n_species * n_slot)
+        dphi = np.empty((max_nb, n_slot, 3))
+        for i in range(bounds[c], bounds[c + 1]):
+            A[:] = 0.0
+            start = offsets[i]
+            for p in range(start, offsets[i + 1]):
+                x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
+                r = np.sqrt(x * x + y * y + z * z)
+                radial_with_derivative(radial_params[pair_type[p]], n_max, r, R, dR)
+                real_ylm_with_gradient(x, y, z, l_max, Y, dY)
+                ux, uy, uz = x / r, y / r, z / r
+                base = species[j_of_pair[p]] * n_slot
+                q = p - start
+                for n in range(n_max):
+                    for lm in range(n_lm):
+                        idx = n * n_lm + lm
+                        A[base + idx] += R[n] * Y[lm]
+                        radial_part = dR[n] * Y[lm]
+                        dphi[q, idx, 0] = radial_part * ux + R[n] * dY[lm, 0]
+                        dphi[q, idx, 1] = radial_part * uy + R[n] * dY[lm, 1]
+                        dphi[q, idx, 2] = radial_part * uz + R[n] * dY[lm, 2]
+            zi = species[i]
+            dEdA[:] = 0.0
+            energy = 0.0
+            for v in range(len(product_order)):
+                cv = ctilde[zi, v]
+                if cv == 0.0:
+                    continue
+                order = product_order[v]
+                value = cv
+                for t in range(order):
+                    value *= A[product_index[v, t]]
+                energy += value
+                for t in range(order):
+                    partial = cv
+                    for s in range(order):
+                        if s != t:
+                            partial *= A[product_index[v, s]]
+                    dEdA[product_index[v, t]] += partial
+            E_atom[i] = energy
+            for p in range(start, offsets[i + 1]):
+                base = species[j_of_pair[p]] * n_slot
+                q = p - start
+                gx = 0.0
+                gy = 0.0
+                gz = 0.0
+                for idx in range(n_slot):
+                    w = dEdA[base + idx]
+                    gx += w * dphi[q, idx, 0]
+                    gy += w * dphi[q, idx, 1]
+                    gz += w * dphi[q, idx, 2]
+                dE_dr[p, 0] = gx
+                dE_dr[p, 1] = gy
+                dE_dr[p, 2] = gz
+
+
+def energy_forces(offsets, species, i_of_pair, j_of_pair, vectors, pair_type, radial_params,
+                  n_max: int, l_max: int, n_species: int, product_index, product_order, ctilde):
+    """Per-atom energies (without E0), forces and ``∂E/∂ε`` for contracted coefficients.
+
+    ``ctilde[z, v] = Σ_row c[z, row] C[row, v]`` (product-basis coefficients per species).
+    Returns ``(E_atom (n_atoms,), forces (n_atoms, 3), virial (3, 3))`` with
+    ``virial[a, b] = Σ_p r_p,a ∂E/∂r_p,b``.
+    """
+    n_atoms = len(offsets) - 1
+    E_atom = np.zeros(n_atoms)
+    dE_dr = np.zeros((len(vectors), 3))
+    max_nb = int(np.max(np.diff(offsets))) if n_atoms else 0
+    if n_atoms:
+        _energy_forces(offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max,
+                       l_max, n_species, product_index, product_order, ctilde, max(max_nb, 1),
+                       _chunks(n_atoms), E_atom, dE_dr)
+    forces = np.zeros((n_atoms, 3))
+    np.add.at(forces, j_of_pair, -dE_dr)
+    np.add.at(forces, i_of_pair, dE_dr)
+    virial = vectors.T @ dE_dr
+    return E_atom, forces, virial
