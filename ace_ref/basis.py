@@ -30,12 +30,12 @@ from fractions import Fraction
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers, chemical_symbols
+from ase.data import atomic_numbers
 
 from ace_ref import defaults, kernels
 from ace_ref.coupling import CouplingCache, o3_multiplicity
 from ace_ref.neighbours import neighbour_list
-from ace_ref.radial import BesselRadial, PolynomialRadial, radial_from_dict
+from ace_ref.radial import BesselRadial, PolynomialRadial
 
 __all__ = ["ACEBasis", "BasisTables", "DesignRows"]
 
@@ -48,8 +48,10 @@ def _per_order(value, order: int, name: str, kind=int) -> list | None:
     else:
         values = list(value)
     if len(values) != order:
-        raise ValueError(f"{name} must have one entry per correlation order (order={order}), "
-                         f"got {len(values)}: {values}")
+        raise ValueError(
+            f"{name} must have one entry per correlation order (order={order}), "
+            f"got {len(values)}: {values}"
+        )
     out = []
     for v in values:
         if kind is Fraction:
@@ -194,6 +196,7 @@ class ACEBasis:
         self.radials = self._make_radials()
         self._coupling = CouplingCache(cache_dir)
         self._tables: dict[int, BasisTables] = {}
+        self._refuse_absurd_size()
         n = self._count(0)
         if n * len(self.elements) > self.max_functions:
             raise ValueError(
@@ -250,8 +253,10 @@ class ACEBasis:
                     opts.setdefault("r_0", defaults.POLYNOMIAL_R0_FRACTION * rc)
                     row.append(PolynomialRadial(self.n_max, rc, **opts))
                 else:
-                    raise ValueError(f"unknown radial basis {self.radial_kind!r} "
-                                     "(choose 'bessel' or 'polynomial')")
+                    raise ValueError(
+                        f"unknown radial basis {self.radial_kind!r} "
+                        "(choose 'bessel' or 'polynomial')"
+                    )
             out.append(row)
         return out
 
@@ -280,9 +285,7 @@ class ACEBasis:
         """
         parity = (-1) ** L
         bound = self._degree_bound(nu)
-        types = self._types(nu) if nu > 1 else [
-            t for t in self._types_order1() if t[2] == L
-        ]
+        types = self._types(nu) if nu > 1 else [t for t in self._types_order1() if t[2] == L]
         memo: dict = {}
         for combo in itertools.combinations_with_replacement(types, nu):
             if (-1) ** sum(t[2] for t in combo) != parity:
@@ -311,6 +314,40 @@ class ACEBasis:
             for l in range(lmax + 1)
             if self._degree1(n, l) <= self._degree_bound(1)
         ]
+
+    def _refuse_absurd_size(self) -> None:
+        """Estimate the size from the number of candidate tuples before enumerating them.
+
+        The number of sorted ν-tuples of ``T`` one-particle types is ``C(T+ν−1, ν)``; when it
+        exceeds the budget, the mean character-formula count of 400 random tuples (seeded)
+        times that number estimates the basis size, and the error reports it.
+        """
+        from math import comb
+
+        budget = 20 * self.max_functions
+        for nu in range(2, self.order + 1):
+            types = self._types(nu)
+            n_tuples = comb(len(types) + nu - 1, nu)
+            if n_tuples <= budget:
+                continue
+            rng = np.random.default_rng(0)
+            total = 0
+            for _ in range(400):
+                combo = tuple(sorted(types[k] for k in rng.integers(len(types), size=nu)))
+                if (-1) ** sum(t[2] for t in combo) != 1:
+                    continue
+                sizes = [len(list(g)) for _, g in itertools.groupby(combo)]
+                groups, pos = [], 0
+                for size in sizes:
+                    groups.append((combo[pos][2], size))
+                    pos += size
+                total += o3_multiplicity(groups, 0, 1)
+            estimate = int(total / 400 * n_tuples) * len(self.elements)
+            raise ValueError(
+                f"this specification gives about {estimate:.3g} basis functions "
+                f"({n_tuples:.3g} candidate {nu}-correlations), more than "
+                f"max_functions={self.max_functions}; lower order/max_n/max_l/max_degree"
+            )
 
     def _count(self, L: int) -> int:
         return sum(m for nu in range(1, self.order + 1) for _, _, m in self.nl_tuples(nu, L))
@@ -341,12 +378,12 @@ class ACEBasis:
         width = 2 * L + 1
         for nu in range(1, self.order + 1):
             for combo, sizes, mult in self.nl_tuples(nu, L):
-                block = self._coupling.get(
-                    tuple(t[2] for t in combo), sizes, L, (-1) ** L
-                )
+                block = self._coupling.get(tuple(t[2] for t in combo), sizes, L, (-1) ** L)
                 if block.n_functions != mult:
-                    raise RuntimeError(f"coupling of {combo} gave {block.n_functions} functions, "
-                                       f"character formula says {mult}")
+                    raise RuntimeError(
+                        f"coupling of {combo} gave {block.n_functions} functions, "
+                        f"character formula says {mult}"
+                    )
                 base = np.array([self.one_particle_index(s, n, l, 0) for s, n, l in combo])
                 a = base[None, :] + block.m_tuples.astype(np.int64)
                 padded = np.full((len(a), self.order), -1, dtype=np.int64)
@@ -357,17 +394,20 @@ class ACEBasis:
                 c_cols.append(n_products + t_idx)
                 c_vals.append(block.coeffs[f_idx, t_idx, M_idx])
                 for f in range(block.n_functions):
-                    labels.append({
-                        "order": nu,
-                        "nl": [(self.elements[s], n, l) for s, n, l in combo],
-                        "path": [int(x) for x in block.paths[f]],
-                    })
+                    labels.append(
+                        {
+                            "order": nu,
+                            "nl": [(self.elements[s], n, l) for s, n, l in combo],
+                            "path": [int(x) for x in block.paths[f]],
+                        }
+                    )
                 n_products += len(a)
                 k += block.n_functions
         if L == 0 and k * len(self.elements) > self.max_functions:
             raise ValueError(f"basis has {k * len(self.elements)} functions > max_functions")
-        product_index = (np.concatenate(prod_rows) if prod_rows
-                         else np.zeros((0, self.order), dtype=np.int64))
+        product_index = (
+            np.concatenate(prod_rows) if prod_rows else np.zeros((0, self.order), dtype=np.int64)
+        )
         product_order = np.sum(product_index >= 0, axis=1).astype(np.int64)
         rows = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=np.int64)
         cols = np.concatenate(c_cols) if c_cols else np.zeros(0, dtype=np.int64)
@@ -390,7 +430,7 @@ class ACEBasis:
         g_keys, t_g = np.unique(key, return_inverse=True)
         g_row, g_a = g_keys // n_A, g_keys % n_A
         ns = len(self.elements)
-        bounds = (np.arange(n_rows)[:, None] * n_A + np.arange(ns + 1)[None, :] * self.n_slot)
+        bounds = np.arange(n_rows)[:, None] * n_A + np.arange(ns + 1)[None, :] * self.n_slot
         g_ptr = np.searchsorted(g_keys, bounds.ravel()).reshape(n_rows, ns + 1)
         tables = BasisTables(
             L=L,
@@ -431,8 +471,11 @@ class ACEBasis:
             f"l ≤ {self.l_max}",
             f"cutoff {np.unique(self.r_cut).tolist()} Å; truncation: "
             + (f"max_n={self.max_n} max_l={self.max_l} " if self.max_n is not None else "")
-            + (f"max_degree={[str(d) for d in self.max_degree]} (w_L={self.w_L})"
-               if self.max_degree is not None else ""),
+            + (
+                f"max_degree={[str(d) for d in self.max_degree]} (w_L={self.w_L})"
+                if self.max_degree is not None
+                else ""
+            ),
             f"{'order':>6} {'per species':>12}",
         ]
         for nu, c in counts.items():
@@ -463,10 +506,16 @@ class ACEBasis:
         table = np.asarray(d["r_cut"], dtype=float)
         r_cut = {(a, b): table[i, j] for i, a in enumerate(els) for j, b in enumerate(els)}
         return cls(
-            els, d["order"], max_n=d["max_n"], max_l=d["max_l"],
+            els,
+            d["order"],
+            max_n=d["max_n"],
+            max_l=d["max_l"],
             max_degree=None if d["max_degree"] is None else [Fraction(x) for x in d["max_degree"]],
-            w_L=Fraction(d["w_L"]), r_cut=r_cut, radial=d["radial"],
-            radial_options=d.get("radial_options") or {}, cache_dir=cache_dir,
+            w_L=Fraction(d["w_L"]),
+            r_cut=r_cut,
+            radial=d["radial"],
+            radial_options=d.get("radial_options") or {},
+            cache_dir=cache_dir,
         )
 
     # ------------------------------------------------------------------ evaluation
@@ -477,8 +526,9 @@ class ACEBasis:
         species = np.empty(len(atoms), dtype=np.int64)
         for i, sym in enumerate(atoms.get_chemical_symbols()):
             if sym not in index:
-                raise ValueError(f"{where}: atom {i} is {sym}, not one of the basis elements "
-                                 f"{self.elements}")
+                raise ValueError(
+                    f"{where}: atom {i} is {sym}, not one of the basis elements {self.elements}"
+                )
             species[i] = index[sym]
         nl = neighbour_list(atoms, float(self.r_cut.max()), where)
         pair_type = species[nl.i] * len(self.elements) + species[nl.j]
@@ -520,15 +570,16 @@ class ACEBasis:
         species, i, j, D, offsets, pair_type = self._prepare(atoms, where)
         phi, _ = self._pair_basis(D, pair_type)
         A = kernels.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
-        B = kernels.product_features(A, t.product_index, t.product_order, t.c_indptr,
-                                     t.c_indices, t.c_data)
+        B = kernels.product_features(
+            A, t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
+        )
         if L > 0:
             return B.reshape(len(atoms), t.n_functions, 2 * L + 1)
         K = t.n_functions
         out = np.zeros((len(atoms), len(self)))
         for s in range(len(self.elements)):
             rows = species == s
-            out[rows, s * K:(s + 1) * K] = B[rows]
+            out[rows, s * K : (s + 1) * K] = B[rows]
         return out
 
     def design_rows(self, atoms: Atoms, where: str = "structure") -> DesignRows:
@@ -538,9 +589,23 @@ class ACEBasis:
         phi, dphi = self._pair_basis(D, pair_type)
         A = kernels.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
         B, dB = kernels.features_and_pair_gradients(
-            A, offsets, species[j], dphi, self.n_slot, t.product_index, t.product_order,
-            t.c_indptr, t.c_indices, t.c_data, t.triple_g, t.triple_v, t.triple_t, t.triple_c,
-            len(t.g_a), t.g_a, t.g_ptr,
+            A,
+            offsets,
+            species[j],
+            dphi,
+            self.n_slot,
+            t.product_index,
+            t.product_order,
+            t.c_indptr,
+            t.c_indices,
+            t.c_data,
+            t.triple_g,
+            t.triple_v,
+            t.triple_t,
+            t.triple_c,
+            len(t.g_a),
+            t.g_a,
+            t.g_ptr,
         )
         E, F, V = kernels.scatter_design_rows(B, dB, species, i, j, D, len(self.elements))
         return DesignRows(E, F, V)

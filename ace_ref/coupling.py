@@ -174,6 +174,7 @@ def o3_multiplicity(groups: list[tuple[int, int]], L: int, parity: int) -> int:
     for l, k in groups:
         poly = np.convolve(poly, symmetric_power_weights(l, k))
         offset += k * l
+
     # index of weight M is M + offset
     def w(M: int) -> int:
         idx = M + offset
@@ -259,14 +260,16 @@ def _canonical_tuples(ls, group_sizes):
 
 def _build_block(ls, group_sizes, L, parity) -> CoupledBlock:
     nu = len(ls)
-    expected = o3_multiplicity(
-        [(ls[a], b - a) for a, b in _group_ranges(group_sizes)], L, parity
-    )
+    expected = o3_multiplicity([(ls[a], b - a) for a, b in _group_ranges(group_sizes)], L, parity)
     canon, inverse = _canonical_tuples(ls, group_sizes)
     n_canon = len(canon)
     empty = CoupledBlock(
-        ls, group_sizes, L, parity,
-        np.zeros((0, nu), dtype=np.int8), np.zeros((0, 0, 2 * L + 1)),
+        ls,
+        group_sizes,
+        L,
+        parity,
+        np.zeros((0, nu), dtype=np.int8),
+        np.zeros((0, 0, 2 * L + 1)),
         np.zeros((0, nu + 1), dtype=np.int16),
     )
     if expected == 0:

@@ -49,11 +49,12 @@ def _pair_basis(vectors, pair_type, radial_params, n_max, l_max, bounds, phi, dp
         dR = np.empty(n_max)
         Y = np.empty(n_lm)
         dY = np.empty((n_lm, 3))
+        powers = np.empty((3, l_max + 1))
         for p in range(bounds[c], bounds[c + 1]):
             x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
             r = np.sqrt(x * x + y * y + z * z)
             radial_with_derivative(radial_params[pair_type[p]], n_max, r, R, dR)
-            real_ylm_with_gradient(x, y, z, l_max, Y, dY)
+            real_ylm_with_gradient(x, y, z, l_max, Y, dY, powers)
             ux, uy, uz = x / r, y / r, z / r
             for n in range(n_max):
                 for lm in range(n_lm):
@@ -71,8 +72,9 @@ def pair_basis(vectors, pair_type, radial_params, n_max: int, l_max: int):
     phi = np.empty((len(vectors), n_slot))
     dphi = np.empty((len(vectors), n_slot, 3))
     if len(vectors):
-        _pair_basis(vectors, pair_type, radial_params, n_max, l_max, _chunks(len(vectors)),
-                    phi, dphi)
+        _pair_basis(
+            vectors, pair_type, radial_params, n_max, l_max, _chunks(len(vectors)), phi, dphi
+        )
     return phi, dphi
 
 
@@ -116,15 +118,35 @@ def product_features(A, product_index, product_order, c_indptr, c_indices, c_dat
     """``B[i, row] = Σ_v C[row, v] Π_t A[i, v_t]`` for every atom."""
     B = np.zeros((A.shape[0], len(c_indptr) - 1))
     if A.shape[0]:
-        _product_features(A, product_index, product_order, c_indptr, c_indices, c_data,
-                          _chunks(A.shape[0]), B)
+        _product_features(
+            A, product_index, product_order, c_indptr, c_indices, c_data, _chunks(A.shape[0]), B
+        )
     return B
 
 
 @njit(parallel=True, cache=True)
-def _features_and_pair_gradients(A, offsets, neighbour_species, dphi, n_slot, product_index,
-                                 product_order, c_indptr, c_indices, c_data, triple_g, triple_v,
-                                 triple_t, triple_c, n_g, g_a, g_ptr, bounds, B, dB):
+def _features_and_pair_gradients(
+    A,
+    offsets,
+    neighbour_species,
+    dphi,
+    n_slot,
+    product_index,
+    product_order,
+    c_indptr,
+    c_indices,
+    c_data,
+    triple_g,
+    triple_v,
+    triple_t,
+    triple_c,
+    n_g,
+    g_a,
+    g_ptr,
+    bounds,
+    B,
+    dB,
+):
     n_rows = len(c_indptr) - 1
     for c in prange(len(bounds) - 1):
         AA = np.empty(len(product_order))
@@ -164,18 +186,52 @@ def _features_and_pair_gradients(A, offsets, neighbour_species, dphi, n_slot, pr
                     dB[p, row, 2] = gz
 
 
-def features_and_pair_gradients(A, offsets, neighbour_species, dphi, n_slot, product_index,
-                                product_order, c_indptr, c_indices, c_data, triple_g, triple_v,
-                                triple_t, triple_c, n_g, g_a, g_ptr):
+def features_and_pair_gradients(
+    A,
+    offsets,
+    neighbour_species,
+    dphi,
+    n_slot,
+    product_index,
+    product_order,
+    c_indptr,
+    c_indices,
+    c_data,
+    triple_g,
+    triple_v,
+    triple_t,
+    triple_c,
+    n_g,
+    g_a,
+    g_ptr,
+):
     """``B`` (n_atoms, n_rows) and ``∂B[i(p), row]/∂r_ij`` (n_pairs, n_rows, 3)."""
     n_rows = len(c_indptr) - 1
     B = np.zeros((A.shape[0], n_rows))
     dB = np.zeros((dphi.shape[0], n_rows, 3))
     if A.shape[0]:
-        _features_and_pair_gradients(A, offsets, neighbour_species, dphi, n_slot, product_index,
-                                     product_order, c_indptr, c_indices, c_data, triple_g,
-                                     triple_v, triple_t, triple_c, n_g, g_a, g_ptr,
-                                     _chunks(A.shape[0]), B, dB)
+        _features_and_pair_gradients(
+            A,
+            offsets,
+            neighbour_species,
+            dphi,
+            n_slot,
+            product_index,
+            product_order,
+            c_indptr,
+            c_indices,
+            c_data,
+            triple_g,
+            triple_v,
+            triple_t,
+            triple_c,
+            n_g,
+            g_a,
+            g_ptr,
+            _chunks(A.shape[0]),
+            B,
+            dB,
+        )
     return B, dB
 
 
@@ -209,9 +265,24 @@ def scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_species
 
 
 @njit(parallel=True, cache=True)
-def _energy_forces(offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max, l_max,
-                   n_species, product_index, product_order, ctilde, max_nb, bounds, E_atom,
-                   dE_dr):
+def _energy_forces(
+    offsets,
+    species,
+    j_of_pair,
+    vectors,
+    pair_type,
+    radial_params,
+    n_max,
+    l_max,
+    n_species,
+    product_index,
+    product_order,
+    ctilde,
+    max_nb,
+    bounds,
+    E_atom,
+    dE_dr,
+):
     n_lm = (l_max + 1) ** 2
     n_slot = n_max * n_lm
     for c in prange(len(bounds) - 1):
@@ -219,6 +290,7 @@ def _energy_forces(offsets, species, j_of_pair, vectors, pair_type, radial_param
         dR = np.empty(n_max)
         Y = np.empty(n_lm)
         dY = np.empty((n_lm, 3))
+        powers = np.empty((3, l_max + 1))
         A = np.empty(n_species * n_slot)
         dEdA = np.empty(n_species * n_slot)
         dphi = np.empty((max_nb, n_slot, 3))
@@ -229,7 +301,7 @@ def _energy_forces(offsets, species, j_of_pair, vectors, pair_type, radial_param
                 x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
                 r = np.sqrt(x * x + y * y + z * z)
                 radial_with_derivative(radial_params[pair_type[p]], n_max, r, R, dR)
-                real_ylm_with_gradient(x, y, z, l_max, Y, dY)
+                real_ylm_with_gradient(x, y, z, l_max, Y, dY, powers)
                 ux, uy, uz = x / r, y / r, z / r
                 base = species[j_of_pair[p]] * n_slot
                 q = p - start
@@ -276,8 +348,21 @@ def _energy_forces(offsets, species, j_of_pair, vectors, pair_type, radial_param
                 dE_dr[p, 2] = gz
 
 
-def energy_forces(offsets, species, i_of_pair, j_of_pair, vectors, pair_type, radial_params,
-                  n_max: int, l_max: int, n_species: int, product_index, product_order, ctilde):
+def energy_forces(
+    offsets,
+    species,
+    i_of_pair,
+    j_of_pair,
+    vectors,
+    pair_type,
+    radial_params,
+    n_max: int,
+    l_max: int,
+    n_species: int,
+    product_index,
+    product_order,
+    ctilde,
+):
     """Per-atom energies (without E0), forces and ``∂E/∂ε`` for contracted coefficients.
 
     ``ctilde[z, v] = Σ_row c[z, row] C[row, v]`` (product-basis coefficients per species).
@@ -289,9 +374,24 @@ def energy_forces(offsets, species, i_of_pair, j_of_pair, vectors, pair_type, ra
     dE_dr = np.zeros((len(vectors), 3))
     max_nb = int(np.max(np.diff(offsets))) if n_atoms else 0
     if n_atoms:
-        _energy_forces(offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max,
-                       l_max, n_species, product_index, product_order, ctilde, max(max_nb, 1),
-                       _chunks(n_atoms), E_atom, dE_dr)
+        _energy_forces(
+            offsets,
+            species,
+            j_of_pair,
+            vectors,
+            pair_type,
+            radial_params,
+            n_max,
+            l_max,
+            n_species,
+            product_index,
+            product_order,
+            ctilde,
+            max(max_nb, 1),
+            _chunks(n_atoms),
+            E_atom,
+            dE_dr,
+        )
     forces = np.zeros((n_atoms, 3))
     np.add.at(forces, j_of_pair, -dE_dr)
     np.add.at(forces, i_of_pair, dE_dr)

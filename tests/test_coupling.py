@@ -141,8 +141,14 @@ def test_coupled_functions_are_o3_equivariant(groups, L, seed):
 
 @pytest.mark.parametrize(
     "ls,sizes,L",
-    [((1, 1, 2, 2, 4), (2, 2, 1), 0), ((2, 2, 2, 2, 2), (5,), 0), ((1, 2, 3, 4, 4), (1,) * 5, 0),
-     ((2, 2, 3), (2, 1), 3), ((2, 2, 4), (2, 1), 4), ((1, 1, 1, 1, 1), (5,), 1)],
+    [
+        ((1, 1, 2, 2, 4), (2, 2, 1), 0),
+        ((2, 2, 2, 2, 2), (5,), 0),
+        ((1, 2, 3, 4, 4), (1,) * 5, 0),
+        ((2, 2, 3), (2, 1), 3),
+        ((2, 2, 4), (2, 1), 4),
+        ((1, 1, 1, 1, 1), (5,), 1),
+    ],
 )
 def test_high_order_blocks(ls, sizes, L):
     groups, pos = [], 0
@@ -170,8 +176,9 @@ def test_wigner_d_matches_rotation_for_l1_and_is_orthogonal():
         D = wigner_d_real(l, Q)
         np.testing.assert_allclose(D @ D.T, np.eye(2 * l + 1), atol=1e-12)
         R1, R2 = random_o3(rng), random_o3(rng)
-        np.testing.assert_allclose(wigner_d_real(l, R1 @ R2),
-                                   wigner_d_real(l, R1) @ wigner_d_real(l, R2), atol=1e-12)
+        np.testing.assert_allclose(
+            wigner_d_real(l, R1 @ R2), wigner_d_real(l, R1) @ wigner_d_real(l, R2), atol=1e-12
+        )
 
 
 # ---------------------------------------------------------------- cache

@@ -1,0 +1,351 @@
+"""The ``ace-ref`` command: ``fit``, ``eval``, ``basis``.
+
+Every option's default comes from :mod:`ace_ref.defaults` (or the ``FIT_DEFAULTS`` below,
+chosen as the best settings found for small molecules, see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ace_ref import defaults
+
+FIT_DEFAULTS = {
+    "order": 3,
+    "max_n": [10, 8, 4],
+    "max_l": [0, 4, 3],
+    "r_cut": 5.0,
+    "solver": "blr",
+    "weights": "energy=30,forces=1,virial=1",
+    "smoothness": 2.0,
+    "radial": defaults.RADIAL,
+}
+
+
+def _example_paths(name: str) -> dict[str, Path]:
+    if name != "acac":
+        raise SystemExit(f"ace-ref: unknown example {name!r} (available: acac)")
+    root = resources.files("ace_ref") / "example_data" / "acac"
+    return {
+        "train": Path(str(root / "train_300K.xyz")),
+        "test": Path(str(root / "test_MD_300K.xyz")),
+        "e0": Path(str(root / "isolated_atoms.xyz")),
+    }
+
+
+def _ints(text: str | None):
+    if text is None:
+        return None
+    return [int(x) for x in str(text).replace(",", " ").split()]
+
+
+def _build_basis(args, elements):
+    from ace_ref import ACEBasis
+
+    kwargs = dict(order=args.order, r_cut=args.rcut, radial=args.radial)
+    if args.degree is not None:
+        kwargs["max_degree"] = [
+            float(x) if "." in x else int(x) for x in args.degree.replace(",", " ").split()
+        ]
+        if len(kwargs["max_degree"]) == 1:
+            kwargs["max_degree"] = kwargs["max_degree"][0]
+    if args.max_n is not None or args.degree is None:
+        kwargs["max_n"] = _ints(args.max_n) or FIT_DEFAULTS["max_n"][: args.order]
+        kwargs["max_l"] = _ints(args.max_l) or FIT_DEFAULTS["max_l"][: args.order]
+    return ACEBasis(elements, **kwargs)
+
+
+def _add_basis_options(p):
+    p.add_argument("--elements", nargs="+", help="elements (default: those in the data)")
+    p.add_argument(
+        "--order",
+        type=int,
+        default=FIT_DEFAULTS["order"],
+        help="correlation order ν (body order ν+1)",
+    )
+    p.add_argument("--degree", help="total degree bound, one value or one per order")
+    p.add_argument("--max-n", help="per-order cap on n, e.g. '10,8,4'")
+    p.add_argument("--max-l", help="per-order cap on l, e.g. '0,4,3'")
+    p.add_argument("--rcut", type=float, default=FIT_DEFAULTS["r_cut"], help="cutoff (Å)")
+    p.add_argument("--radial", default=FIT_DEFAULTS["radial"], choices=["bessel", "polynomial"])
+
+
+def _apply_config_file(args):
+    if not getattr(args, "config", None):
+        return
+    path = Path(args.config)
+    try:
+        cfg = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SystemExit(f"ace-ref: cannot read config {path}: {exc}") from exc
+    for key, value in cfg.items():
+        attr = key.replace("-", "_")
+        if not hasattr(args, attr):
+            raise SystemExit(f"ace-ref: {path}: unknown option {key!r}")
+        if isinstance(value, list):
+            value = (
+                ",".join(str(v) for v in value) if attr in ("max_n", "max_l", "degree") else value
+            )
+        setattr(args, attr, value)
+
+
+def error_table(model, configs, label: str) -> dict:
+    """RMSE/MAE of energy (meV, meV/atom), forces (meV/Å), stress (GPa), per config type."""
+    from ase.units import GPa
+
+    groups: dict[str, dict[str, list]] = {}
+    for c in configs:
+        out = model.predict(c.atoms, where=c.source)
+        for key in (label, f"{label}::{c.config_type}"):
+            g = groups.setdefault(key, {"e": [], "ea": [], "f": [], "s": []})
+            if c.energy is not None:
+                g["e"].append(out["energy"] - c.energy)
+                g["ea"].append((out["energy"] - c.energy) / len(c.atoms))
+            if c.forces is not None:
+                g["f"].extend((out["forces"] - c.forces).ravel())
+            if c.stress is not None and "stress" in out:
+                g["s"].extend(((out["stress"] - c.stress) / GPa).ravel())
+
+    def stats(values, scale):
+        if not values:
+            return None, None
+        v = np.asarray(values) * scale
+        return float(np.sqrt(np.mean(v**2))), float(np.mean(np.abs(v)))
+
+    table = {}
+    for key, g in groups.items():
+        e = stats(g["e"], 1000)
+        ea = stats(g["ea"], 1000)
+        f = stats(g["f"], 1000)
+        s = stats(g["s"], 1)
+        table[key] = {
+            "n_configs": len(g["e"]) or None,
+            "energy_rmse_meV": e[0],
+            "energy_mae_meV": e[1],
+            "energy_rmse_meV_per_atom": ea[0],
+            "energy_mae_meV_per_atom": ea[1],
+            "forces_rmse_meV_per_A": f[0],
+            "forces_mae_meV_per_A": f[1],
+            "stress_rmse_GPa": s[0],
+            "stress_mae_GPa": s[1],
+        }
+    return table
+
+
+def format_table(table: dict) -> str:
+    def fmt(x, w=9):
+        return f"{x:>{w}.3f}" if x is not None else f"{'-':>{w}}"
+
+    lines = [
+        f"{'set':<34} {'E rmse':>9} {'E mae':>9} {'E/at rmse':>9} {'F rmse':>9} "
+        f"{'F mae':>9} {'σ rmse':>9}",
+        f"{'':<34} {'meV':>9} {'meV':>9} {'meV/at':>9} {'meV/Å':>9} {'meV/Å':>9} {'GPa':>9}",
+    ]
+    for key, r in table.items():
+        lines.append(
+            f"{key:<34} {fmt(r['energy_rmse_meV'])} {fmt(r['energy_mae_meV'])} "
+            f"{fmt(r['energy_rmse_meV_per_atom'])} {fmt(r['forces_rmse_meV_per_A'])} "
+            f"{fmt(r['forces_mae_meV_per_A'])} {fmt(r['stress_rmse_GPa'])}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_fit(args) -> int:
+    from ace_ref.data import elements_of, fit_e0, read_configs, read_e0
+    from ace_ref.fit import Weights, assemble, smoothness_prior, solve
+    from ace_ref.model import LinearACEModel
+
+    _apply_config_file(args)
+    if args.example:
+        paths = _example_paths(args.example)
+        args.train = [paths["train"]]
+        args.test = args.test or [paths["test"]]
+        args.e0 = args.e0 or paths["e0"]
+        args.output = args.output or f"{args.example}_model.npz"
+    if not args.train:
+        raise SystemExit("ace-ref fit: give training files or --example acac")
+    if not args.output:
+        raise SystemExit("ace-ref fit: give -o MODEL")
+    t0 = time.perf_counter()
+    train = read_configs(args.train, stress_unit=args.stress_unit, elements=args.elements)
+    elements = args.elements or elements_of(train)
+    e0 = read_e0(args.e0) if args.e0 else fit_e0(train, elements)
+    for el in elements:
+        if el not in e0:
+            raise SystemExit(f"ace-ref fit: {args.e0} has no isolated-atom energy for {el}")
+    basis = _build_basis(args, elements)
+    print(basis.describe())
+    weights = Weights.parse(args.weights)
+    val = None
+    if args.solver == "tsvd":
+        rng = np.random.default_rng(0)
+        idx = rng.permutation(len(train))
+        n_val = max(1, len(train) // 10)
+        val_cfg = [train[i] for i in idx[:n_val]]
+        train = [train[i] for i in idx[n_val:]]
+        val = assemble(basis, val_cfg, e0, weights, progress=False)
+    system = assemble(basis, train, e0, weights, progress=not args.quiet)
+    t_assembly = time.perf_counter() - t0
+    gamma = smoothness_prior(basis, args.smoothness)
+    solution = solve(system, args.solver, gamma, lam=args.lam, validation=val)
+    t_total = time.perf_counter() - t0
+    meta = {
+        "solver": solution.info,
+        "train_files": [str(p) for p in args.train],
+        "n_train_configs": len(train),
+        "weights": args.weights,
+        "seconds_assembly": t_assembly,
+        "seconds_total": t_total,
+    }
+    model = LinearACEModel(basis, solution.coefficients, e0, meta)
+    path = model.save(args.output)
+    print(
+        f"fitted {len(basis)} coefficients on {len(train)} configurations "
+        f"({system.n_rows} rows) in {t_total:.1f} s (assembly {t_assembly:.1f} s); "
+        f"solver {solution.info}"
+    )
+    print(f"model written to {path}")
+    tables = {}
+    tables.update(error_table(model, train, "train"))
+    for p in args.test or []:
+        test = read_configs([p], stress_unit=args.stress_unit, elements=elements)
+        tables.update(error_table(model, test, Path(p).name))
+    print(format_table(tables))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from ace_ref.data import read_configs
+    from ace_ref.model import load
+
+    model = load(args.model)
+    result = {"files": {}, "config_types": {}}
+    full = {}
+    for p in args.data:
+        configs = read_configs(
+            [p], stress_unit=args.stress_unit, require=(), elements=model.basis.elements
+        )
+        table = error_table(model, configs, Path(p).name)
+        full.update(table)
+        for key, row in table.items():
+            if "::" in key:
+                result["config_types"][key] = row
+            else:
+                result["files"][key] = row
+    print(format_table(full))
+    if args.json:
+        _atomic_write_text(Path(args.json), json.dumps(result, indent=2))
+    if args.plot:
+        _parity_plot(model, args.data, args.stress_unit, Path(args.plot))
+    return 0
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _parity_plot(model, files, stress_unit, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ace_ref.data import read_configs
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+    for p in files:
+        configs = read_configs([p], stress_unit=stress_unit, require=())
+        e_ref, e_pred, f_ref, f_pred = [], [], [], []
+        for c in configs:
+            out_ = model.predict(c.atoms)
+            if c.energy is not None:
+                e_ref.append(c.energy / len(c.atoms))
+                e_pred.append(out_["energy"] / len(c.atoms))
+            if c.forces is not None:
+                f_ref.extend(c.forces.ravel())
+                f_pred.extend(out_["forces"].ravel())
+        axes[0].plot(e_ref, e_pred, ".", ms=3, label=Path(p).name)
+        axes[1].plot(f_ref, f_pred, ".", ms=1, label=Path(p).name)
+    for ax, name in zip(axes, ["energy (eV/atom)", "forces (eV/Å)"], strict=True):
+        lo, hi = ax.get_xlim()
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.5)
+        ax.set_xlabel(f"reference {name}")
+        ax.set_ylabel(f"predicted {name}")
+        ax.legend()
+    fig.tight_layout()
+    fd_path = out.with_suffix(".tmp.png")
+    fig.savefig(fd_path, dpi=120)
+    fd_path.replace(out)
+
+
+def cmd_basis(args) -> int:
+    elements = args.elements or ["Si"]
+    basis = _build_basis(args, elements)
+    print(basis.describe())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ace-ref", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("fit", help="fit a linear ACE potential")
+    p.add_argument("train", nargs="*", help="training extxyz files")
+    p.add_argument("--example", help="run on packaged example data ('acac')")
+    p.add_argument("--test", nargs="+", help="test extxyz files")
+    p.add_argument("--e0", help="isolated-atom energies (extxyz); default: least squares")
+    _add_basis_options(p)
+    p.add_argument(
+        "--solver", default=FIT_DEFAULTS["solver"], choices=["ridge", "blr", "tsvd", "lsqr"]
+    )
+    p.add_argument("--lam", type=float, default=1e-3, help="λ for ridge/lsqr")
+    p.add_argument(
+        "--smoothness",
+        type=float,
+        default=FIT_DEFAULTS["smoothness"],
+        help="exponent p of the smoothness prior (0: off)",
+    )
+    p.add_argument("--weights", default=FIT_DEFAULTS["weights"])
+    p.add_argument("--stress-unit", default="eV/A3", help="eV/A3, GPa, bar or kbar")
+    p.add_argument("--config", help="TOML file with any of these options")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("-o", "--output", help="model file (.npz)")
+    p.set_defaults(func=cmd_fit)
+    p = sub.add_parser("eval", help="error tables of a model on data")
+    p.add_argument("model")
+    p.add_argument("data", nargs="+")
+    p.add_argument("--json")
+    p.add_argument("--plot")
+    p.add_argument("--stress-unit", default="eV/A3")
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("basis", help="print basis sizes without fitting")
+    _add_basis_options(p)
+    p.set_defaults(func=cmd_basis)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"ace-ref {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Training data: extxyz reading, validation, reference energies E0, weights.
+
+Units inside ace_ref: Å, eV, eV/Å, stress in eV/Å³ with ASE's sign (``σ = (1/V) ∂E/∂ε``,
+positive = tensile). Files whose stress is in another unit say so with ``stress_unit``
+(``"bar"`` for LAMMPS metal units, ``"GPa"``, ``"eV/A3"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.io import read
+from ase.units import GPa, bar
+
+__all__ = ["Config", "read_configs", "read_e0", "fit_e0", "STRESS_UNITS"]
+
+STRESS_UNITS = {"eV/A3": 1.0, "GPa": GPa, "bar": bar, "kbar": 1000 * bar}
+"""Factors converting a stress unit to eV/Å³."""
+
+
+@dataclass
+class Config:
+    """One labelled structure.
+
+    ``energy`` (eV), ``forces`` (n, 3) eV/Å, ``stress`` (3, 3) eV/Å³ or ``None``;
+    ``weight`` multiplies all its rows; ``force_weights`` (n,) per atom; ``source`` names the
+    file and index for messages.
+    """
+
+    atoms: Atoms
+    energy: float | None
+    forces: np.ndarray | None
+    stress: np.ndarray | None
+    config_type: str = "default"
+    weight: float = 1.0
+    force_weights: np.ndarray | None = None
+    source: str = ""
+    info: dict = field(default_factory=dict)
+
+
+def _voigt_to_matrix(s: np.ndarray) -> np.ndarray:
+    s = np.asarray(s, dtype=float).reshape(-1)
+    if s.size == 9:
+        return s.reshape(3, 3)
+    if s.size == 6:  # ASE Voigt order xx yy zz yz xz xy
+        xx, yy, zz, yz, xz, xy = s
+        return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+    raise ValueError(f"stress must have 6 or 9 components, got {s.size}")
+
+
+def _get(atoms: Atoms, key: str, per_atom: bool):
+    if per_atom and key in atoms.arrays:
+        return atoms.arrays[key]
+    if not per_atom and key in atoms.info:
+        return atoms.info[key]
+    calc = atoms.calc
+    if calc is not None and key in getattr(calc, "results", {}):
+        return calc.results[key]
+    return None
+
+
+def read_configs(
+    paths,
+    energy_key: str = "energy",
+    forces_key: str = "forces",
+    stress_key: str = "stress",
+    stress_unit: str = "eV/A3",
+    require: tuple[str, ...] = ("energy",),
+    weight_key: str = "config_weight",
+    force_weight_key: str = "force_weights",
+    elements: list[str] | None = None,
+) -> list[Config]:
+    """Read labelled configurations from extxyz files (``ase.io.read(path, ":")``).
+
+    Parameters
+    ----------
+    require
+        Properties every configuration must have (``"energy"``, ``"forces"``, ``"stress"``);
+        a missing one is an error naming the file and configuration.
+    elements
+        If given, a configuration containing another element is an error.
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    if stress_unit not in STRESS_UNITS:
+        raise ValueError(f"unknown stress unit {stress_unit!r}; choose from {list(STRESS_UNITS)}")
+    configs: list[Config] = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"data file {path} does not exist")
+        try:
+            frames = read(path, ":")
+        except Exception as exc:  # ASE raises many types for malformed files
+            raise ValueError(
+                f"{path}: cannot be read as extxyz ({type(exc).__name__}: {exc})"
+            ) from exc
+        if not frames:
+            raise ValueError(f"{path}: contains no configurations")
+        for k, atoms in enumerate(frames):
+            where = f"{path}, configuration {k}"
+            configs.append(
+                _config(
+                    atoms,
+                    where,
+                    energy_key,
+                    forces_key,
+                    stress_key,
+                    STRESS_UNITS[stress_unit],
+                    require,
+                    weight_key,
+                    force_weight_key,
+                    elements,
+                )
+            )
+    return configs
+
+
+def _config(
+    atoms,
+    where,
+    energy_key,
+    forces_key,
+    stress_key,
+    stress_factor,
+    require,
+    weight_key,
+    force_weight_key,
+    elements,
+) -> Config:
+    n = len(atoms)
+    if n == 0:
+        raise ValueError(f"{where}: no atoms")
+    if not np.all(np.isfinite(atoms.positions)):
+        raise ValueError(f"{where}: non-finite positions")
+    if elements is not None:
+        for i, sym in enumerate(atoms.get_chemical_symbols()):
+            if sym not in elements:
+                raise ValueError(f"{where}: atom {i} is {sym}, not one of {list(elements)}")
+    energy = _get(atoms, energy_key, per_atom=False)
+    forces = _get(atoms, forces_key, per_atom=True)
+    stress = _get(atoms, stress_key, per_atom=False)
+    for name, value in (("energy", energy), ("forces", forces), ("stress", stress)):
+        if name in require and value is None:
+            key = {"energy": energy_key, "forces": forces_key, "stress": stress_key}[name]
+            raise ValueError(f"{where}: no {name} (looked for key {key!r})")
+    if energy is not None:
+        try:
+            energy = float(energy)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: energy {energy!r} is not a number") from exc
+        if not np.isfinite(energy):
+            raise ValueError(f"{where}: energy is {energy}")
+    if forces is not None:
+        forces = np.asarray(forces, dtype=float)
+        if forces.shape != (n, 3):
+            raise ValueError(f"{where}: forces have shape {forces.shape}, expected ({n}, 3)")
+        if not np.all(np.isfinite(forces)):
+            raise ValueError(f"{where}: forces contain NaN or inf")
+    if stress is not None:
+        try:
+            stress = _voigt_to_matrix(stress) * stress_factor
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+        if not np.all(np.isfinite(stress)):
+            raise ValueError(f"{where}: stress contains NaN or inf")
+        if not np.all(atoms.pbc):
+            raise ValueError(f"{where}: stress given for a structure that is not fully periodic")
+    weight = float(atoms.info.get(weight_key, 1.0))
+    if not (np.isfinite(weight) and weight >= 0):
+        raise ValueError(f"{where}: {weight_key}={weight} must be a non-negative number")
+    fw = atoms.arrays.get(force_weight_key)
+    if fw is not None:
+        fw = np.asarray(fw, dtype=float).reshape(-1)
+        if fw.shape != (n,) or np.any(fw < 0) or not np.all(np.isfinite(fw)):
+            raise ValueError(f"{where}: {force_weight_key} must be {n} non-negative numbers")
+    clean = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    return Config(
+        atoms=clean,
+        energy=energy,
+        forces=forces,
+        stress=stress,
+        config_type=str(atoms.info.get("config_type", "default")),
+        weight=weight,
+        force_weights=fw,
+        source=where,
+        info=dict(atoms.info),
+    )
+
+
+def read_e0(path, energy_key: str = "energy") -> dict[str, float]:
+    """Isolated-atom reference energies from a file of single-atom configurations."""
+    configs = read_configs(path, energy_key=energy_key, require=("energy",))
+    e0: dict[str, float] = {}
+    for c in configs:
+        if len(c.atoms) != 1:
+            raise ValueError(
+                f"{c.source}: isolated-atom file holds a {len(c.atoms)}-atom "
+                "structure; each entry must be one atom"
+            )
+        sym = c.atoms.get_chemical_symbols()[0]
+        if sym in e0 and abs(e0[sym] - c.energy) > 1e-8:
+            raise ValueError(f"{c.source}: two different isolated energies for {sym}")
+        e0[sym] = c.energy
+    return e0
+
+
+def fit_e0(configs: list[Config], elements: list[str]) -> dict[str, float]:
+    """Least-squares E0 per element from total energies: ``E ≈ Σ_z N_z E0_z``."""
+    rows = [c for c in configs if c.energy is not None]
+    if not rows:
+        raise ValueError("cannot fit E0: no configuration has an energy")
+    X = np.array(
+        [[np.sum(c.atoms.get_chemical_symbols() == np.array(el)) for el in elements] for c in rows],
+        dtype=float,
+    )
+    y = np.array([c.energy for c in rows])
+    e0, *_ = np.linalg.lstsq(X, y, rcond=None)
+    return {el: float(v) for el, v in zip(elements, e0, strict=True)}
+
+
+def elements_of(configs: list[Config]) -> list[str]:
+    """Sorted (by atomic number) set of elements in the configurations."""
+    from ase.data import atomic_numbers
+
+    found = {s for c in configs for s in c.atoms.get_chemical_symbols()}
+    return sorted(found, key=lambda s: atomic_numbers[s])

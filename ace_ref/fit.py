@@ -1,0 +1,257 @@
+"""Weighted least-squares assembly and solvers for linear ACE models.
+
+Rows of one configuration with ``N`` atoms (weights ``w_c`` per configuration, ``w_type`` per
+``config_type``, ``w_E, w_F, w_V`` per observable, ``w_i`` per atom for forces):
+
+* energy:  ``w_E w_c w_type / N · (X_E c − (E − Σ_i E0_{z_i}))`` (normalised per atom),
+* forces:  ``w_F w_c w_type w_i · (X_F[i, a] c − F_ia)``,
+* virial:  ``w_V w_c w_type / N · (X_V[a, b] c − V σ_ab)`` for ``a ≤ b`` (``V σ = ∂E/∂ε``).
+
+Assembly streams: rows are folded, a block at a time, into the triangular factor ``R`` of a
+QR decomposition (``A = Q R``, ``z = Qᵀ y``), so memory is ``O(K²)`` whatever the number of
+configurations. Every solver works from ``(R, z, ‖y‖², n_rows)``:
+
+* ``ridge`` — ``min ‖A c − y‖² + λ ‖Γ c‖²`` by a QR of ``[R; √λ Γ]``;
+* ``blr`` — Bayesian linear regression, prior ``c ~ N(0, (α Γ²)⁻¹)``, noise ``β⁻¹``, with
+  ``α, β`` maximising the evidence (MacKay's fixed point); posterior committee by sampling;
+* ``tsvd`` — truncated SVD of ``R Γ⁻¹`` with the rank chosen on a validation set;
+* ``lsqr`` — :func:`scipy.sparse.linalg.lsqr` on ``[R Γ⁻¹; √λ I]`` (iterative, damped).
+
+``Γ`` is the algebraic smoothness prior of ACEpotentials, ``Γ_kk = (1 + deg_k)^p`` with
+``deg_k = Σ_t (n_t + w_L l_t)`` (``p = 0`` turns it off).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse.linalg
+from tqdm import tqdm
+
+from ace_ref.basis import ACEBasis
+from ace_ref.data import Config
+
+__all__ = ["Weights", "LinearSystem", "assemble", "smoothness_prior", "solve", "SOLVERS"]
+
+SOLVERS = ("ridge", "blr", "tsvd", "lsqr")
+
+
+@dataclass
+class Weights:
+    """Observable weights and per-``config_type`` multipliers."""
+
+    energy: float = 30.0
+    forces: float = 1.0
+    virial: float = 1.0
+    config_types: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> Weights:
+        """From ``"energy=30,forces=1,virial=1"`` (unknown keys are config types)."""
+        w = cls()
+        for item in filter(None, (s.strip() for s in text.split(","))):
+            if "=" not in item:
+                raise ValueError(f"weight {item!r} is not of the form name=value")
+            key, value = item.split("=", 1)
+            try:
+                v = float(value)
+            except ValueError as exc:
+                raise ValueError(f"weight {key}={value!r} is not a number") from exc
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"weight {key}={v} must be non-negative")
+            if key in ("energy", "forces", "virial"):
+                setattr(w, key, v)
+            else:
+                w.config_types[key] = v
+        return w
+
+
+@dataclass
+class LinearSystem:
+    """Streamed least-squares problem: ``R`` (K × K), ``z = Qᵀy``, ``‖y‖²`` and row count."""
+
+    R: np.ndarray
+    z: np.ndarray
+    yy: float
+    n_rows: int
+    n_configs: int
+
+
+def config_rows(basis: ACEBasis, config: Config, e0: dict[str, float], weights: Weights):
+    """Weighted rows ``(A_block, y_block)`` of one configuration."""
+    atoms = config.atoms
+    n = len(atoms)
+    rows = basis.design_rows(atoms, where=config.source)
+    w = config.weight * weights.config_types.get(config.config_type, 1.0)
+    blocks, targets = [], []
+    if config.energy is not None and weights.energy > 0:
+        ref = sum(e0[s] for s in atoms.get_chemical_symbols())
+        we = weights.energy * w / n
+        blocks.append(we * rows.energy[None, :])
+        targets.append([we * (config.energy - ref)])
+    if config.forces is not None and weights.forces > 0:
+        wf = (
+            weights.forces
+            * w
+            * (np.ones(n) if config.force_weights is None else config.force_weights)
+        )
+        blocks.append((wf[:, None, None] * rows.forces).reshape(3 * n, -1))
+        targets.append((wf[:, None] * config.forces).reshape(-1))
+    if config.stress is not None and weights.virial > 0:
+        wv = weights.virial * w / n
+        iu = np.triu_indices(3)
+        sym = 0.5 * (rows.virial + rows.virial.transpose(1, 0, 2))
+        blocks.append(wv * sym[iu])
+        targets.append(wv * (config.stress * atoms.get_volume())[iu])
+    if not blocks:
+        return np.zeros((0, len(basis))), np.zeros(0)
+    return np.concatenate(blocks), np.concatenate([np.ravel(t) for t in targets])
+
+
+def assemble(
+    basis: ACEBasis,
+    configs: list[Config],
+    e0: dict[str, float],
+    weights: Weights | None = None,
+    progress: bool = True,
+    block_rows: int | None = None,
+) -> LinearSystem:
+    """Fold all rows into a QR factor (memory ``O(K²)``, see module docstring)."""
+    weights = weights or Weights()
+    for c in configs:
+        for s in set(c.atoms.get_chemical_symbols()):
+            if s not in e0:
+                raise ValueError(f"{c.source}: no reference energy E0 for element {s}")
+    K = len(basis)
+    block_rows = block_rows or max(2 * K, 512)
+    R = np.zeros((0, K))
+    z = np.zeros(0)
+    yy = 0.0
+    n_rows = 0
+    pending_A: list[np.ndarray] = []
+    pending_y: list[np.ndarray] = []
+    pending = 0
+
+    def fold():
+        nonlocal R, z, pending, pending_A, pending_y
+        A = np.concatenate([R] + pending_A)
+        y = np.concatenate([z] + pending_y)
+        Q, R_new = scipy.linalg.qr(A, mode="economic", overwrite_a=True, check_finite=False)
+        z = Q.T @ y
+        R = R_new
+        pending_A, pending_y, pending = [], [], 0
+
+    for c in tqdm(configs, desc="design matrix", unit="config", disable=not progress):
+        A, y = config_rows(basis, c, e0, weights)
+        pending_A.append(A)
+        pending_y.append(y)
+        pending += len(y)
+        yy += float(y @ y)
+        n_rows += len(y)
+        if pending >= block_rows:
+            fold()
+    if pending:
+        fold()
+    if R.shape[0] < K:  # fewer rows than unknowns: pad to a square factor
+        R = np.vstack([R, np.zeros((K - R.shape[0], K))])
+        z = np.concatenate([z, np.zeros(K - len(z))])
+    return LinearSystem(R, z, yy, n_rows, len(configs))
+
+
+def smoothness_prior(basis: ACEBasis, p: float = 2.0) -> np.ndarray:
+    """Diagonal ``Γ_kk = (1 + deg_k)^p``, ``deg_k = Σ_t (n_t + w_L l_t)``, in column order."""
+    degs = np.array(
+        [float(sum(n + basis.w_L * l for _, n, l in lab["nl"])) for lab in basis.tables(0).labels]
+    )
+    gamma = (1.0 + degs) ** p
+    return np.tile(gamma, len(basis.elements))
+
+
+@dataclass
+class Solution:
+    """Coefficients and what the solver learned (``info``: λ, α, β, rank, …)."""
+
+    coefficients: np.ndarray
+    info: dict
+    committee: np.ndarray | None = None
+
+
+def solve(
+    system: LinearSystem,
+    solver: str = "blr",
+    gamma: np.ndarray | None = None,
+    lam: float = 1e-3,
+    validation: LinearSystem | None = None,
+    committee_size: int = 0,
+    seed: int = 0,
+) -> Solution:
+    """Solve the streamed system with one of :data:`SOLVERS` (see module docstring)."""
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose from {SOLVERS}")
+    K = system.R.shape[1]
+    gamma = np.ones(K) if gamma is None else np.asarray(gamma, dtype=float)
+    Rs = system.R / gamma[None, :]  # scaled unknowns d = Γ c
+    z = system.z
+    if solver == "ridge":
+        stacked = np.vstack([Rs, np.sqrt(lam) * np.eye(K)])
+        rhs = np.concatenate([z, np.zeros(K)])
+        d, *_ = scipy.linalg.lstsq(stacked, rhs, check_finite=False)
+        return Solution(d / gamma, {"solver": "ridge", "lambda": lam})
+    if solver == "lsqr":
+        res = scipy.sparse.linalg.lsqr(
+            Rs, z, damp=np.sqrt(lam), atol=1e-12, btol=1e-12, iter_lim=20 * K
+        )
+        return Solution(
+            res[0] / gamma, {"solver": "lsqr", "lambda": lam, "iterations": int(res[2])}
+        )
+    U, s, Vt = scipy.linalg.svd(Rs, full_matrices=False, check_finite=False)
+    zt = U.T @ z
+    residual_outside = max(system.yy - float(z @ z), 0.0)
+    if solver == "tsvd":
+        if validation is None:
+            raise ValueError("tsvd needs a validation system to choose the truncation")
+        Rv = validation.R / gamma[None, :]
+        best = None
+        ranks = np.unique(np.linspace(1, len(s), 60).astype(int))
+        for r in ranks:
+            d = Vt[:r].T @ (zt[:r] / s[:r])
+            err = np.sum((Rv @ d - validation.z) ** 2) + max(
+                validation.yy - float(validation.z @ validation.z), 0.0
+            )
+            if best is None or err < best[0]:
+                best = (err, r, d)
+        _, r, d = best
+        return Solution(d / gamma, {"solver": "tsvd", "rank": int(r), "n_singular": len(s)})
+    # Bayesian linear regression with evidence maximisation (MacKay)
+    N = system.n_rows
+    lam_eig = s**2
+    alpha, beta = 1.0, 1.0 / max(system.yy / max(N, 1), 1e-12)
+    for _ in range(500):
+        d_coef = s * zt / (lam_eig + alpha / beta)
+        g = float(np.sum(beta * lam_eig / (beta * lam_eig + alpha)))
+        fit_err = float(np.sum((s * d_coef - zt) ** 2)) + residual_outside
+        new_alpha = g / max(float(d_coef @ d_coef), 1e-300)
+        new_beta = max(N - g, 1e-12) / max(fit_err, 1e-300)
+        converged = abs(np.log(new_alpha / alpha)) < 1e-10 and abs(np.log(new_beta / beta)) < 1e-10
+        alpha, beta = new_alpha, new_beta
+        if converged:
+            break
+    d_coef = s * zt / (lam_eig + alpha / beta)
+    d = Vt.T @ d_coef
+    info = {
+        "solver": "blr",
+        "alpha": alpha,
+        "beta": beta,
+        "effective_parameters": g,
+        "lambda": alpha / beta,
+    }
+    committee = None
+    if committee_size:
+        rng = np.random.default_rng(seed)
+        # posterior covariance in the SVD basis: diag(1 / (α + β s²))
+        std = 1.0 / np.sqrt(alpha + beta * lam_eig)
+        samples = d_coef[None, :] + rng.normal(size=(committee_size, len(s))) * std[None, :]
+        committee = (samples @ Vt) / gamma[None, :]
+    return Solution(d / gamma, info, committee)
