@@ -428,7 +428,7 @@ class ACEBasis:
         n_A = len(self.elements) * self.n_slot
         key = t_rows * n_A + t_a
         g_keys, t_g = np.unique(key, return_inverse=True)
-        g_row, g_a = g_keys // n_A, g_keys % n_A
+        g_a = g_keys % n_A
         ns = len(self.elements)
         bounds = np.arange(n_rows)[:, None] * n_A + np.arange(ns + 1)[None, :] * self.n_slot
         g_ptr = np.searchsorted(g_keys, bounds.ravel()).reshape(n_rows, ns + 1)
