@@ -294,6 +294,7 @@ def _energy_forces(
         A = np.empty(n_species * n_slot)
         dEdA = np.empty(n_species * n_slot)
         dphi = np.empty((max_nb, n_slot, 3))
+        left = np.empty(product_index.shape[1] + 1)
         for i in range(bounds[c], bounds[c + 1]):
             A[:] = 0.0
             start = offsets[i]
@@ -321,16 +322,16 @@ def _energy_forces(
                 if cv == 0.0:
                     continue
                 order = product_order[v]
-                value = cv
+                # prefix products: left[t] = Π_{s<t} A_s; a backward sweep supplies Π_{s>t}
+                left[0] = cv
                 for t in range(order):
-                    value *= A[product_index[v, t]]
-                energy += value
-                for t in range(order):
-                    partial = cv
-                    for s in range(order):
-                        if s != t:
-                            partial *= A[product_index[v, s]]
-                    dEdA[product_index[v, t]] += partial
+                    left[t + 1] = left[t] * A[product_index[v, t]]
+                energy += left[order]
+                right = 1.0
+                for t in range(order - 1, -1, -1):
+                    a = product_index[v, t]
+                    dEdA[a] += left[t] * right
+                    right *= A[a]
             E_atom[i] = energy
             for p in range(start, offsets[i + 1]):
                 base = species[j_of_pair[p]] * n_slot

@@ -1,0 +1,140 @@
+"""LinearACEModel: fast predict path == design rows, files, ASE calculator and MD."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from ase import units
+from ase.build import bulk, molecule
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.verlet import VelocityVerlet
+from ase.optimize import BFGS
+
+import ace_ref
+from ace_ref import ACEBasis
+from ace_ref.model import LinearACEModel, ModelFileError, load
+
+
+@pytest.fixture(scope="module")
+def chon_model(tmp_path_factory):
+    basis = ACEBasis(
+        ["C", "H", "O"],
+        order=3,
+        max_n=[6, 4, 2],
+        max_l=[0, 3, 2],
+        r_cut=4.5,
+        cache_dir=tmp_path_factory.mktemp("cache"),
+    )
+    c = np.random.default_rng(0).normal(size=len(basis)) * 0.01
+    return LinearACEModel(basis, c, {"C": -1.5, "H": -0.5, "O": -2.0})
+
+
+@pytest.fixture(scope="module")
+def si_model(tmp_path_factory):
+    basis = ACEBasis(
+        "Si",
+        order=4,
+        max_n=[5, 4, 3, 2],
+        max_l=[0, 3, 2, 1],
+        r_cut=4.2,
+        cache_dir=tmp_path_factory.mktemp("cache"),
+    )
+    c = np.random.default_rng(1).normal(size=len(basis)) * 0.05
+    return LinearACEModel(basis, c, {"Si": -3.0})
+
+
+def test_predict_equals_design_rows_molecule(chon_model):
+    atoms = molecule("CH3COCH3")
+    atoms.rattle(0.1, seed=2)
+    out = chon_model.predict(atoms)
+    rows = chon_model.basis.design_rows(atoms)
+    e0 = sum(chon_model.e0[s] for s in atoms.get_chemical_symbols())
+    c = chon_model.coefficients
+    assert out["energy"] == pytest.approx(rows.energy @ c + e0, abs=1e-10)
+    np.testing.assert_allclose(out["forces"], rows.forces @ c, atol=1e-10)
+    assert "stress" not in out
+
+
+def test_predict_equals_design_rows_periodic_with_stress(si_model):
+    atoms = bulk("Si", "diamond", a=5.43).repeat((2, 1, 1))
+    atoms.rattle(0.1, seed=3)
+    out = si_model.predict(atoms)
+    rows = si_model.basis.design_rows(atoms)
+    c = si_model.coefficients
+    np.testing.assert_allclose(out["forces"], rows.forces @ c, atol=1e-10)
+    W = rows.virial @ c
+    np.testing.assert_allclose(out["stress"], 0.5 * (W + W.T) / atoms.get_volume(), atol=1e-12)
+    # stress against a finite-difference strain derivative of the predicted energy
+    h = 1e-6
+    for a, b in [(0, 0), (1, 2), (2, 1)]:
+        eps = np.zeros((3, 3))
+        eps[a, b] = eps[b, a] = h / (1 if a == b else 2)
+        p, m = atoms.copy(), atoms.copy()
+        p.set_cell(atoms.cell.array @ (np.eye(3) + eps), scale_atoms=True)
+        m.set_cell(atoms.cell.array @ (np.eye(3) - eps), scale_atoms=True)
+        fd = (si_model.predict(p)["energy"] - si_model.predict(m)["energy"]) / (2 * h)
+        # E(ε) ≈ E + V Σ σ_ab ε_ab, so dE/dh = V σ_ab for both diagonal and symmetric shear
+        assert out["stress"][a, b] * atoms.get_volume() == pytest.approx(fd, abs=1e-6)
+
+
+def test_save_load_round_trip(chon_model, tmp_path):
+    path = chon_model.save(tmp_path / "m.npz")
+    again = ace_ref.model.load(path)
+    atoms = molecule("CH3OH")
+    np.testing.assert_array_equal(again.coefficients, chon_model.coefficients)
+    assert again.predict(atoms)["energy"] == chon_model.predict(atoms)["energy"]
+    with np.load(path, allow_pickle=False) as f:
+        header = json.loads(str(f["header"]))
+    assert header["version"] == 1 and header["format"] == "ace_ref.LinearACEModel"
+
+
+def test_corrupt_and_tampered_files(chon_model, tmp_path):
+    path = chon_model.save(tmp_path / "m.npz")
+    raw = path.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ModelFileError, match="not a readable"):
+        load(tmp_path / "trunc.npz")
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load(tmp_path / "missing.npz")
+    # valid archive, altered coefficients
+    with np.load(path) as f:
+        header, coeffs = str(f["header"]), f["coefficients"].copy()
+    coeffs[3] += 1e-9
+    np.savez(tmp_path / "tampered.npz", header=np.array(header), coefficients=coeffs)
+    with pytest.raises(ModelFileError, match="checksum"):
+        load(tmp_path / "tampered.npz")
+    # future version
+    h = json.loads(header)
+    h["version"] = 99
+    np.savez(
+        tmp_path / "future.npz",
+        header=np.array(json.dumps(h)),
+        coefficients=chon_model.coefficients,
+    )
+    with pytest.raises(ModelFileError, match="version 99"):
+        load(tmp_path / "future.npz")
+    # a pickled object array is refused, not executed
+    with zipfile.ZipFile(tmp_path / "pickle.npz", "w") as z:
+        z.writestr("header.npy", b"\x93NUMPY garbage")
+    with pytest.raises(ModelFileError):
+        load(tmp_path / "pickle.npz")
+
+
+def test_ase_optimiser_and_nve_energy_conservation(chon_model):
+    atoms = molecule("CH3CH2OH")
+    # a smooth, bounded potential: small random coefficients on a modest basis
+    atoms.calc = chon_model.calculator()
+    BFGS(atoms, logfile=None).run(fmax=0.05, steps=50)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))  # noqa
+    dyn = VelocityVerlet(atoms, timestep=0.25 * units.fs)
+    energies = []
+    for _ in range(40):
+        dyn.run(5)
+        energies.append(atoms.get_potential_energy() + atoms.get_kinetic_energy())
+    energies = np.array(energies)
+    drift = np.abs(energies - energies[0]).max()
+    ekin = atoms.get_kinetic_energy()
+    assert drift < 1e-3 * max(ekin, 0.05), f"total energy drifted by {drift} eV"
