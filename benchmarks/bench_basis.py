@@ -89,9 +89,9 @@ def run(markdown: Path | None):
             ours = {}
             for threads in (1, 2):
                 numba.set_num_threads(threads)
-                ours[threads] = timeit(lambda m=model: m.predict(atoms)) / n
+                ours[threads] = timeit(lambda m=model, a=atoms: m.predict(a)) / n
             numba.set_num_threads(1)
-            design = timeit(lambda b=basis: b.design_rows(atoms), min_repeats=3) / n
+            design = timeit(lambda b=basis, a=atoms: b.design_rows(a), min_repeats=3) / n
             numba.set_num_threads(2)
             peer = None
             try:
