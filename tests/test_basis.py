@@ -270,3 +270,22 @@ def test_bad_input_messages(chon_basis, tmp_path):
     atoms.positions[4] = atoms.positions[1]
     with pytest.raises(ValueError, match="atoms 1 and 4 overlap"):
         chon_basis.design_rows(atoms)
+
+
+def test_pair_cutoffs_are_respected():
+    basis = ACEBasis(
+        ["H", "O"],
+        order=2,
+        max_n=[3, 2],
+        max_l=[0, 1],
+        r_cut={("H", "H"): 2.0, ("H", "O"): 3.5, ("O", "O"): 3.0},
+        cache_dir=None,
+    )
+    assert basis.r_cut.tolist() == [[2.0, 3.5], [3.5, 3.0]]
+    # H–H at 2.5 Å is beyond its 2.0 Å cutoff: features equal those of isolated atoms (zero)
+    far = Atoms("H2", positions=[[0, 0, 0], [2.5, 0, 0]])
+    assert np.all(basis.features(far) == 0)
+    # H–O at 2.5 Å is inside its 3.5 Å cutoff
+    assert np.abs(basis.features(Atoms("HO", positions=[[0, 0, 0], [2.5, 0, 0]]))).max() > 0
+    with pytest.raises(ValueError, match="not in"):
+        ACEBasis(["H"], order=1, max_n=[2], max_l=[0], r_cut={("H", "C"): 2.0})

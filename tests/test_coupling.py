@@ -217,3 +217,37 @@ def test_cache_detects_tampered_coefficients(tmp_path):
     with pytest.warns(RuntimeWarning, match="checksum"):
         block = CouplingCache(tmp_path).get((1, 1), (2,), 0, 1)
     assert block.n_functions == 1
+
+
+# ---------------------------------------------------------------- derivation outputs
+def test_cg_tensor_matches_ladder_derivation_table():
+    from ace_ref._generated.cg_table import CG_TABLE, LMAX
+
+    seen = {}
+    for l1, m1, l2, m2, L, M, exact, value in CG_TABLE:
+        seen[(l1, m1, l2, m2, L, M)] = value
+        assert float(sympy.sympify(exact)) == pytest.approx(value, abs=1e-15)
+    for l1, l2 in itertools.product(range(LMAX + 1), repeat=2):
+        for L in range(abs(l1 - l2), l1 + l2 + 1):
+            T = cg_tensor(l1, l2, L)
+            for m1, m2 in itertools.product(range(-l1, l1 + 1), range(-l2, l2 + 1)):
+                M = m1 + m2
+                expected = seen.get((l1, m1, l2, m2, L, M), 0.0)
+                got = T[m1 + l1, m2 + l2, M + L] if abs(M) <= L else 0.0
+                assert got == pytest.approx(expected, abs=1e-15)
+
+
+def test_cg_table_is_reproduced_by_its_derivation(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "cg_table.py"
+    subprocess.run(
+        [sys.executable, str(root / "derivations" / "clebsch_gordan.py"), "--output", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert out.read_bytes() == (root / "ace_ref" / "_generated" / "cg_table.py").read_bytes()
