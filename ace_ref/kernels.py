@@ -41,6 +41,35 @@ def _chunks(n: int) -> np.ndarray:
     return np.linspace(0, n, n_chunks + 1).astype(np.int64)
 
 
+@njit(cache=True)
+def _one_pair(vector, params, n_max, l_max, R, dR, Y, dY, powers, phi, dphi):
+    """``φ[(n−1)(l_max+1)² + lm] = R_n Y_lm`` and ``∇φ = R_n' r̂ Y_lm + R_n ∇Y_lm`` of one pair."""
+    n_lm = (l_max + 1) ** 2
+    x, y, z = vector[0], vector[1], vector[2]
+    r = np.sqrt(x * x + y * y + z * z)
+    radial_with_derivative(params, n_max, r, R, dR)
+    real_ylm_with_gradient(x, y, z, l_max, Y, dY, powers)
+    ux, uy, uz = x / r, y / r, z / r
+    for n in range(n_max):
+        for lm in range(n_lm):
+            idx = n * n_lm + lm
+            phi[idx] = R[n] * Y[lm]
+            radial_part = dR[n] * Y[lm]
+            dphi[idx, 0] = radial_part * ux + R[n] * dY[lm, 0]
+            dphi[idx, 1] = radial_part * uy + R[n] * dY[lm, 1]
+            dphi[idx, 2] = radial_part * uz + R[n] * dY[lm, 2]
+
+
+@njit(cache=True)
+def _contract_rows(AA, c_indptr, c_indices, c_data, out):
+    """``out[row] = Σ_v C[row, v] AA[v]`` (CSR)."""
+    for row in range(len(c_indptr) - 1):
+        acc = 0.0
+        for q in range(c_indptr[row], c_indptr[row + 1]):
+            acc += c_data[q] * AA[c_indices[q]]
+        out[row] = acc
+
+
 @njit(parallel=True, cache=True)
 def _pair_basis(vectors, pair_type, radial_params, n_max, l_max, bounds, phi, dphi):
     n_lm = (l_max + 1) ** 2
@@ -51,19 +80,19 @@ def _pair_basis(vectors, pair_type, radial_params, n_max, l_max, bounds, phi, dp
         dY = np.empty((n_lm, 3))
         powers = np.empty((3, l_max + 1))
         for p in range(bounds[c], bounds[c + 1]):
-            x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
-            r = np.sqrt(x * x + y * y + z * z)
-            radial_with_derivative(radial_params[pair_type[p]], n_max, r, R, dR)
-            real_ylm_with_gradient(x, y, z, l_max, Y, dY, powers)
-            ux, uy, uz = x / r, y / r, z / r
-            for n in range(n_max):
-                for lm in range(n_lm):
-                    idx = n * n_lm + lm
-                    phi[p, idx] = R[n] * Y[lm]
-                    radial_part = dR[n] * Y[lm]
-                    dphi[p, idx, 0] = radial_part * ux + R[n] * dY[lm, 0]
-                    dphi[p, idx, 1] = radial_part * uy + R[n] * dY[lm, 1]
-                    dphi[p, idx, 2] = radial_part * uz + R[n] * dY[lm, 2]
+            _one_pair(
+                vectors[p],
+                radial_params[pair_type[p]],
+                n_max,
+                l_max,
+                R,
+                dR,
+                Y,
+                dY,
+                powers,
+                phi[p],
+                dphi[p],
+            )
 
 
 def pair_basis(vectors, pair_type, radial_params, n_max: int, l_max: int):
@@ -102,16 +131,11 @@ def _products(A_i, product_index, product_order, AA):
 
 @njit(parallel=True, cache=True)
 def _product_features(A, product_index, product_order, c_indptr, c_indices, c_data, bounds, B):
-    n_rows = len(c_indptr) - 1
     for c in prange(len(bounds) - 1):
         AA = np.empty(len(product_order))
         for i in range(bounds[c], bounds[c + 1]):
             _products(A[i], product_index, product_order, AA)
-            for row in range(n_rows):
-                acc = 0.0
-                for q in range(c_indptr[row], c_indptr[row + 1]):
-                    acc += c_data[q] * AA[c_indices[q]]
-                B[i, row] = acc
+            _contract_rows(AA, c_indptr, c_indices, c_data, B[i])
 
 
 def product_features(A, product_index, product_order, c_indptr, c_indices, c_data):
@@ -154,11 +178,7 @@ def _features_and_pair_gradients(
         for i in range(bounds[c], bounds[c + 1]):
             Ai = A[i]
             _products(Ai, product_index, product_order, AA)
-            for row in range(n_rows):
-                acc = 0.0
-                for q in range(c_indptr[row], c_indptr[row + 1]):
-                    acc += c_data[q] * AA[c_indices[q]]
-                B[i, row] = acc
+            _contract_rows(AA, c_indptr, c_indices, c_data, B[i])
             G[:] = 0.0
             for q in range(len(triple_g)):
                 v = triple_v[q]
@@ -294,26 +314,29 @@ def _energy_forces(
         A = np.empty(n_species * n_slot)
         dEdA = np.empty(n_species * n_slot)
         dphi = np.empty((max_nb, n_slot, 3))
+        phi = np.empty(n_slot)
         left = np.empty(product_index.shape[1] + 1)
         for i in range(bounds[c], bounds[c + 1]):
             A[:] = 0.0
             start = offsets[i]
             for p in range(start, offsets[i + 1]):
-                x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
-                r = np.sqrt(x * x + y * y + z * z)
-                radial_with_derivative(radial_params[pair_type[p]], n_max, r, R, dR)
-                real_ylm_with_gradient(x, y, z, l_max, Y, dY, powers)
-                ux, uy, uz = x / r, y / r, z / r
-                base = species[j_of_pair[p]] * n_slot
                 q = p - start
-                for n in range(n_max):
-                    for lm in range(n_lm):
-                        idx = n * n_lm + lm
-                        A[base + idx] += R[n] * Y[lm]
-                        radial_part = dR[n] * Y[lm]
-                        dphi[q, idx, 0] = radial_part * ux + R[n] * dY[lm, 0]
-                        dphi[q, idx, 1] = radial_part * uy + R[n] * dY[lm, 1]
-                        dphi[q, idx, 2] = radial_part * uz + R[n] * dY[lm, 2]
+                _one_pair(
+                    vectors[p],
+                    radial_params[pair_type[p]],
+                    n_max,
+                    l_max,
+                    R,
+                    dR,
+                    Y,
+                    dY,
+                    powers,
+                    phi,
+                    dphi[q],
+                )
+                base = species[j_of_pair[p]] * n_slot
+                for idx in range(n_slot):
+                    A[base + idx] += phi[idx]
             zi = species[i]
             dEdA[:] = 0.0
             energy = 0.0

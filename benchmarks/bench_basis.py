@@ -28,6 +28,7 @@ from ase.io import read
 
 from ace_ref import ACEBasis
 from ace_ref.model import LinearACEModel
+from ace_ref.peers import pyace_basis_configuration
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -52,20 +53,9 @@ def timeit(fn, min_time=1.0, min_repeats=5):
 
 
 def pyace_calculator(elements, max_n, max_l, r_cut, seed):
-    from pyace import ACEBBasisSet, PyACECalculator, create_multispecies_basis_config
+    from pyace import ACEBBasisSet, PyACECalculator
 
-    potential = {
-        "deltaSplineBins": 0.001,
-        "elements": elements,
-        "embeddings": {
-            "ALL": {"npot": "FinnisSinclairShiftedScaled", "fs_parameters": [1, 1], "ndensity": 1}
-        },
-        "bonds": {
-            "ALL": {"radbase": "SBessel", "radparameters": [5.25], "rcut": r_cut, "dcut": 0.01}
-        },
-        "functions": {"ALL": {"nradmax_by_orders": max_n, "lmax_by_orders": max_l}},
-    }
-    cfg = create_multispecies_basis_config(potential)
+    cfg = pyace_basis_configuration(elements, max_n, max_l, r_cut)
     rng = np.random.default_rng(seed)
     cfg.set_func_coeffs(rng.normal(size=len(cfg.get_func_coeffs())) * 0.1)
     return PyACECalculator(ACEBBasisSet(cfg)), cfg

@@ -7,23 +7,13 @@ from collections import Counter
 import pytest
 
 from ace_ref import ACEBasis
+from ace_ref.peers import pyace_basis_configuration
 
 pyace = pytest.importorskip("pyace", reason="pyace (pip install --pre python-ace) not installed")
 
 
 def _pyace_counts(elements, max_n, max_l):
-    potential = {
-        "deltaSplineBins": 0.001,
-        "elements": elements,
-        "embeddings": {
-            "ALL": {"npot": "FinnisSinclairShiftedScaled", "fs_parameters": [1, 1], "ndensity": 1}
-        },
-        "bonds": {
-            "ALL": {"radbase": "SBessel", "radparameters": [5.25], "rcut": 5.0, "dcut": 0.01}
-        },
-        "functions": {"ALL": {"nradmax_by_orders": max_n, "lmax_by_orders": max_l}},
-    }
-    cfg = pyace.create_multispecies_basis_config(potential)
+    cfg = pyace_basis_configuration(elements, max_n, max_l)
     per_element, per_order = Counter(), Counter()
     for block in cfg.funcspecs_blocks:
         for f in block.funcspecs:
