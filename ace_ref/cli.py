@@ -11,6 +11,7 @@ import json
 import sys
 import time
 import tomllib
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
@@ -20,9 +21,8 @@ from ace_ref import defaults
 
 FIT_DEFAULTS = {
     "order": 3,
-    "max_n": [10, 8, 4],
-    "max_l": [0, 4, 3],
-    "r_cut": 5.0,
+    "max_degree": [12, 12, 10],
+    "r_cut": 4.5,
     "solver": "blr",
     "weights": "energy=30,forces=1,virial=1",
     "smoothness": 2.0,
@@ -48,18 +48,26 @@ def _ints(text: str | None):
 
 
 def _build_basis(args, elements):
+    """Basis from the options: ``--degree`` and/or ``--max-n``/``--max-l``; neither given
+    means the default total degree ``FIT_DEFAULTS["max_degree"]`` (for ``--order 3``)."""
     from ace_ref import ACEBasis
 
     kwargs = dict(order=args.order, r_cut=args.rcut, radial=args.radial)
     if args.degree is not None:
-        kwargs["max_degree"] = [
-            float(x) if "." in x else int(x) for x in args.degree.replace(",", " ").split()
-        ]
-        if len(kwargs["max_degree"]) == 1:
-            kwargs["max_degree"] = kwargs["max_degree"][0]
-    if args.max_n is not None or args.degree is None:
-        kwargs["max_n"] = _ints(args.max_n) or FIT_DEFAULTS["max_n"][: args.order]
-        kwargs["max_l"] = _ints(args.max_l) or FIT_DEFAULTS["max_l"][: args.order]
+        values = [Fraction(x) for x in str(args.degree).replace(",", " ").split()]
+        kwargs["max_degree"] = values[0] if len(values) == 1 else values
+    if args.max_n is not None or args.max_l is not None:
+        if args.max_n is None or args.max_l is None:
+            raise ValueError("--max-n and --max-l go together")
+        kwargs["max_n"] = _ints(args.max_n)
+        kwargs["max_l"] = _ints(args.max_l)
+    if "max_degree" not in kwargs and "max_n" not in kwargs:
+        if args.order != len(FIT_DEFAULTS["max_degree"]):
+            raise ValueError(
+                f"--order {args.order} needs --degree or --max-n/--max-l "
+                "(the default degree is for order 3)"
+            )
+        kwargs["max_degree"] = FIT_DEFAULTS["max_degree"]
     return ACEBasis(elements, **kwargs)
 
 

@@ -1,187 +1,562 @@
-"""Radial bases ``R_n(r)``, ``n = 1..n_max`` (pacemaker's numbering), with derivatives.
+r"""Radial bases ``R_n(r)``, ``n = 1..n_max`` (pacemaker numbering), with first derivatives.
 
-Both kinds vanish with their first two derivatives at ``r_c`` through the NequIP polynomial
-envelope (``x = r/r_c``)
+The one-particle basis is ``φ_{nlm}(r_ij) = R_n(r) Y_lm(r̂)``; ``R_n`` does not depend on ``l``
+and every species pair may carry its own radial object (own cutoff and parameters).
 
-.. math:: f_p(x) = 1 - \\tfrac{(p+1)(p+2)}{2} x^p + p(p+2) x^{p+1} - \\tfrac{p(p+1)}{2} x^{p+2}
-          \\quad (x < 1), \\qquad f_p = 0 \\quad (x \\ge 1).
+Envelope
+--------
+Both kinds are multiplied by the NequIP polynomial envelope (``x = r/r_c``, integer ``p ≥ 1``)
 
+.. math::
+
+    f_p(x) = 1 - \frac{(p+1)(p+2)}{2} x^p + p(p+2) x^{p+1} - \frac{p(p+1)}{2} x^{p+2}
+    \quad (x < 1), \qquad f_p(x) = 0 \quad (x \ge 1),
+
+    f_p'(x) = -\frac{p(p+1)(p+2)}{2} x^{p-1} (1 - x)^2 \quad (x < 1).
+
+``f_p(1) = f_p'(1) = f_p''(1) = 0``, so ``R_n`` is C² across ``r_c``.
+
+Kinds
+-----
 * :class:`BesselRadial`: ``R_n(r) = √(2/r_c) sin(nπ r/r_c)/r · f_p(r/r_c)``.
-* :class:`PolynomialRadial` (ACE style): Legendre polynomials in a transformed distance,
-  ``R_n(r) = P_{n−1}(y(r)) f_p(r/r_c)`` with ``s(r) = ((1 + r_0)/(1 + r))^q`` (the ACE1
-  ``PolyTransform``) mapped linearly so that ``y(r_c) = −1`` and ``y(r_in) = +1``. Below
-  ``r_in`` the same formula is used (``y > 1``).
+* :class:`PolynomialRadial`: ``R_n(r) = P_{n−1}(y(r)) f_p(r/r_c)``, Legendre polynomials of a
+  transformed distance ``x(r)`` mapped linearly to ``y`` with ``y(r_c) = −1``, ``y(r_in) = +1``.
+  ``x`` is the ACE1 ``PolyTransform`` ``((1 + r_0)/(1 + r))^q`` (default) or the generalised
+  Agnesi transform of ACEpotentials.
 
-A kind is packed into ``params`` (length :data:`MAX_PARAMS`) for the Numba kernels:
-``[kind, r_c, p, r_0, q, r_in, 0, 0]`` (unused entries zero).
+Numba interface
+---------------
+``kind.params()`` packs a kind into a float64 vector of length :data:`MAX_PARAMS` (rows of
+different pairs/kinds stack into a 2-D table); :func:`radial_with_derivative` evaluates one
+distance from such a row without allocating. Layout (unused entries are zero):
+
+=====  ==================  ==========================================================
+index  BesselRadial        PolynomialRadial
+=====  ==================  ==========================================================
+0      kind code (0)       kind code (1)
+1      r_c                 r_c
+2      envelope p          envelope p
+3      √(2/r_c)            r_0
+4      π/r_c               q
+5      0                   r_in
+6      0                   transform code (0 = "poly", 1 = "agnesi")
+7      0                   Agnesi p (0 for "poly")
+8      0                   Agnesi a (0 for "poly")
+9      0                   x(r_c)  (transform value at the cutoff)
+10     0                   2/(x(r_in) − x(r_c))  (slope of the linear map x → y)
+11     0                   0 (reserved)
+=====  ==================  ==========================================================
+
+Entries 3–4 (Bessel) and 9–10 (polynomial) are derived from the others; the kernel trusts them.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+import numbers
+from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
 
 __all__ = [
+    "MAX_PARAMS",
+    "KIND_BESSEL",
+    "KIND_POLYNOMIAL",
+    "TRANSFORM_POLY",
+    "TRANSFORM_AGNESI",
     "BesselRadial",
     "PolynomialRadial",
     "radial_from_dict",
     "radial_with_derivative",
     "envelope_polynomial",
-    "MAX_PARAMS",
 ]
 
-MAX_PARAMS = 8
+MAX_PARAMS = 12
+"""Length of every ``params()`` vector (see the module docstring for the layout)."""
+
 KIND_BESSEL = 0
 KIND_POLYNOMIAL = 1
+
+TRANSFORM_POLY = 0
+TRANSFORM_AGNESI = 1
+_TRANSFORMS = {"poly": TRANSFORM_POLY, "agnesi": TRANSFORM_AGNESI}
+
+
+# --------------------------------------------------------------------------------------------
+# Numba kernels
+# --------------------------------------------------------------------------------------------
 
 
 @njit(cache=True)
 def envelope_polynomial(x, p):
-    """``(f_p(x), f_p'(x))`` of the NequIP envelope; zero for ``x ≥ 1``."""
+    r"""NequIP polynomial envelope and its derivative (scalar, Numba-compiled).
+
+    Parameters
+    ----------
+    x : float
+        Reduced distance ``r / r_c`` (``x ≥ 0``).
+    p : float
+        Envelope exponent (an integer value ``≥ 1``).
+
+    Returns
+    -------
+    f, df : float
+        ``f_p(x) = 1 − (p+1)(p+2)/2 x^p + p(p+2) x^{p+1} − p(p+1)/2 x^{p+2}`` and
+        ``f_p'(x) = −p(p+1)(p+2)/2 · x^{p−1} (1 − x)²`` for ``x < 1``; ``(0, 0)`` for ``x ≥ 1``.
+    """
     if x >= 1.0:
         return 0.0, 0.0
-    a = (p + 1.0) * (p + 2.0) / 2.0
-    b = p * (p + 2.0)
-    c = p * (p + 1.0) / 2.0
-    xp = x**p
-    f = 1.0 - a * xp + b * xp * x - c * xp * x * x
-    df = (-a * p * xp + b * (p + 1.0) * xp * x - c * (p + 2.0) * xp * x * x) / x if x > 0 else 0.0
+    xpm1 = x ** (p - 1.0)
+    xp = xpm1 * x
+    f = 1.0 - xp * (0.5 * (p + 1.0) * (p + 2.0) - p * (p + 2.0) * x + 0.5 * p * (p + 1.0) * x * x)
+    om = 1.0 - x
+    df = -0.5 * p * (p + 1.0) * (p + 2.0) * xpm1 * om * om
     return f, df
 
 
 @njit(cache=True)
 def radial_with_derivative(params, n_max, r, R_out, dR_out):
-    """Fill ``R_out[:n_max]``, ``dR_out[:n_max]`` with ``R_n(r)`` and ``dR_n/dr``."""
+    """Evaluate ``R_n(r)`` and ``dR_n/dr`` for ``n = 1..n_max`` from a packed parameter row.
+
+    Parameters
+    ----------
+    params : float64[:]
+        A row produced by ``BesselRadial.params()`` / ``PolynomialRadial.params()`` (length
+        :data:`MAX_PARAMS`); ``int(params[0])`` selects the kind.
+    n_max : int
+        Number of radial functions to evaluate (``≤ len(R_out)``).
+    r : float
+        Distance, ``r > 0`` (not checked here).
+    R_out, dR_out : float64[:]
+        Output buffers; entries ``0..n_max-1`` receive ``R_{n}`` / ``R_{n}'`` with ``n`` = index
+        + 1. Entries from ``n_max`` on are left untouched. For ``r ≥ r_c`` both are set to zero.
+
+    Notes
+    -----
+    Does not allocate. An unknown kind or transform code raises ``ValueError``.
+    """
     kind = int(params[0])
     rc = params[1]
-    p = params[2]
     if r >= rc:
         for n in range(n_max):
             R_out[n] = 0.0
             dR_out[n] = 0.0
         return
-    f, dfdx = envelope_polynomial(r / rc, p)
+    f, dfdx = envelope_polynomial(r / rc, params[2])
     df = dfdx / rc
     if kind == KIND_BESSEL:
-        norm = np.sqrt(2.0 / rc)
+        norm = params[3]
+        k1 = params[4]  # π / r_c
+        inv_r = 1.0 / r
+        s1 = math.sin(k1 * r)
+        c1 = math.cos(k1 * r)
+        s = s1  # sin(n k1 r), cos(n k1 r) by angle addition
+        c = c1
         for n in range(n_max):
-            k = (n + 1) * np.pi / rc
-            s = np.sin(k * r)
-            g = norm * s / r
-            dg = norm * (k * np.cos(k * r) * r - s) / (r * r)
+            k = (n + 1) * k1
+            g = norm * s * inv_r
+            dg = (norm * k * c - g) * inv_r
             R_out[n] = g * f
             dR_out[n] = dg * f + g * df
-    else:
-        r0 = params[3]
-        q = params[4]
-        r_in = params[5]
-        s = ((1.0 + r0) / (1.0 + r)) ** q
-        ds = -q * s / (1.0 + r)
-        s_c = ((1.0 + r0) / (1.0 + rc)) ** q
-        s_in = ((1.0 + r0) / (1.0 + r_in)) ** q
-        scale = 2.0 / (s_in - s_c)
-        y = scale * (s - s_c) - 1.0
-        dy = scale * ds
-        P_prev, P = 0.0, 1.0  # P_{-1}, P_0
-        dP_prev, dP = 0.0, 0.0
+            s, c = s * c1 + c * s1, c * c1 - s * s1
+    elif kind == KIND_POLYNOMIAL:
+        tcode = int(params[6])
+        if tcode == TRANSFORM_POLY:
+            # x = ((1 + r0)/(1 + r))^q,  dx/dr = −q x/(1 + r)
+            x = ((1.0 + params[3]) / (1.0 + r)) ** params[4]
+            dx = -params[4] * x / (1.0 + r)
+        elif tcode == TRANSFORM_AGNESI:
+            # x = 1/(1 + a g(s)), g = s^q/(1 + s^(q−p)), s = r/r0
+            r0 = params[3]
+            q = params[4]
+            pa = params[7]
+            a = params[8]
+            s = r / r0
+            sq = s**q
+            t = s ** (q - pa)
+            g = sq / (1.0 + t)
+            dg = sq / s * (q + pa * t) / ((1.0 + t) * (1.0 + t))
+            x = 1.0 / (1.0 + a * g)
+            dx = -a * dg / r0 * x * x
+        else:
+            raise ValueError("radial_with_derivative: unknown transform code in params[6]")
+        slope = params[10]
+        y = slope * (x - params[9]) - 1.0
+        dy = slope * dx
+        # Legendre: (k+1) P_{k+1} = (2k+1) y P_k − k P_{k−1};  P'_{k+1} = P'_{k−1} + (2k+1) P_k
+        P_prev = 0.0
+        P = 1.0
+        dP_prev = 0.0
+        dP = 0.0
         for n in range(n_max):
             R_out[n] = P * f
             dR_out[n] = dP * dy * f + P * df
-            # Legendre recurrence: (k+1) P_{k+1} = (2k+1) y P_k − k P_{k−1}, with k = n
-            P_next = ((2 * n + 1) * y * P - n * P_prev) / (n + 1)
-            dP_next = dP_prev + (2 * n + 1) * P if n > 0 else 1.0
-            P_prev, P = P, P_next
-            dP_prev, dP = dP, dP_next
+            P_next = ((2.0 * n + 1.0) * y * P - n * P_prev) / (n + 1.0)
+            dP_next = dP_prev + (2.0 * n + 1.0) * P
+            P_prev = P
+            P = P_next
+            dP_prev = dP
+            dP = dP_next
+    else:
+        raise ValueError("radial_with_derivative: unknown radial kind code in params[0]")
+
+
+# --------------------------------------------------------------------------------------------
+# NumPy reference path (independent of the kernel; used by __call__)
+# --------------------------------------------------------------------------------------------
+
+
+def _envelope_np(x: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """Envelope and d/dx for ``x < 1`` (caller masks ``x ≥ 1``)."""
+    f = (
+        1.0
+        - (p + 1) * (p + 2) / 2 * x**p
+        + p * (p + 2) * x ** (p + 1)
+        - p * (p + 1) / 2 * x ** (p + 2)
+    )
+    df = (
+        -(p + 1) * (p + 2) / 2 * p * x ** (p - 1)
+        + p * (p + 2) * (p + 1) * x**p
+        - p * (p + 1) / 2 * (p + 2) * x ** (p + 1)
+    )
+    return f, df
+
+
+def _validate_r(r) -> np.ndarray:
+    arr = np.asarray(r, dtype=np.float64)
+    if arr.ndim > 1:
+        raise ValueError(f"r must be a scalar or a 1-D array of distances, got shape {arr.shape}")
+    arr = np.atleast_1d(arr)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"r must be finite; r[{i}] = {arr[i]!r}")
+    bad = arr <= 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"r must be positive (r > 0); r[{i}] = {arr[i]!r}")
+    return arr
+
+
+def _real(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def _integer(name: str, value, minimum: int) -> int:
+    ok = not isinstance(value, bool) and (
+        isinstance(value, numbers.Integral)
+        or (isinstance(value, numbers.Real) and float(value).is_integer())
+    )
+    if not ok or int(value) < minimum:
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+    return int(value)
 
 
 class _RadialBase:
-    kind: int
-    name: str
+    """Shared behaviour: validation helpers, ``__call__``, (de)serialisation."""
+
+    kind: ClassVar[int]
+    name: ClassVar[str]
+    n_max: int
+    r_cut: float
+    envelope_p: int
+
+    def _check_common(self) -> None:
+        object.__setattr__(self, "n_max", _integer("n_max", self.n_max, 1))
+        r_cut = _real("r_cut", self.r_cut)
+        if r_cut <= 0:
+            raise ValueError(f"r_cut must be positive, got {r_cut!r}")
+        object.__setattr__(self, "r_cut", r_cut)
+        object.__setattr__(self, "envelope_p", _integer("envelope_p", self.envelope_p, 1))
 
     def params(self) -> np.ndarray:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def _inside(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
     def __call__(self, r) -> tuple[np.ndarray, np.ndarray]:
-        """``(R, dR)``, each of shape ``(len(r), n_max)``; zero beyond ``r_cut``."""
-        r = np.atleast_1d(np.asarray(r, dtype=float))
-        if not np.all(np.isfinite(r)) or np.any(r <= 0):
-            raise ValueError("radial distances must be finite and positive")
-        R = np.empty((len(r), self.n_max))
-        dR = np.empty((len(r), self.n_max))
-        params = self.params()
-        for i, ri in enumerate(r):
-            radial_with_derivative(params, self.n_max, float(ri), R[i], dR[i])
+        """Values and radial derivatives (vectorised NumPy, independent of the Numba kernel).
+
+        Parameters
+        ----------
+        r : float or array_like, shape (m,)
+            Distances; must be finite and ``> 0``.
+
+        Returns
+        -------
+        R, dR : ndarray, shape (m, n_max)
+            ``R[i, n−1] = R_n(r_i)`` and ``dR[i, n−1] = R_n'(r_i)``; exactly zero where
+            ``r_i ≥ r_cut``.
+
+        Raises
+        ------
+        ValueError
+            If ``r`` is not finite, not positive, or has more than one dimension.
+        """
+        r = _validate_r(r)
+        R = np.zeros((len(r), self.n_max))
+        dR = np.zeros((len(r), self.n_max))
+        inside = r < self.r_cut
+        if inside.any():
+            R[inside], dR[inside] = self._inside(r[inside])
         return R, dR
 
     def to_dict(self) -> dict:
-        return {"type": self.name, **asdict(self)}
+        """Plain-JSON description: ``{"type": name, <field>: value, ...}``."""
+        return {"type": self.name, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
-
-def _check_common(n_max, r_cut, envelope_p):
-    if isinstance(n_max, bool) or int(n_max) != n_max or n_max < 1:
-        raise ValueError(f"n_max must be an integer ≥ 1, got {n_max!r}")
-    if not (np.isfinite(r_cut) and r_cut > 0):
-        raise ValueError(f"cutoff r_cut must be positive and finite, got {r_cut!r}")
-    if not (np.isfinite(envelope_p) and envelope_p >= 2):
-        raise ValueError(f"envelope_p must be ≥ 2, got {envelope_p!r}")
+    @classmethod
+    def from_dict(cls, d: dict):
+        """Inverse of :meth:`to_dict` (``"type"`` may be omitted but must match if present)."""
+        d = dict(d)
+        t = d.pop("type", cls.name)
+        if t != cls.name:
+            raise ValueError(f"{cls.__name__}.from_dict: type must be {cls.name!r}, got {t!r}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"{cls.__name__}.from_dict: unknown keys {unknown}")
+        return cls(**d)
 
 
 @dataclass(frozen=True)
 class BesselRadial(_RadialBase):
-    """``R_n = √(2/r_c) sin(nπr/r_c)/r · f_p(r/r_c)`` (see module docstring)."""
+    r"""Bessel radial basis with the NequIP envelope.
+
+    .. math::
+
+        R_n(r) = \sqrt{2/r_c}\, \frac{\sin(n \pi r / r_c)}{r}\, f_p(r/r_c), \qquad n = 1..n_{max},
+
+    with ``f_p`` the polynomial envelope of :func:`envelope_polynomial`; ``R_n = 0`` for
+    ``r ≥ r_c``.
+
+    Parameters
+    ----------
+    n_max : int
+        Number of radial functions (``≥ 1``).
+    r_cut : float
+        Cutoff ``r_c > 0``.
+    envelope_p : int, default 6
+        Envelope exponent ``p ≥ 1``.
+
+    Notes
+    -----
+    ``params()`` layout: ``[0, r_c, p, √(2/r_c), π/r_c, 0, …]`` (length :data:`MAX_PARAMS`).
+    """
 
     n_max: int
     r_cut: float
-    envelope_p: float = 6.0
+    envelope_p: int = 6
 
-    kind = KIND_BESSEL
-    name = "bessel"
+    kind: ClassVar[int] = KIND_BESSEL
+    name: ClassVar[str] = "bessel"
 
     def __post_init__(self):
-        _check_common(self.n_max, self.r_cut, self.envelope_p)
+        self._check_common()
 
     def params(self) -> np.ndarray:
+        """Packed float64 parameter row for :func:`radial_with_derivative`."""
         out = np.zeros(MAX_PARAMS)
-        out[:3] = (self.kind, self.r_cut, self.envelope_p)
+        out[:5] = (
+            self.kind,
+            self.r_cut,
+            self.envelope_p,
+            math.sqrt(2.0 / self.r_cut),
+            math.pi / self.r_cut,
+        )
         return out
+
+    def _inside(self, r):
+        rc, p = self.r_cut, self.envelope_p
+        f, dfdx = _envelope_np(r / rc, p)
+        df = dfdx / rc
+        k = np.arange(1, self.n_max + 1) * np.pi / rc
+        kr = np.outer(r, k)
+        rr = r[:, None]
+        g = np.sqrt(2.0 / rc) * np.sin(kr) / rr
+        dg = np.sqrt(2.0 / rc) * (k * np.cos(kr) * rr - np.sin(kr)) / rr**2
+        return g * f[:, None], dg * f[:, None] + g * df[:, None]
 
 
 @dataclass(frozen=True)
 class PolynomialRadial(_RadialBase):
-    """``R_n = P_{n−1}(y(r)) f_p(r/r_c)``, ``y`` from ``((1+r_0)/(1+r))^q`` (module docstring)."""
+    r"""ACE-style radial basis: Legendre polynomials of a transformed distance.
+
+    .. math::
+
+        R_n(r) = P_{n-1}\big(y(r)\big)\, f_p(r/r_c), \qquad
+        y(r) = -1 + 2\,\frac{x(r) - x(r_c)}{x(r_{in}) - x(r_c)},
+
+    so ``y(r_c) = −1`` and ``y(r_in) = +1``; ``P_k`` are Legendre polynomials (three-term
+    recurrence, derivatives by ``P'_{k+1} = P'_{k−1} + (2k+1) P_k``), ``f_p`` the polynomial
+    envelope, ``R_n = 0`` for ``r ≥ r_c``. Transforms ``x(r)``:
+
+    * ``transform="poly"`` (ACE1 ``PolyTransform``): ``x(r) = ((1 + r_0)/(1 + r))^q``.
+      The constant factor ``(1 + r_0)^q`` cancels in ``y``, so for this transform ``r_0``
+      does not change the basis (it only normalises ``x(r_0) = 1``, as in ACE1).
+    * ``transform="agnesi"`` (generalised Agnesi transform of ACEpotentials), with
+      ``s = r/r_0``, exponents ``p_A = agnesi_p ≤ q``:
+      ``x(r) = 1 / (1 + a s^q / (1 + s^{q − p_A}))``,
+      ``a = (−2q + p_A(4q − 2)) / (p_A + p_A² + q + q²)`` (ACEpotentials' default, which puts
+      the maximum of ``|x'|`` at ``r_0``).
+
+    Both transforms decrease strictly with ``r``. Below ``r_in`` the same formula is evaluated
+    (``y > 1``, so ``|P_{n−1}(y)|`` grows; nothing is clamped).
+
+    Parameters
+    ----------
+    n_max : int
+        Number of radial functions (``≥ 1``); ``R_n`` has polynomial degree ``n − 1`` in ``y``.
+    r_cut : float
+        Cutoff ``r_c > 0``.
+    r_0 : float
+        Transform scale ``r_0 > 0`` (typical nearest-neighbour distance).
+    q : float, default 2
+        Transform exponent ``q > 0``.
+    r_in : float, default 0
+        Inner distance mapped to ``y = +1``; ``0 ≤ r_in < r_c``.
+    envelope_p : int, default 6
+        Envelope exponent ``p ≥ 1``.
+    transform : {"poly", "agnesi"}, default "poly"
+        Distance transform.
+    agnesi_p : float, default 2
+        Inner exponent ``p_A`` of the Agnesi transform (``0 < p_A ≤ q``); ignored for "poly".
+
+    Notes
+    -----
+    ``params()`` layout: ``[1, r_c, p, r_0, q, r_in, transform code, p_A, a, x(r_c),
+    2/(x(r_in) − x(r_c)), 0]``; ``p_A`` and ``a`` are zero for "poly".
+    """
 
     n_max: int
     r_cut: float
     r_0: float
     q: float = 2.0
     r_in: float = 0.0
-    envelope_p: float = 6.0
+    envelope_p: int = 6
+    transform: str = "poly"
+    agnesi_p: float = 2.0
 
-    kind = KIND_POLYNOMIAL
-    name = "polynomial"
+    kind: ClassVar[int] = KIND_POLYNOMIAL
+    name: ClassVar[str] = "polynomial"
 
     def __post_init__(self):
-        _check_common(self.n_max, self.r_cut, self.envelope_p)
-        if not (np.isfinite(self.r_0) and self.r_0 > 0):
-            raise ValueError(f"r_0 must be positive, got {self.r_0!r}")
-        if not (np.isfinite(self.q) and self.q > 0):
-            raise ValueError(f"q must be positive, got {self.q!r}")
-        if not (0 <= self.r_in < self.r_cut):
-            raise ValueError(f"r_in must satisfy 0 ≤ r_in < r_cut, got {self.r_in!r}")
+        self._check_common()
+        r_0 = _real("r_0", self.r_0)
+        if r_0 <= 0:
+            raise ValueError(f"r_0 must be positive, got {r_0!r}")
+        q = _real("q", self.q)
+        if q <= 0:
+            raise ValueError(f"q must be positive, got {q!r}")
+        r_in = _real("r_in", self.r_in)
+        if not 0 <= r_in < self.r_cut:
+            raise ValueError(f"r_in must satisfy 0 ≤ r_in < r_cut = {self.r_cut}, got {r_in!r}")
+        if self.transform not in _TRANSFORMS:
+            raise ValueError(
+                f"transform must be one of {sorted(_TRANSFORMS)}, got {self.transform!r}"
+            )
+        agnesi_p = _real("agnesi_p", self.agnesi_p)
+        if self.transform == "agnesi":
+            if not 0 < agnesi_p <= q:
+                raise ValueError(f"agnesi_p must satisfy 0 < agnesi_p ≤ q = {q}, got {agnesi_p!r}")
+            if _agnesi_a(agnesi_p, q) <= 0:
+                raise ValueError(
+                    f"agnesi_p = {agnesi_p}, q = {q} give a non-positive Agnesi constant a; "
+                    "increase agnesi_p or q"
+                )
+        for name, value in (("r_0", r_0), ("q", q), ("r_in", r_in), ("agnesi_p", agnesi_p)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def agnesi_a(self) -> float:
+        """The Agnesi constant ``a`` (only meaningful for ``transform="agnesi"``)."""
+        return _agnesi_a(self.agnesi_p, self.q)
+
+    def _x(self, r) -> float | np.ndarray:
+        """Transform ``x(r)`` (NumPy; also valid at ``r = 0``)."""
+        r = np.asarray(r, dtype=float)
+        if self.transform == "poly":
+            return ((1.0 + self.r_0) / (1.0 + r)) ** self.q
+        s = r / self.r_0
+        return 1.0 / (1.0 + self.agnesi_a * s**self.q / (1.0 + s ** (self.q - self.agnesi_p)))
+
+    def _dx(self, r: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """``dx/dr`` for ``r > 0`` given ``x = x(r)`` (NumPy)."""
+        if self.transform == "poly":
+            return -self.q * x / (1.0 + r)
+        q, pa = self.q, self.agnesi_p
+        s = r / self.r_0
+        t = s ** (q - pa)
+        # quotient rule on g(s) = s^q / (1 + s^(q − p_A))
+        dg = (q * s ** (q - 1) * (1 + t) - s**q * (q - pa) * s ** (q - pa - 1)) / (1 + t) ** 2
+        return -self.agnesi_a * dg / self.r_0 * x**2
 
     def params(self) -> np.ndarray:
+        """Packed float64 parameter row for :func:`radial_with_derivative`."""
+        x_c = float(self._x(self.r_cut))
+        x_in = float(self._x(self.r_in))
+        agnesi = self.transform == "agnesi"
         out = np.zeros(MAX_PARAMS)
-        out[:6] = (self.kind, self.r_cut, self.envelope_p, self.r_0, self.q, self.r_in)
+        out[:11] = (
+            self.kind,
+            self.r_cut,
+            self.envelope_p,
+            self.r_0,
+            self.q,
+            self.r_in,
+            _TRANSFORMS[self.transform],
+            self.agnesi_p if agnesi else 0.0,
+            self.agnesi_a if agnesi else 0.0,
+            x_c,
+            2.0 / (x_in - x_c),
+        )
         return out
 
+    def _inside(self, r):
+        rc = self.r_cut
+        f, dfdx = _envelope_np(r / rc, self.envelope_p)
+        df = dfdx / rc
+        x = self._x(r)
+        dx = self._dx(r, x)
+        x_c = float(self._x(rc))
+        x_in = float(self._x(self.r_in))
+        y = -1.0 + 2.0 * (x - x_c) / (x_in - x_c)
+        dy = 2.0 * dx / (x_in - x_c)
+        P = np.empty((len(r), self.n_max))
+        dP = np.empty((len(r), self.n_max))
+        P[:, 0], dP[:, 0] = 1.0, 0.0
+        if self.n_max > 1:
+            P[:, 1], dP[:, 1] = y, 1.0
+        for k in range(1, self.n_max - 1):
+            P[:, k + 1] = ((2 * k + 1) * y * P[:, k] - k * P[:, k - 1]) / (k + 1)
+            dP[:, k + 1] = dP[:, k - 1] + (2 * k + 1) * P[:, k]
+        return P * f[:, None], dP * (dy * f)[:, None] + P * df[:, None]
 
-def radial_from_dict(d: dict):
-    """Inverse of ``to_dict`` for either kind."""
-    d = dict(d)
-    kind = d.pop("type", None)
-    classes = {"bessel": BesselRadial, "polynomial": PolynomialRadial}
-    if kind not in classes:
-        raise ValueError(f"unknown radial basis type {kind!r}")
-    return classes[kind](**d)
+
+def _agnesi_a(p: float, q: float) -> float:
+    return (-2.0 * q + p * (-2.0 + 4.0 * q)) / (p + p * p + q + q * q)
+
+
+_KINDS = {cls.name: cls for cls in (BesselRadial, PolynomialRadial)}
+
+
+def radial_from_dict(d: dict) -> BesselRadial | PolynomialRadial:
+    """Build a radial kind from :meth:`to_dict` output, dispatching on ``d["type"]``.
+
+    Raises
+    ------
+    ValueError
+        If ``"type"`` is missing or unknown, or a parameter is invalid.
+    """
+    t = d.get("type") if isinstance(d, dict) else None
+    if t not in _KINDS:
+        raise ValueError(f"unknown radial basis type {t!r}; expected one of {sorted(_KINDS)}")
+    return _KINDS[t].from_dict(d)

@@ -68,7 +68,8 @@ def generate(lmax: int) -> str:
                         ref = clebsch_gordan(l1, l2, L, m1, m2, M)
                         if sp.simplify(value - ref) != 0:
                             raise AssertionError(
-                                f"<{l1} {m1} {l2} {m2}|{L} {M}>: ladder {value} vs sympy {ref}")
+                                f"<{l1} {m1} {l2} {m2}|{L} {M}>: ladder {value} vs sympy {ref}"
+                            )
                         if value != 0:
                             rows.append((l1, m1, l2, m2, L, M, value))
     lines = [

@@ -1,23 +1,42 @@
-"""Radial bases: formulas, derivatives, smoothness at the cutoff, serialisation, bad input."""
+"""Radial bases: formulas, derivatives, smoothness at the cutoff, kernel, serialisation, errors."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.polynomial import legendre as npleg
 from scipy.special import eval_legendre
 
-from ace_ref.radial import BesselRadial, PolynomialRadial, radial_from_dict
+from ace_ref.radial import (
+    MAX_PARAMS,
+    BesselRadial,
+    PolynomialRadial,
+    envelope_polynomial,
+    radial_from_dict,
+    radial_with_derivative,
+)
 
 RADIALS = [
     BesselRadial(8, 5.0),
-    PolynomialRadial(8, 5.0, r_0=2.5, q=2.0, r_in=0.5),
     BesselRadial(3, 3.0, envelope_p=4),
+    PolynomialRadial(8, 5.0, r_0=2.5, q=2.0, r_in=0.5),
+    PolynomialRadial(6, 4.0, r_0=1.5, q=3.5, envelope_p=3),
+    PolynomialRadial(8, 5.0, r_0=2.5, q=4.0, r_in=0.3, transform="agnesi", agnesi_p=2.0),
+    PolynomialRadial(5, 6.0, r_0=2.0, q=2.0, transform="agnesi"),
 ]
+IDS = [repr(r) for r in RADIALS]
 
 
 def _envelope(x, p):
+    """Literal NequIP envelope (test-side reference)."""
     return np.where(
         x < 1,
         1
@@ -28,60 +47,304 @@ def _envelope(x, p):
     )
 
 
-def test_bessel_formula():
-    rad = BesselRadial(6, 4.0)
-    r = np.linspace(0.3, 3.9, 25)
-    R, _ = rad(r)
+def _kernel(rad, r):
+    """Evaluate through the Numba kernel, one distance at a time."""
+    r = np.atleast_1d(np.asarray(r, dtype=float))
+    R = np.empty((len(r), rad.n_max))
+    dR = np.empty((len(r), rad.n_max))
+    p = rad.params()
+    for i, ri in enumerate(r):
+        radial_with_derivative(p, rad.n_max, float(ri), R[i], dR[i])
+    return R, dR
+
+
+def _y_reference(rad, r):
+    """``y(r)`` written out from the literature formulas (ACE1 PolyTransform / Agnesi)."""
+    if rad.transform == "poly":
+
+        def x(t):
+            return ((1 + rad.r_0) / (1 + t)) ** rad.q
+    else:
+        p, q = rad.agnesi_p, rad.q
+        a = (-2 * q + p * (-2 + 4 * q)) / (p + p**2 + q + q**2)
+
+        def x(t):
+            s = t / rad.r_0
+            return 1 / (1 + a * s**q / (1 + s ** (q - p)))
+
+    return -1 + 2 * (x(r) - x(rad.r_cut)) / (x(rad.r_in) - x(rad.r_cut))
+
+
+# ------------------------------------------------------------------------------ formulas
+
+
+@pytest.mark.parametrize("evaluate", [lambda rad, r: rad(r), _kernel], ids=["numpy", "numba"])
+def test_bessel_formula(evaluate):
+    rc, p = 4.0, 6
+    rad = BesselRadial(6, rc, envelope_p=p)
+    r = np.linspace(0.05, 3.99, 40)
+    R, _ = evaluate(rad, r)
     for n in range(1, 7):
-        ref = np.sqrt(2 / 4.0) * np.sin(n * np.pi * r / 4.0) / r * _envelope(r / 4.0, 6)
-        np.testing.assert_allclose(R[:, n - 1], ref, atol=1e-14)
+        ref = np.sqrt(2 / rc) * np.sin(n * np.pi * r / rc) / r * _envelope(r / rc, p)
+        np.testing.assert_allclose(R[:, n - 1], ref, rtol=1e-12, atol=1e-14)
 
 
-def test_polynomial_formula_is_legendre_in_transformed_distance():
-    rad = PolynomialRadial(7, 5.0, r_0=2.0, q=3.0, r_in=0.4)
-    r = np.linspace(0.5, 4.9, 30)
-    R, _ = rad(r)
-    s = lambda x: ((1 + 2.0) / (1 + x)) ** 3.0  # noqa: E731
-    y = 2 * (s(r) - s(5.0)) / (s(0.4) - s(5.0)) - 1
-    for n in range(1, 8):
+@pytest.mark.parametrize("evaluate", [lambda rad, r: rad(r), _kernel], ids=["numpy", "numba"])
+@pytest.mark.parametrize("rad", [r for r in RADIALS if r.name == "polynomial"], ids=repr)
+def test_polynomial_is_legendre_of_transformed_distance(rad, evaluate):
+    r = np.linspace(0.05, rad.r_cut * 0.999, 60)  # includes r < r_in (y > 1)
+    R, dR = evaluate(rad, r)
+    y = _y_reference(rad, r)
+    env = _envelope(r / rad.r_cut, rad.envelope_p)
+    h = 1e-6
+    dy = (_y_reference(rad, r + h) - _y_reference(rad, r - h)) / (2 * h)
+    x, p = r / rad.r_cut, rad.envelope_p
+    denv = (_envelope(x + h / rad.r_cut, p) - _envelope(x - h / rad.r_cut, p)) / (2 * h)
+    for n in range(1, rad.n_max + 1):
+        P = eval_legendre(n - 1, y)
+        np.testing.assert_allclose(R[:, n - 1], P * env, rtol=1e-11, atol=1e-13)
+        dP = npleg.legval(y, npleg.legder([0] * (n - 1) + [1]))
         np.testing.assert_allclose(
-            R[:, n - 1], eval_legendre(n - 1, y) * _envelope(r / 5.0, 6), atol=1e-13
+            dR[:, n - 1], dP * dy * env + P * denv, rtol=1e-6, atol=1e-7 * max(1, abs(P).max())
         )
 
 
-@pytest.mark.parametrize("rad", RADIALS)
-@settings(max_examples=25, deadline=None)
-@given(r=st.floats(0.2, 6.0))
-def test_derivative_matches_finite_differences(rad, r):
-    h = 1e-6
-    _, dR = rad(r)
+def test_polynomial_endpoints_of_linear_map():
+    """``y(r_in) = +1`` and ``y(r_c) = −1``; R_2/R_1 = P_1(y)/P_0(y) = y."""
+    for transform, q in (("poly", 2.0), ("agnesi", 4.0)):
+        rad = PolynomialRadial(3, 5.0, r_0=2.0, q=q, r_in=0.7, transform=transform)
+        R, _ = rad(np.array([0.7, 5.0 * (1 - 1e-7)]))
+        np.testing.assert_allclose(R[:, 1] / R[:, 0], [1.0, -1.0], rtol=0, atol=1e-5)
+
+
+def test_r0_cancels_for_poly_transform_but_not_for_agnesi():
+    r = np.linspace(0.3, 4.9, 20)
+    a = PolynomialRadial(5, 5.0, r_0=1.0, q=2.5, r_in=0.2)(r)
+    b = PolynomialRadial(5, 5.0, r_0=3.0, q=2.5, r_in=0.2)(r)
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-12, atol=1e-14)
+    c = PolynomialRadial(5, 5.0, r_0=1.0, q=4.0, transform="agnesi")(r)[0]
+    d = PolynomialRadial(5, 5.0, r_0=3.0, q=4.0, transform="agnesi")(r)[0]
+    assert np.abs(c - d).max() > 1e-2
+
+
+def test_envelope_polynomial():
+    for p in (1, 2, 5, 6, 9):
+        x = np.linspace(0, 0.999, 57)
+        f = np.array([envelope_polynomial(xi, float(p))[0] for xi in x])
+        df = np.array([envelope_polynomial(xi, float(p))[1] for xi in x])
+        np.testing.assert_allclose(f, _envelope(x, p), atol=1e-14)
+        h = 1e-6
+        fd = (_envelope(x + h, p) - _envelope(x - h, p)) / (2 * h)
+        np.testing.assert_allclose(df, fd, atol=1e-6)
+        assert envelope_polynomial(0.0, float(p))[0] == 1.0
+        assert envelope_polynomial(1.0, float(p)) == (0.0, 0.0)
+        assert envelope_polynomial(1.7, float(p)) == (0.0, 0.0)
+        # triple zero at x = 1: f(1 − 2δ)/f(1 − δ) → 8, f'(1 − 2δ)/f'(1 − δ) → 4
+        d = 1e-3
+        f1, df1 = envelope_polynomial(1 - d, float(p))
+        f2, df2 = envelope_polynomial(1 - 2 * d, float(p))
+        assert f2 / f1 == pytest.approx(8, rel=0.02)
+        assert df2 / df1 == pytest.approx(4, rel=0.02)
+
+
+# ------------------------------------------------------------------------------ derivatives
+
+
+@pytest.mark.parametrize("rad", RADIALS, ids=IDS)
+@settings(max_examples=40, deadline=None)
+@given(u=st.floats(0.02, 1.2))
+def test_derivative_matches_central_differences(rad, u):
+    r = u * rad.r_cut
+    h = 1e-6 * rad.r_cut
+    R, dR = rad(r)
     fd = (rad(r + h)[0] - rad(r - h)[0]) / (2 * h)
-    np.testing.assert_allclose(dR, fd, atol=1e-6 * max(1, np.abs(dR).max()))
+    scale = max(1.0, np.abs(R).max() / rad.r_cut, np.abs(dR).max())
+    np.testing.assert_allclose(dR, fd, rtol=1e-6, atol=1e-7 * scale)
+    Rk, dRk = _kernel(rad, r)
+    np.testing.assert_allclose(dRk, fd, rtol=1e-6, atol=1e-7 * scale)
 
 
-@pytest.mark.parametrize("rad", RADIALS)
-def test_value_and_derivative_vanish_at_cutoff(rad):
+# ------------------------------------------------------------------------------ cutoff
+
+
+@pytest.mark.parametrize("rad", RADIALS, ids=IDS)
+@pytest.mark.parametrize("evaluate", [lambda rad, r: rad(r), _kernel], ids=["numpy", "numba"])
+def test_vanishes_smoothly_at_cutoff(rad, evaluate):
     rc = rad.r_cut
-    R, dR = rad(np.array([rc * (1 - 1e-4), rc, rc * 1.5]))
-    assert np.all(R[1:] == 0) and np.all(dR[1:] == 0)
-    assert np.abs(R[0]).max() < 1e-8 and np.abs(dR[0]).max() < 1e-5
+    R, dR = evaluate(rad, np.array([rc, np.nextafter(rc, np.inf), 1.5 * rc, 40 * rc]))
+    assert np.all(R == 0) and np.all(dR == 0)
+    d = 1e-3 * rc
+    R1, dR1 = evaluate(rad, np.array([rc - d]))
+    R2, dR2 = evaluate(rad, np.array([rc - 2 * d]))
+    # at least a triple zero of R (≥ double of R'): halving the distance divides by ≥ 8 (≥ 4)
+    assert np.all(np.abs(R2) >= 7.5 * np.abs(R1))
+    assert np.all(np.abs(dR2) >= 3.7 * np.abs(dR1))
+    Rmid, dRmid = evaluate(rad, np.array([0.5 * rc]))
+    assert np.abs(R1).max() < 1e-7 * np.abs(Rmid).max()
+    assert np.abs(dR1).max() < 1e-4 * max(np.abs(dRmid).max(), np.abs(Rmid).max() / rc)
 
 
-@pytest.mark.parametrize("rad", RADIALS)
+# ------------------------------------------------------------------------------ numba kernel
+
+
+@pytest.mark.parametrize("rad", RADIALS, ids=IDS)
+def test_kernel_matches_vectorised_call(rad):
+    rng = np.random.default_rng(7)
+    r = np.concatenate([rng.uniform(0.01, 1.3, 200) * rad.r_cut, [rad.r_cut]])
+    R, dR = rad(r)
+    Rk, dRk = _kernel(rad, r)
+    np.testing.assert_allclose(Rk, R, rtol=1e-11, atol=1e-13 * np.abs(R).max())
+    np.testing.assert_allclose(dRk, dR, rtol=1e-11, atol=1e-13 * np.abs(dR).max())
+
+
+def test_kernel_writes_only_first_n_max_and_zeros_beyond_cutoff():
+    table = np.stack([rad.params() for rad in RADIALS])
+    assert table.shape == (len(RADIALS), MAX_PARAMS) and table.dtype == np.float64
+    for k, rad in enumerate(RADIALS):
+        n = rad.n_max - 1 if rad.n_max > 1 else 1
+        for r in (0.5 * rad.r_cut, 2.0 * rad.r_cut):
+            R = np.full(rad.n_max + 3, 123.0)
+            dR = np.full(rad.n_max + 3, 123.0)
+            radial_with_derivative(table[k], n, r, R, dR)
+            assert np.all(R[n:] == 123.0) and np.all(dR[n:] == 123.0)
+            if r > rad.r_cut:
+                assert np.all(R[:n] == 0.0) and np.all(dR[:n] == 0.0)
+            else:
+                np.testing.assert_allclose(R[:n], rad(r)[0][0, :n], rtol=1e-12)
+
+
+def test_kernel_rejects_unknown_kind():
+    p = BesselRadial(2, 5.0).params()
+    p[0] = 7.0
+    with pytest.raises(ValueError, match="kind"):
+        radial_with_derivative(p, 2, 1.0, np.empty(2), np.empty(2))
+
+
+def test_kernel_does_not_allocate():
+    """Run in a subprocess with NRT statistics on: allocations must not scale with calls."""
+    code = textwrap.dedent(
+        """
+        import numba, numpy as np
+        from numba.core.runtime import rtsys
+        from ace_ref.radial import BesselRadial, PolynomialRadial, radial_with_derivative
+
+        @numba.njit
+        def loop(p, n, m, R, dR):
+            acc = 0.0
+            for i in range(m):
+                radial_with_derivative(p, n, 0.1 + 6.0 * i / m, R, dR)
+                acc += R[0]
+            return acc
+
+        for rad in (BesselRadial(4, 5.0), PolynomialRadial(4, 5.0, 2.0),
+                    PolynomialRadial(4, 5.0, 2.0, q=4.0, transform="agnesi")):
+            p, R, dR = rad.params(), np.zeros(4), np.zeros(4)
+            loop(p, 4, 1, R, dR)
+            s0 = rtsys.get_allocation_stats(); loop(p, 4, 1, R, dR)
+            s1 = rtsys.get_allocation_stats(); loop(p, 4, 500, R, dR)
+            s2 = rtsys.get_allocation_stats()
+            assert s2.alloc - s1.alloc == s1.alloc - s0.alloc, (s0, s1, s2)
+        print("ok")
+        """
+    )
+    env = dict(os.environ, NUMBA_NRT_STATS="1")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+# ------------------------------------------------------------------------------ serialisation
+
+
+@pytest.mark.parametrize("rad", RADIALS, ids=IDS)
 def test_dict_round_trip(rad):
-    again = radial_from_dict(rad.to_dict())
-    assert again == rad
-    np.testing.assert_array_equal(again.params(), rad.params())
+    d = rad.to_dict()
+    assert d["type"] == rad.name
+    d2 = json.loads(json.dumps(d))
+    for again in (radial_from_dict(d2), type(rad).from_dict(d2)):
+        assert again == rad and type(again) is type(rad)
+        np.testing.assert_array_equal(again.params(), rad.params())
 
 
-def test_bad_parameters():
-    with pytest.raises(ValueError, match="n_max"):
-        BesselRadial(0, 5.0)
-    with pytest.raises(ValueError, match="r_cut"):
-        BesselRadial(3, -1.0)
-    with pytest.raises(ValueError, match="r_0"):
-        PolynomialRadial(3, 5.0, r_0=0.0)
-    with pytest.raises(ValueError, match="finite and positive"):
-        BesselRadial(3, 5.0)(np.array([np.nan]))
-    with pytest.raises(ValueError, match="unknown radial"):
-        radial_from_dict({"type": "gaussian"})
+def test_numpy_scalars_are_normalised_to_json_types():
+    rad = PolynomialRadial(np.int64(4), np.float64(5.0), r_0=np.float32(2.0), envelope_p=6.0)
+    d = rad.to_dict()
+    assert type(d["n_max"]) is int and type(d["envelope_p"]) is int
+    assert type(d["r_cut"]) is float and type(d["r_0"]) is float
+    json.dumps(d)
+
+
+def test_from_dict_errors():
+    with pytest.raises(ValueError, match="unknown radial basis type"):
+        radial_from_dict({"type": "gaussian", "n_max": 2, "r_cut": 5.0})
+    with pytest.raises(ValueError, match="unknown radial basis type"):
+        radial_from_dict({"n_max": 2, "r_cut": 5.0})
+    with pytest.raises(ValueError, match="type must be 'bessel'"):
+        BesselRadial.from_dict(PolynomialRadial(2, 5.0, 1.0).to_dict())
+    with pytest.raises(ValueError, match="unknown keys"):
+        BesselRadial.from_dict({"type": "bessel", "n_max": 2, "r_cut": 5.0, "r_0": 1.0})
+
+
+# ------------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: BesselRadial(0, 5.0), "n_max"),
+        (lambda: BesselRadial(-2, 5.0), "n_max"),
+        (lambda: BesselRadial(2.5, 5.0), "n_max"),
+        (lambda: BesselRadial(True, 5.0), "n_max"),
+        (lambda: BesselRadial(3, 0.0), "r_cut"),
+        (lambda: BesselRadial(3, -1.0), "r_cut"),
+        (lambda: BesselRadial(3, float("nan")), "r_cut"),
+        (lambda: BesselRadial(3, float("inf")), "r_cut"),
+        (lambda: BesselRadial(3, "5"), "r_cut"),
+        (lambda: BesselRadial(3, 5.0, envelope_p=0), "envelope_p"),
+        (lambda: BesselRadial(3, 5.0, envelope_p=2.5), "envelope_p"),
+        (lambda: PolynomialRadial(0, 5.0, 1.0), "n_max"),
+        (lambda: PolynomialRadial(3, -5.0, 1.0), "r_cut"),
+        (lambda: PolynomialRadial(3, 5.0, r_0=0.0), "r_0"),
+        (lambda: PolynomialRadial(3, 5.0, r_0=-1.0), "r_0"),
+        (lambda: PolynomialRadial(3, 5.0, r_0=float("nan")), "r_0"),
+        (lambda: PolynomialRadial(3, 5.0, 1.0, q=0.0), "q"),
+        (lambda: PolynomialRadial(3, 5.0, 1.0, r_in=-0.1), "r_in"),
+        (lambda: PolynomialRadial(3, 5.0, 1.0, r_in=5.0), "r_in"),
+        (lambda: PolynomialRadial(3, 5.0, 1.0, transform="morse"), "transform"),
+        (
+            lambda: PolynomialRadial(3, 5.0, 1.0, q=2.0, transform="agnesi", agnesi_p=3.0),
+            "agnesi_p",
+        ),  # fmt: skip
+        (
+            lambda: PolynomialRadial(3, 5.0, 1.0, q=1.0, transform="agnesi", agnesi_p=1.0),
+            "agnesi_p",
+        ),  # fmt: skip
+    ],
+)
+def test_bad_parameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("rad", [RADIALS[0], RADIALS[2]], ids=["bessel", "polynomial"])
+@pytest.mark.parametrize(
+    "r, match",
+    [
+        (np.array([1.0, np.nan]), r"r must be finite; r\[1\]"),
+        (np.inf, "r must be finite"),
+        (np.array([0.0]), "r must be positive"),
+        (np.array([1.0, 2.0, -0.5]), r"r must be positive \(r > 0\); r\[2\]"),
+        (np.ones((2, 2)), "1-D"),
+    ],
+)
+def test_bad_distances(rad, r, match):
+    with pytest.raises(ValueError, match=match):
+        rad(r)
+
+
+def test_call_shapes():
+    rad = PolynomialRadial(4, 5.0, 2.0)
+    assert rad(1.0)[0].shape == (1, 4)
+    assert rad([1.0, 2.0, 6.0])[1].shape == (3, 4)
+    assert rad(np.empty(0))[0].shape == (0, 4)
