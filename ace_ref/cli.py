@@ -199,8 +199,8 @@ def cmd_fit(args) -> int:
         n_val = max(1, len(train) // 10)
         val_cfg = [train[i] for i in idx[:n_val]]
         train = [train[i] for i in idx[n_val:]]
-        val = assemble(basis, val_cfg, e0, weights, progress=False)
-    system = assemble(basis, train, e0, weights, progress=not args.quiet)
+        val = assemble(basis, val_cfg, e0, weights, progress=False, method=args.assembly)
+    system = assemble(basis, train, e0, weights, progress=not args.quiet, method=args.assembly)
     t_assembly = time.perf_counter() - t0
     gamma = smoothness_prior(basis, args.smoothness)
     solution = solve(system, args.solver, gamma, lam=args.lam, validation=val)
@@ -320,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--solver", default=FIT_DEFAULTS["solver"], choices=["ridge", "blr", "tsvd", "lsqr"]
     )
     p.add_argument("--lam", type=float, default=1e-3, help="λ for ridge/lsqr")
+    p.add_argument(
+        "--assembly",
+        default="qr",
+        choices=["qr", "normal"],
+        help="streamed QR (accurate, default) or normal equations (faster)",
+    )
     p.add_argument(
         "--smoothness",
         type=float,

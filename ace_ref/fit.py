@@ -7,15 +7,17 @@ Rows of one configuration with ``N`` atoms (weights ``w_c`` per configuration, `
 * forces:  ``w_F w_c w_type w_i · (X_F[i, a] c − F_ia)``,
 * virial:  ``w_V w_c w_type / N · (X_V[a, b] c − V σ_ab)`` for ``a ≤ b`` (``V σ = ∂E/∂ε``).
 
-Assembly streams: rows are folded, a block at a time, into the triangular factor ``R`` of a
-QR decomposition (``A = Q R``, ``z = Qᵀ y``), so memory is ``O(K²)`` whatever the number of
-configurations. Every solver works from ``(R, z, ‖y‖², n_rows)``:
+Assembly streams: rows are folded, a block at a time, into an ``O(K²)`` summary, so memory
+does not grow with the number of configurations — either the Gram matrix ``AᵀA`` and ``Aᵀy``
+(``method="normal"``, fastest) or the triangular factor of a QR decomposition
+(``method="qr"``, default, keeps the conditioning of ``A``). Every solver works from the summary:
 
-* ``ridge`` — ``min ‖A c − y‖² + λ ‖Γ c‖²`` by a QR of ``[R; √λ Γ]``;
+* ``ridge`` — ``min ‖A c − y‖² + λ ‖Γ c‖²`` through the spectral decomposition of ``AΓ⁻¹``;
 * ``blr`` — Bayesian linear regression, prior ``c ~ N(0, (α Γ²)⁻¹)``, noise ``β⁻¹``, with
   ``α, β`` maximising the evidence (MacKay's fixed point); posterior committee by sampling;
-* ``tsvd`` — truncated SVD of ``R Γ⁻¹`` with the rank chosen on a validation set;
-* ``lsqr`` — :func:`scipy.sparse.linalg.lsqr` on ``[R Γ⁻¹; √λ I]`` (iterative, damped).
+* ``tsvd`` — truncated SVD of ``A Γ⁻¹`` with the rank chosen on a validation set;
+* ``lsqr`` — iterative: :func:`scipy.sparse.linalg.lsqr` on ``[RΓ⁻¹; √λ I]`` (QR summary) or
+  conjugate gradients on the damped normal equations (Gram summary).
 
 ``Γ`` is the algebraic smoothness prior of ACEpotentials, ``Γ_kk = (1 + deg_k)^p`` with
 ``deg_k = Σ_t (n_t + w_L l_t)`` (``p = 0`` turns it off).
@@ -70,13 +72,31 @@ class Weights:
 
 @dataclass
 class LinearSystem:
-    """Streamed least-squares problem: ``R`` (K × K), ``z = Qᵀy``, ``‖y‖²`` and row count."""
+    """Streamed least-squares problem ``min ‖A c − y‖²`` in one of two exact summaries.
 
-    R: np.ndarray
-    z: np.ndarray
+    ``method="qr"``: ``R`` (K × K) and ``z = Qᵀy`` with ``A = QR``.
+    ``method="normal"``: the Gram matrix ``G = AᵀA`` and ``b = Aᵀy``.
+    Both keep ``‖y‖²`` and the row count; memory is ``O(K²)`` either way.
+    """
+
+    method: str
     yy: float
     n_rows: int
     n_configs: int
+    R: np.ndarray | None = None
+    z: np.ndarray | None = None
+    G: np.ndarray | None = None
+    b: np.ndarray | None = None
+
+    @property
+    def n_columns(self) -> int:
+        return (self.R if self.method == "qr" else self.G).shape[1]
+
+    def squared_error(self, c: np.ndarray) -> float:
+        """``‖A c − y‖²`` from the summary alone."""
+        if self.method == "qr":
+            return float(np.sum((self.R @ c - self.z) ** 2) + max(self.yy - self.z @ self.z, 0))
+        return float(c @ (self.G @ c) - 2 * c @ self.b + self.yy)
 
 
 def config_rows(basis: ACEBasis, config: Config, e0: dict[str, float], weights: Weights):
@@ -117,17 +137,29 @@ def assemble(
     weights: Weights | None = None,
     progress: bool = True,
     block_rows: int | None = None,
+    method: str = "qr",
 ) -> LinearSystem:
-    """Fold all rows into a QR factor (memory ``O(K²)``, see module docstring)."""
+    """Stream all rows into an ``O(K²)`` summary (see :class:`LinearSystem`).
+
+    ``method="qr"`` (default) folds blocks of ``block_rows`` rows (default ``max(4K, 2048)``)
+    into a QR factor and keeps the conditioning of ``A``. ``method="normal"`` accumulates
+    ``AᵀA`` (several times faster) but squares the condition number: on acetylacetone with
+    BLR it measurably loses accuracy (BENCHMARKS.md), because the evidence-optimal
+    regularisation lies below what a float64 Gram matrix resolves.
+    """
+    if method not in ("normal", "qr"):
+        raise ValueError(f"unknown assembly method {method!r} (normal or qr)")
     weights = weights or Weights()
     for c in configs:
         for s in set(c.atoms.get_chemical_symbols()):
             if s not in e0:
                 raise ValueError(f"{c.source}: no reference energy E0 for element {s}")
     K = len(basis)
-    block_rows = block_rows or max(2 * K, 512)
+    block_rows = block_rows or max(4 * K, 2048)
     R = np.zeros((0, K))
     z = np.zeros(0)
+    G = np.zeros((K, K)) if method == "normal" else None
+    rhs = np.zeros(K) if method == "normal" else None
     yy = 0.0
     n_rows = 0
     pending_A: list[np.ndarray] = []
@@ -136,11 +168,21 @@ def assemble(
 
     def fold():
         nonlocal R, z, pending, pending_A, pending_y
-        A = np.concatenate([R] + pending_A)
-        y = np.concatenate([z] + pending_y)
-        Q, R_new = scipy.linalg.qr(A, mode="economic", overwrite_a=True, check_finite=False)
-        z = Q.T @ y
-        R = R_new
+        if method == "normal":
+            A = np.concatenate(pending_A)
+            y = np.concatenate(pending_y)
+            G[...] += A.T @ A
+            rhs[...] += A.T @ y
+        else:
+            # factor [A | y] without forming Q: R_aug = [[R, z], [0, ρ]] with z = Qᵀy
+            blocks = [np.column_stack([R, z])] + [
+                np.column_stack([a, t]) for a, t in zip(pending_A, pending_y, strict=True)
+            ]
+            (R_aug,) = scipy.linalg.qr(
+                np.concatenate(blocks), mode="r", overwrite_a=True, check_finite=False
+            )
+            k = min(K, R_aug.shape[0])
+            R, z = R_aug[:k, :K], R_aug[:k, K]
         pending_A, pending_y, pending = [], [], 0
 
     for c in tqdm(configs, desc="design matrix", unit="config", disable=not progress):
@@ -154,10 +196,39 @@ def assemble(
             fold()
     if pending:
         fold()
+    if method == "normal":
+        return LinearSystem("normal", yy, n_rows, len(configs), G=G, b=rhs)
     if R.shape[0] < K:  # fewer rows than unknowns: pad to a square factor
         R = np.vstack([R, np.zeros((K - R.shape[0], K))])
         z = np.concatenate([z, np.zeros(K - len(z))])
-    return LinearSystem(R, z, yy, n_rows, len(configs))
+    return LinearSystem("qr", yy, n_rows, len(configs), R=R, z=z)
+
+
+def _spectral(system: LinearSystem, gamma: np.ndarray):
+    """``(s, Vt, zt, rest)`` of the scaled problem ``A Γ⁻¹ = U diag(s) Vᵀ``, ``zt = Uᵀy``.
+
+    ``rest = ‖y‖² − ‖zt‖²`` is the part of ``y`` no coefficient can fit. QR: SVD of ``RΓ⁻¹``.
+    Normal: ``eigh`` of ``Γ⁻¹GΓ⁻¹`` (``s² = eigenvalues``), with eigenvalues below
+    ``K·ε·max`` treated as exact zeros (their directions are not determined by float64 Gram
+    matrices), ``zt = Vᵀ Γ⁻¹ b / s`` elsewhere.
+    """
+    if system.method == "qr":
+        U, s, Vt = scipy.linalg.svd(
+            system.R / gamma[None, :], full_matrices=False, check_finite=False
+        )
+        zt = U.T @ system.z
+    else:
+        Gs = system.G / np.outer(gamma, gamma)
+        w, V = scipy.linalg.eigh(Gs, check_finite=False)
+        w, V = w[::-1], V[:, ::-1]
+        floor = len(w) * np.finfo(float).eps * max(w[0], 0.0)
+        keep = w > floor
+        s = np.sqrt(np.where(keep, w, 0.0))
+        zt = np.zeros_like(s)
+        zt[keep] = (V[:, keep].T @ (system.b / gamma)) / s[keep]
+        Vt = V.T
+    rest = max(system.yy - float(zt @ zt), 0.0)
+    return s, Vt, zt, rest
 
 
 def smoothness_prior(basis: ACEBasis, p: float = 2.0) -> np.ndarray:
@@ -190,36 +261,36 @@ def solve(
     """Solve the streamed system with one of :data:`SOLVERS` (see module docstring)."""
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose from {SOLVERS}")
-    K = system.R.shape[1]
+    K = system.n_columns
     gamma = np.ones(K) if gamma is None else np.asarray(gamma, dtype=float)
-    Rs = system.R / gamma[None, :]  # scaled unknowns d = Γ c
-    z = system.z
-    if solver == "ridge":
-        stacked = np.vstack([Rs, np.sqrt(lam) * np.eye(K)])
-        rhs = np.concatenate([z, np.zeros(K)])
-        d, *_ = scipy.linalg.lstsq(stacked, rhs, check_finite=False)
-        return Solution(d / gamma, {"solver": "ridge", "lambda": lam})
     if solver == "lsqr":
-        res = scipy.sparse.linalg.lsqr(
-            Rs, z, damp=np.sqrt(lam), atol=1e-12, btol=1e-12, iter_lim=20 * K
-        )
-        return Solution(
-            res[0] / gamma, {"solver": "lsqr", "lambda": lam, "iterations": int(res[2])}
-        )
-    U, s, Vt = scipy.linalg.svd(Rs, full_matrices=False, check_finite=False)
-    zt = U.T @ z
-    residual_outside = max(system.yy - float(z @ z), 0.0)
+        if system.method == "qr":
+            res = scipy.sparse.linalg.lsqr(
+                system.R / gamma[None, :],
+                system.z,
+                damp=np.sqrt(lam),
+                atol=1e-12,
+                btol=1e-12,
+                iter_lim=20 * K,
+            )
+            d, iterations = res[0], int(res[2])
+        else:  # CG on the damped normal equations (CGLS, mathematically LSQR's iterates)
+            op = system.G / np.outer(gamma, gamma) + lam * np.eye(K)
+            d, info = scipy.sparse.linalg.cg(op, system.b / gamma, rtol=1e-12, maxiter=20 * K)
+            iterations = int(info)
+        return Solution(d / gamma, {"solver": "lsqr", "lambda": lam, "iterations": iterations})
+    s, Vt, zt, residual_outside = _spectral(system, gamma)
+    if solver == "ridge":
+        d = Vt.T @ (s * zt / (s**2 + lam))
+        return Solution(d / gamma, {"solver": "ridge", "lambda": lam})
     if solver == "tsvd":
         if validation is None:
             raise ValueError("tsvd needs a validation system to choose the truncation")
-        Rv = validation.R / gamma[None, :]
         best = None
-        ranks = np.unique(np.linspace(1, len(s), 60).astype(int))
+        ranks = np.unique(np.linspace(1, int(np.sum(s > 0)), 60).astype(int))
         for r in ranks:
             d = Vt[:r].T @ (zt[:r] / s[:r])
-            err = np.sum((Rv @ d - validation.z) ** 2) + max(
-                validation.yy - float(validation.z @ validation.z), 0.0
-            )
+            err = validation.squared_error(d / gamma)
             if best is None or err < best[0]:
                 best = (err, r, d)
         _, r, d = best

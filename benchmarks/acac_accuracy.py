@@ -31,7 +31,7 @@ SPECS = {
 }
 
 
-def run(names, out, weights_text):
+def run(names, out, weights_text, method):
     root = SHARED if SHARED.exists() else PACKAGED
     train = read_configs(root / "train_300K.xyz")
     test = read_configs(root / "test_MD_300K.xyz")
@@ -41,7 +41,9 @@ def run(names, out, weights_text):
         spec = SPECS[name]
         basis = ACEBasis(["H", "C", "O"], **spec)
         t0 = time.perf_counter()
-        system = assemble(basis, train, e0, Weights.parse(weights_text), progress=False)
+        system = assemble(
+            basis, train, e0, Weights.parse(weights_text), progress=False, method=method
+        )
         t1 = time.perf_counter()
         sol = solve(system, "blr", smoothness_prior(basis, 2.0))
         t2 = time.perf_counter()
@@ -68,5 +70,6 @@ if __name__ == "__main__":
     p.add_argument("names", nargs="*", default=list(SPECS))
     p.add_argument("--out")
     p.add_argument("--weights", default="energy=30,forces=1")
+    p.add_argument("--method", default="normal", choices=["normal", "qr"])
     a = p.parse_args()
-    run(a.names, a.out, a.weights)
+    run(a.names, a.out, a.weights, a.method)
