@@ -1,4 +1,4 @@
-"""The ``ace-ref`` command: ``fit``, ``eval``, ``basis``.
+"""The ``ace-ref`` command: ``fit``, ``eval``, ``basis``, ``verify``.
 
 Every option's default comes from :mod:`ace_ref.defaults` (or the ``FIT_DEFAULTS`` below,
 chosen as the best settings found for small molecules, see BENCHMARKS.md).
@@ -21,7 +21,8 @@ from ace_ref import defaults
 
 FIT_DEFAULTS = {
     "order": 3,
-    "max_degree": [12, 12, 10],
+    "max_degree": [11, 11, 9],
+    "w_L": 1,
     "r_cut": 4.5,
     "solver": "blr",
     "weights": "energy=30,forces=1,virial=1",
@@ -52,7 +53,7 @@ def _build_basis(args, elements):
     means the default total degree ``FIT_DEFAULTS["max_degree"]`` (for ``--order 3``)."""
     from ace_ref import ACEBasis
 
-    kwargs = dict(order=args.order, r_cut=args.rcut, radial=args.radial)
+    kwargs = dict(order=args.order, r_cut=args.rcut, radial=args.radial, w_L=Fraction(args.wl))
     if args.degree is not None:
         values = [Fraction(x) for x in str(args.degree).replace(",", " ").split()]
         kwargs["max_degree"] = values[0] if len(values) == 1 else values
@@ -83,6 +84,11 @@ def _add_basis_options(p):
     p.add_argument("--max-n", help="per-order cap on n, e.g. '10,8,4'")
     p.add_argument("--max-l", help="per-order cap on l, e.g. '0,4,3'")
     p.add_argument("--rcut", type=float, default=FIT_DEFAULTS["r_cut"], help="cutoff (Å)")
+    p.add_argument(
+        "--wl",
+        default=str(FIT_DEFAULTS["w_L"]),
+        help="weight w_L of l in the total degree Σ(n + w_L l), e.g. 1 or 3/2",
+    )
     p.add_argument("--radial", default=FIT_DEFAULTS["radial"], choices=["bessel", "polynomial"])
 
 
@@ -307,6 +313,49 @@ def cmd_basis(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    """Verification report of any calculator (see :mod:`ace_ref.verify`); exit 0 if every
+    check passes, 1 if some fail (bad input: 2, through :func:`main`)."""
+    from ace_ref import verify
+
+    for flag, value in (("--max-M", args.max_M), ("--sample", args.sample)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be a positive integer, got {value}")
+    calc = verify.calculator_from_spec(args.calculator)
+    if args.structure:
+        import ase.io
+
+        path = Path(args.structure)
+        if not path.exists():
+            raise FileNotFoundError(f"structure file {path} does not exist")
+        try:
+            atoms = ase.io.read(path)
+        except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
+            raise ValueError(f"cannot read structure {path}: {exc}") from exc
+    else:
+        atoms = verify.default_structure(calc, seed=args.seed)
+        print(f"no structure given: using {atoms.get_chemical_formula()} (built-in default)")
+    rows = verify.verify_report(
+        calc,
+        atoms,
+        max_M=args.max_M,
+        sample=args.sample,
+        seed=args.seed,
+        smoothness=not args.no_smoothness,
+        progress=not args.quiet,
+    )
+    print(verify.format_report(rows))
+    if args.json:
+        _atomic_write_text(Path(args.json), json.dumps([r.to_dict() for r in rows], indent=2))
+    if args.plot:
+        spectrum = next((r.details for r in rows if r.check == "body order"), None)
+        if spectrum and spectrum.get("M"):
+            print(f"body-order spectrum written to {verify.plot_body_order(spectrum, args.plot)}")
+        else:
+            print("ace-ref verify: no body-order spectrum to plot", file=sys.stderr)
+    return 0 if all(r.passed for r in rows) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ace-ref", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -348,6 +397,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("basis", help="print basis sizes without fitting")
     _add_basis_options(p)
     p.set_defaults(func=cmd_basis)
+    p = sub.add_parser(
+        "verify",
+        help="symmetry, derivative, body-order and smoothness checks of any calculator",
+    )
+    p.add_argument(
+        "calculator",
+        help="model file (.npz), 'emt', 'lj' (LennardJones σ=2.0 Å, ε=0.01 eV, rc=5.0 Å) "
+        "or 'module:factory'",
+    )
+    p.add_argument("structure", nargs="?", help="structure file (default: a small cluster)")
+    p.add_argument("--plot", help="PNG of the body-order spectrum log|V_M| vs M")
+    p.add_argument("--max-M", dest="max_M", type=int, help="largest subset size for body order")
+    p.add_argument("--sample", type=int, help="sample this many subsets per size (body order)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-smoothness", action="store_true", help="skip the cutoff scan")
+    p.add_argument("--json", help="write the report rows as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

@@ -28,6 +28,18 @@ SPECS = {
     "deg12_rc4.5": dict(order=3, max_degree=[12, 12, 10], r_cut=4.5),
     "deg12_rc6": dict(order=3, max_degree=[12, 12, 10], r_cut=6.0),
     "deg13": dict(order=3, max_degree=[14, 13, 11], r_cut=5.0),
+    "o4_deg12": dict(order=4, max_degree=[12, 12, 10, 8], r_cut=4.5),
+    "deg12_11": dict(order=3, max_degree=[12, 12, 11], r_cut=4.5),
+    "wL1_deg11": dict(order=3, max_degree=[11, 11, 9], w_L=1, r_cut=4.5),
+    "poly_wL1_deg11": dict(order=3, max_degree=[11, 11, 9], w_L=1, r_cut=4.5, radial="polynomial"),
+    "agnesi_wL1_deg11": dict(
+        order=3,
+        max_degree=[11, 11, 9],
+        w_L=1,
+        r_cut=4.5,
+        radial="polynomial",
+        radial_options={"transform": "agnesi", "r_0": 1.2, "q": 4},
+    ),
 }
 
 

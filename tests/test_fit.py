@@ -253,3 +253,44 @@ def test_nve_with_fitted_acetylacetone_model(tmp_path):
         energies.append(atoms.get_total_energy())
     assert atoms.get_kinetic_energy() > 0.05  # it really moved
     assert np.abs(np.array(energies) - e_start).max() < 5e-3
+
+
+def test_cli_config_file(tmp_path, capsys):
+    frames = read(EXAMPLE / "train_300K.xyz", ":20")
+    write(tmp_path / "train.xyz", frames, format="extxyz")
+    (tmp_path / "fit.toml").write_text(
+        'order = 2\nmax-n = [3, 2]\nmax-l = [0, 1]\nrcut = 3.5\nsolver = "ridge"\n'
+    )
+    model_path = tmp_path / "m.npz"
+    assert (
+        main(
+            [
+                "fit",
+                str(tmp_path / "train.xyz"),
+                "--e0",
+                str(EXAMPLE / "isolated_atoms.xyz"),
+                "--config",
+                str(tmp_path / "fit.toml"),
+                "--quiet",
+                "-o",
+                str(model_path),
+            ]
+        )
+        == 0
+    )
+    model = load(model_path)
+    assert model.basis.order == 2 and model.basis.max_n == [3, 2] and model.basis.max_l == [0, 1]
+    assert float(model.basis.r_cut.max()) == 3.5
+    assert model.metadata["solver"]["solver"] == "ridge"
+    (tmp_path / "bad.toml").write_text("colour = 3\n")
+    with pytest.raises(SystemExit, match="unknown option 'colour'"):
+        main(
+            [
+                "fit",
+                str(tmp_path / "train.xyz"),
+                "--config",
+                str(tmp_path / "bad.toml"),
+                "-o",
+                str(model_path),
+            ]
+        )
