@@ -189,7 +189,12 @@ def cmd_fit(args) -> int:
     if not args.output:
         raise SystemExit("ace-ref fit: give -o MODEL")
     t0 = time.perf_counter()
-    train = read_configs(args.train, stress_unit=args.stress_unit, elements=args.elements)
+    train = read_configs(
+        args.train,
+        stress_unit=args.stress_unit,
+        stress_convention=args.stress_convention,
+        elements=args.elements,
+    )
     elements = args.elements or elements_of(train)
     e0 = read_e0(args.e0) if args.e0 else fit_e0(train, elements)
     for el in elements:
@@ -230,7 +235,12 @@ def cmd_fit(args) -> int:
     tables = {}
     tables.update(error_table(model, train, "train"))
     for p in args.test or []:
-        test = read_configs([p], stress_unit=args.stress_unit, elements=elements)
+        test = read_configs(
+            [p],
+            stress_unit=args.stress_unit,
+            stress_convention=args.stress_convention,
+            elements=elements,
+        )
         tables.update(error_table(model, test, Path(p).name))
     print(format_table(tables))
     return 0
@@ -245,7 +255,11 @@ def cmd_eval(args) -> int:
     full = {}
     for p in args.data:
         configs = read_configs(
-            [p], stress_unit=args.stress_unit, require=(), elements=model.basis.elements
+            [p],
+            stress_unit=args.stress_unit,
+            stress_convention=args.stress_convention,
+            require=(),
+            elements=model.basis.elements,
         )
         table = error_table(model, configs, Path(p).name)
         full.update(table)
@@ -258,7 +272,7 @@ def cmd_eval(args) -> int:
     if args.json:
         _atomic_write_text(Path(args.json), json.dumps(result, indent=2))
     if args.plot:
-        _parity_plot(model, args.data, args.stress_unit, Path(args.plot))
+        _parity_plot(model, args.data, args.stress_unit, args.stress_convention, Path(args.plot))
     return 0
 
 
@@ -272,7 +286,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _parity_plot(model, files, stress_unit, out: Path) -> None:
+def _parity_plot(model, files, stress_unit, stress_convention, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -282,7 +296,9 @@ def _parity_plot(model, files, stress_unit, out: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
     for p in files:
-        configs = read_configs([p], stress_unit=stress_unit, require=())
+        configs = read_configs(
+            [p], stress_unit=stress_unit, stress_convention=stress_convention, require=()
+        )
         e_ref, e_pred, f_ref, f_pred = [], [], [], []
         for c in configs:
             out_ = model.predict(c.atoms)
@@ -383,6 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--weights", default=FIT_DEFAULTS["weights"])
     p.add_argument("--stress-unit", default="eV/A3", help="eV/A3, GPa, bar or kbar")
+    p.add_argument(
+        "--stress-convention",
+        default="ase",
+        choices=["ase", "pressure"],
+        help="'pressure' if the files store P = −σ (LAMMPS, FitSNAP data)",
+    )
     p.add_argument("--config", help="TOML file with any of these options")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("-o", "--output", help="model file (.npz)")
@@ -393,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json")
     p.add_argument("--plot")
     p.add_argument("--stress-unit", default="eV/A3")
+    p.add_argument("--stress-convention", default="ase", choices=["ase", "pressure"])
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("basis", help="print basis sizes without fitting")
     _add_basis_options(p)

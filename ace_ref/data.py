@@ -2,7 +2,9 @@
 
 Units inside ace_ref: Å, eV, eV/Å, stress in eV/Å³ with ASE's sign (``σ = (1/V) ∂E/∂ε``,
 positive = tensile). Files whose stress is in another unit say so with ``stress_unit``
-(``"bar"`` for LAMMPS metal units, ``"GPa"``, ``"eV/A3"``).
+(``"bar"`` for LAMMPS metal units, ``"GPa"``, ``"eV/A3"``), and files that store the pressure
+tensor (``P = −σ``, LAMMPS' ``pressure``/FitSNAP's Ta data) say
+``stress_convention="pressure"``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from ase import Atoms
 from ase.io import read
 from ase.units import GPa, bar
 
-__all__ = ["Config", "read_configs", "read_e0", "fit_e0", "STRESS_UNITS"]
+__all__ = ["Config", "read_configs", "read_e0", "fit_e0", "STRESS_UNITS", "STRESS_CONVENTIONS"]
 
 STRESS_UNITS = {"eV/A3": 1.0, "GPa": GPa, "bar": bar, "kbar": 1000 * bar}
 """Factors converting a stress unit to eV/Å³."""
+
+STRESS_CONVENTIONS = {"ase": 1.0, "pressure": -1.0}
+"""Sign converting a file's stress to ASE's (tension positive)."""
 
 
 @dataclass
@@ -68,6 +73,7 @@ def read_configs(
     forces_key: str = "forces",
     stress_key: str = "stress",
     stress_unit: str = "eV/A3",
+    stress_convention: str = "ase",
     require: tuple[str, ...] = ("energy",),
     weight_key: str = "config_weight",
     force_weight_key: str = "force_weights",
@@ -87,6 +93,12 @@ def read_configs(
         paths = [paths]
     if stress_unit not in STRESS_UNITS:
         raise ValueError(f"unknown stress unit {stress_unit!r}; choose from {list(STRESS_UNITS)}")
+    if stress_convention not in STRESS_CONVENTIONS:
+        raise ValueError(
+            f"unknown stress convention {stress_convention!r}; choose from "
+            f"{list(STRESS_CONVENTIONS)}"
+        )
+    stress_factor = STRESS_UNITS[stress_unit] * STRESS_CONVENTIONS[stress_convention]
     configs: list[Config] = []
     for path in paths:
         path = Path(path)
@@ -109,7 +121,7 @@ def read_configs(
                     energy_key,
                     forces_key,
                     stress_key,
-                    STRESS_UNITS[stress_unit],
+                    stress_factor,
                     require,
                     weight_key,
                     force_weight_key,

@@ -294,3 +294,36 @@ def test_cli_config_file(tmp_path, capsys):
                 str(model_path),
             ]
         )
+
+
+def test_stress_units_and_pressure_convention(tmp_path):
+    """A file storing the pressure tensor in bar is converted so that σ_xx = dE/dV (ASE)."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.units import bar
+
+    frames = []
+    for a in (3.795, 3.8, 3.805):
+        atoms = bulk("Cu", "fcc", a=a, cubic=True)
+        atoms.calc = EMT()
+        sigma = atoms.get_stress(voigt=False)
+        atoms.calc = SinglePointCalculator(
+            atoms,
+            energy=atoms.get_potential_energy(),
+            forces=atoms.get_forces(),
+            stress=-sigma / bar,
+        )
+        frames.append(atoms)
+    write(tmp_path / "p.xyz", frames, format="extxyz")
+    configs = read_configs(
+        tmp_path / "p.xyz",
+        stress_unit="bar",
+        stress_convention="pressure",
+        require=("energy", "forces", "stress"),
+    )
+    V = np.array([c.atoms.get_volume() for c in configs])
+    E = np.array([c.energy for c in configs])
+    dEdV = (E[2] - E[0]) / (V[2] - V[0])
+    assert configs[1].stress[0, 0] == pytest.approx(dEdV, rel=1e-3)
+    with pytest.raises(ValueError, match="unknown stress convention"):
+        read_configs(tmp_path / "p.xyz", stress_convention="lammps")
