@@ -588,24 +588,6 @@ class ACEBasis:
         species, i, j, D, offsets, pair_type = self._prepare(atoms, where)
         phi, dphi = self._pair_basis(D, pair_type)
         A = kernels.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
-        B, dB = kernels.features_and_pair_gradients(
-            A,
-            offsets,
-            species[j],
-            dphi,
-            self.n_slot,
-            t.product_index,
-            t.product_order,
-            t.c_indptr,
-            t.c_indices,
-            t.c_data,
-            t.triple_g,
-            t.triple_v,
-            t.triple_t,
-            t.triple_c,
-            len(t.g_a),
-            t.g_a,
-            t.g_ptr,
-        )
+        B, dB = kernels.features_and_pair_gradients(A, offsets, species[j], dphi, self.n_slot, t)
         E, F, V = kernels.scatter_design_rows(B, dB, species, i, j, D, len(self.elements))
         return DesignRows(E, F, V)

@@ -46,6 +46,20 @@ class Config:
     info: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _ReadOptions:
+    """How :func:`read_configs` interprets each configuration."""
+
+    energy_key: str
+    forces_key: str
+    stress_key: str
+    stress_factor: float
+    require: tuple[str, ...]
+    weight_key: str
+    force_weight_key: str
+    elements: tuple[str, ...] | None
+
+
 def _voigt_to_matrix(s: np.ndarray) -> np.ndarray:
     s = np.asarray(s, dtype=float).reshape(-1)
     if s.size == 9:
@@ -98,7 +112,12 @@ def read_configs(
             f"unknown stress convention {stress_convention!r}; choose from "
             f"{list(STRESS_CONVENTIONS)}"
         )
-    stress_factor = STRESS_UNITS[stress_unit] * STRESS_CONVENTIONS[stress_convention]
+    options = _ReadOptions(
+        energy_key, forces_key, stress_key,
+        STRESS_UNITS[stress_unit] * STRESS_CONVENTIONS[stress_convention],
+        tuple(require), weight_key, force_weight_key,
+        None if elements is None else tuple(elements),
+    )  # fmt: skip
     configs: list[Config] = []
     for path in paths:
         path = Path(path)
@@ -114,50 +133,26 @@ def read_configs(
             raise ValueError(f"{path}: contains no configurations")
         for k, atoms in enumerate(frames):
             where = f"{path}, configuration {k}"
-            configs.append(
-                _config(
-                    atoms,
-                    where,
-                    energy_key,
-                    forces_key,
-                    stress_key,
-                    stress_factor,
-                    require,
-                    weight_key,
-                    force_weight_key,
-                    elements,
-                )
-            )
+            configs.append(_config(atoms, where, options))
     return configs
 
 
-def _config(
-    atoms,
-    where,
-    energy_key,
-    forces_key,
-    stress_key,
-    stress_factor,
-    require,
-    weight_key,
-    force_weight_key,
-    elements,
-) -> Config:
+def _config(atoms, where: str, o: _ReadOptions) -> Config:
     n = len(atoms)
     if n == 0:
         raise ValueError(f"{where}: no atoms")
     if not np.all(np.isfinite(atoms.positions)):
         raise ValueError(f"{where}: non-finite positions")
-    if elements is not None:
+    if o.elements is not None:
         for i, sym in enumerate(atoms.get_chemical_symbols()):
-            if sym not in elements:
-                raise ValueError(f"{where}: atom {i} is {sym}, not one of {list(elements)}")
-    energy = _get(atoms, energy_key, per_atom=False)
-    forces = _get(atoms, forces_key, per_atom=True)
-    stress = _get(atoms, stress_key, per_atom=False)
+            if sym not in o.elements:
+                raise ValueError(f"{where}: atom {i} is {sym}, not one of {list(o.elements)}")
+    energy = _get(atoms, o.energy_key, per_atom=False)
+    forces = _get(atoms, o.forces_key, per_atom=True)
+    stress = _get(atoms, o.stress_key, per_atom=False)
     for name, value in (("energy", energy), ("forces", forces), ("stress", stress)):
-        if name in require and value is None:
-            key = {"energy": energy_key, "forces": forces_key, "stress": stress_key}[name]
+        if name in o.require and value is None:
+            key = {"energy": o.energy_key, "forces": o.forces_key, "stress": o.stress_key}[name]
             raise ValueError(f"{where}: no {name} (looked for key {key!r})")
     if energy is not None:
         try:
@@ -174,21 +169,21 @@ def _config(
             raise ValueError(f"{where}: forces contain NaN or inf")
     if stress is not None:
         try:
-            stress = _voigt_to_matrix(stress) * stress_factor
+            stress = _voigt_to_matrix(stress) * o.stress_factor
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from exc
         if not np.all(np.isfinite(stress)):
             raise ValueError(f"{where}: stress contains NaN or inf")
         if not np.all(atoms.pbc):
             raise ValueError(f"{where}: stress given for a structure that is not fully periodic")
-    weight = float(atoms.info.get(weight_key, 1.0))
+    weight = float(atoms.info.get(o.weight_key, 1.0))
     if not (np.isfinite(weight) and weight >= 0):
-        raise ValueError(f"{where}: {weight_key}={weight} must be a non-negative number")
-    fw = atoms.arrays.get(force_weight_key)
+        raise ValueError(f"{where}: {o.weight_key}={weight} must be a non-negative number")
+    fw = atoms.arrays.get(o.force_weight_key)
     if fw is not None:
         fw = np.asarray(fw, dtype=float).reshape(-1)
         if fw.shape != (n,) or np.any(fw < 0) or not np.all(np.isfinite(fw)):
-            raise ValueError(f"{where}: {force_weight_key} must be {n} non-negative numbers")
+            raise ValueError(f"{where}: {o.force_weight_key} must be {n} non-negative numbers")
     clean = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     return Config(
         atoms=clean,

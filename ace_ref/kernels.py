@@ -206,52 +206,21 @@ def _features_and_pair_gradients(
                     dB[p, row, 2] = gz
 
 
-def features_and_pair_gradients(
-    A,
-    offsets,
-    neighbour_species,
-    dphi,
-    n_slot,
-    product_index,
-    product_order,
-    c_indptr,
-    c_indices,
-    c_data,
-    triple_g,
-    triple_v,
-    triple_t,
-    triple_c,
-    n_g,
-    g_a,
-    g_ptr,
-):
-    """``B`` (n_atoms, n_rows) and ``∂B[i(p), row]/∂r_ij`` (n_pairs, n_rows, 3)."""
-    n_rows = len(c_indptr) - 1
+def features_and_pair_gradients(A, offsets, neighbour_species, dphi, n_slot: int, tables):
+    """``B`` (n_atoms, n_rows) and ``∂B[i(p), row]/∂r_ij`` (n_pairs, n_rows, 3).
+
+    ``tables`` is the :class:`ace_ref.basis.BasisTables` of the output irrep.
+    """
+    t = tables
+    n_rows = len(t.c_indptr) - 1
     B = np.zeros((A.shape[0], n_rows))
     dB = np.zeros((dphi.shape[0], n_rows, 3))
     if A.shape[0]:
         _features_and_pair_gradients(
-            A,
-            offsets,
-            neighbour_species,
-            dphi,
-            n_slot,
-            product_index,
-            product_order,
-            c_indptr,
-            c_indices,
-            c_data,
-            triple_g,
-            triple_v,
-            triple_t,
-            triple_c,
-            n_g,
-            g_a,
-            g_ptr,
-            _chunks(A.shape[0]),
-            B,
-            dB,
-        )
+            A, offsets, neighbour_species, dphi, n_slot, t.product_index, t.product_order,
+            t.c_indptr, t.c_indices, t.c_data, t.triple_g, t.triple_v, t.triple_t, t.triple_c,
+            len(t.g_a), t.g_a, t.g_ptr, _chunks(A.shape[0]), B, dB,
+        )  # fmt: skip
     return B, dB
 
 
