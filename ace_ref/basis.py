@@ -25,6 +25,7 @@ list of functions (only the radial functions, through the pair cutoffs, depend o
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -370,8 +371,6 @@ class ACEBasis:
         """Index and coupling tables for output irrep ``L`` (built once, then reused)."""
         if L in self._tables:
             return self._tables[L]
-        if L > 0 and L > self.l_max and self.order > 1:
-            pass  # allowed: higher-order products can still reach L
         prod_rows, c_rows, c_cols, c_vals, labels = [], [], [], [], []
         n_products = 0
         k = 0
@@ -403,8 +402,6 @@ class ACEBasis:
                     )
                 n_products += len(a)
                 k += block.n_functions
-        if L == 0 and k * len(self.elements) > self.max_functions:
-            raise ValueError(f"basis has {k * len(self.elements)} functions > max_functions")
         product_index = (
             np.concatenate(prod_rows) if prod_rows else np.zeros((0, self.order), dtype=np.int64)
         )
@@ -485,6 +482,19 @@ class ACEBasis:
             lines.append(f"central {el}: {self.n_functions_per_species} functions")
         lines.append(f"all species: {len(self)} linear coefficients")
         return "\n".join(lines)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the invariant tables (products and coupling coefficients rounded to 12
+        significant digits): two bases with the same fingerprint define the same functions in
+        the same column order, so fitted coefficients mean the same thing."""
+        import hashlib
+
+        t = self.tables(0)
+        h = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode())
+        for a in (t.product_index, t.c_indptr, t.c_indices):
+            h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+        h.update(np.array([float(f"{x:.12g}") for x in t.c_data]).tobytes())
+        return h.hexdigest()
 
     def to_dict(self) -> dict:
         """Plain-JSON specification from which :meth:`from_dict` rebuilds the same basis."""

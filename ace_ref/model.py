@@ -114,6 +114,7 @@ class LinearACEModel:
             "e0": self.e0,
             "metadata": self.metadata,
             "coefficients_sha256": hashlib.sha256(self.coefficients.tobytes()).hexdigest(),
+            "basis_fingerprint": self.basis.fingerprint(),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -156,9 +157,15 @@ def load(path: str | Path, cache_dir="default") -> LinearACEModel:
         raise ModelFileError(f"{path}: coefficients do not match their checksum (file altered)")
     try:
         basis = ACEBasis.from_dict(header["basis"], cache_dir=cache_dir)
-        return LinearACEModel(basis, coefficients, header["e0"], header.get("metadata"))
+        model = LinearACEModel(basis, coefficients, header["e0"], header.get("metadata"))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: invalid model header ({exc})") from exc
+    if header.get("basis_fingerprint") != basis.fingerprint():
+        raise ModelFileError(
+            f"{path}: the basis this ace_ref builds from the stored specification differs from "
+            "the one the coefficients were fitted with (basis fingerprint mismatch)"
+        )
+    return model
 
 
 class ACECalculator(Calculator):

@@ -116,6 +116,16 @@ def test_corrupt_and_tampered_files(chon_model, tmp_path):
     )
     with pytest.raises(ModelFileError, match="version 99"):
         load(tmp_path / "future.npz")
+    # a basis that no longer matches the coefficients' functions is refused
+    h = json.loads(header)
+    h["basis_fingerprint"] = "0" * 64
+    np.savez(
+        tmp_path / "other_basis.npz",
+        header=np.array(json.dumps(h)),
+        coefficients=chon_model.coefficients,
+    )
+    with pytest.raises(ModelFileError, match="fingerprint"):
+        load(tmp_path / "other_basis.npz")
     # a pickled object array is refused, not executed
     with zipfile.ZipFile(tmp_path / "pickle.npz", "w") as z:
         z.writestr("header.npy", b"\x93NUMPY garbage")
