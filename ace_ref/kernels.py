@@ -272,40 +272,36 @@ def _energy_forces(
     E_atom,
     dE_dr,
 ):
+    # Per neighbour only R, R', Y and ∇Y are kept (not ∇φ): with g = ∂E/∂A of the neighbour's
+    # species block, ∂E/∂r = r̂ Σ_n R'_n u_n + Σ_lm w_lm ∇Y_lm,
+    # u_n = Σ_lm g[n, lm] Y_lm, w_lm = Σ_n g[n, lm] R_n (a factorisation of Σ g ∇φ).
     n_lm = (l_max + 1) ** 2
     n_slot = n_max * n_lm
     for c in prange(len(bounds) - 1):
-        R = np.empty(n_max)
-        dR = np.empty(n_max)
-        Y = np.empty(n_lm)
-        dY = np.empty((n_lm, 3))
+        R = np.empty((max_nb, n_max))
+        dR = np.empty((max_nb, n_max))
+        Y = np.empty((max_nb, n_lm))
+        dY = np.empty((max_nb, n_lm, 3))
         powers = np.empty((3, l_max + 1))
         A = np.empty(n_species * n_slot)
         dEdA = np.empty(n_species * n_slot)
-        dphi = np.empty((max_nb, n_slot, 3))
-        phi = np.empty(n_slot)
+        w = np.empty(n_lm)
         left = np.empty(product_index.shape[1] + 1)
         for i in range(bounds[c], bounds[c + 1]):
             A[:] = 0.0
             start = offsets[i]
             for p in range(start, offsets[i + 1]):
                 q = p - start
-                _one_pair(
-                    vectors[p],
-                    radial_params[pair_type[p]],
-                    n_max,
-                    l_max,
-                    R,
-                    dR,
-                    Y,
-                    dY,
-                    powers,
-                    phi,
-                    dphi[q],
-                )
+                x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
+                r = np.sqrt(x * x + y * y + z * z)
+                radial_with_derivative(radial_params[pair_type[p]], n_max, r, R[q], dR[q])
+                real_ylm_with_gradient(x, y, z, l_max, Y[q], dY[q], powers)
                 base = species[j_of_pair[p]] * n_slot
-                for idx in range(n_slot):
-                    A[base + idx] += phi[idx]
+                for n in range(n_max):
+                    Rn = R[q, n]
+                    off = base + n * n_lm
+                    for lm in range(n_lm):
+                        A[off + lm] += Rn * Y[q, lm]
             zi = species[i]
             dEdA[:] = 0.0
             energy = 0.0
@@ -326,16 +322,28 @@ def _energy_forces(
                     right *= A[a]
             E_atom[i] = energy
             for p in range(start, offsets[i + 1]):
-                base = species[j_of_pair[p]] * n_slot
                 q = p - start
-                gx = 0.0
-                gy = 0.0
-                gz = 0.0
-                for idx in range(n_slot):
-                    w = dEdA[base + idx]
-                    gx += w * dphi[q, idx, 0]
-                    gy += w * dphi[q, idx, 1]
-                    gz += w * dphi[q, idx, 2]
+                base = species[j_of_pair[p]] * n_slot
+                w[:] = 0.0
+                radial_sum = 0.0
+                for n in range(n_max):
+                    off = base + n * n_lm
+                    Rn = R[q, n]
+                    u = 0.0
+                    for lm in range(n_lm):
+                        g = dEdA[off + lm]
+                        u += g * Y[q, lm]
+                        w[lm] += g * Rn
+                    radial_sum += dR[q, n] * u
+                x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
+                inv_r = 1.0 / np.sqrt(x * x + y * y + z * z)
+                gx = radial_sum * x * inv_r
+                gy = radial_sum * y * inv_r
+                gz = radial_sum * z * inv_r
+                for lm in range(n_lm):
+                    gx += w[lm] * dY[q, lm, 0]
+                    gy += w[lm] * dY[q, lm, 1]
+                    gz += w[lm] * dY[q, lm, 2]
                 dE_dr[p, 0] = gx
                 dE_dr[p, 1] = gy
                 dE_dr[p, 2] = gz

@@ -309,6 +309,50 @@ def time_energy_forces(calc, atoms, repeats: int = 7) -> float:
     return time_energy_forces_detail(calc, atoms, repeats)["median"]
 
 
+def pyace_design_rows(calc, atoms):
+    """Per-atom B values and per-function force rows from pyace (a B-basis calculator).
+
+    API: ``pyace.atomicenvironment.aseatoms_to_atomicenvironment(atoms, cutoff,
+    elements_mapper_dict)`` then ``ACECalculator.compute(ae, compute_projections=True,
+    compute_b_grad=True)`` on ``PyACECalculator.ace`` (evaluator must be ``ACEBEvaluator``);
+    afterwards ``.projections`` is B (n_atoms * n_functions, reshape to (n_atoms, K)) and
+    ``.forces_bfuncs`` has shape (n_atoms, K, 3) with F_a = sum_k c_k forces_bfuncs[a, k], i.e.
+    forces_bfuncs[a, k] = -d(sum_i B_ik)/dr_a. Returns (B, force_rows, ae).
+    """
+    from pyace.atomicenvironment import aseatoms_to_atomicenvironment
+
+    ae = aseatoms_to_atomicenvironment(
+        atoms, cutoff=calc.cutoff, elements_mapper_dict=calc.elements_mapper_dict
+    )
+    calc.ace.compute(ae, compute_projections=True, compute_b_grad=True)
+    B = np.asarray(calc.ace.projections, dtype=float).reshape(len(atoms), -1)
+    rows = np.asarray(calc.ace.forces_bfuncs, dtype=float)
+    return B, rows, ae
+
+
+def check_design_rows(calc_bbasis, atoms, repeats: int = 3) -> dict:
+    """E_i = B_i . c and F = sum_k c_k forces_bfuncs[:, k] for ``pyace_design_rows``; also the
+    median time per atom of that call (features + gradients, single-species coefficients)."""
+    B, rows, ae = pyace_design_rows(calc_bbasis, atoms)
+    bas = calc_bbasis.basis
+    c = np.array([f.coeffs[0] for f in bas.basis_rank1[0]] + [f.coeffs[0] for f in bas.basis[0]])
+    F = np.asarray(calc_bbasis.ace.forces, dtype=float)
+    E_i = np.asarray(calc_bbasis.ace.energies, dtype=float)
+    out = {
+        "max|E_i - B.c|": float(np.abs(B @ c - E_i).max()),
+        "max|F - rows.c|": float(np.abs(np.einsum("akx,k->ax", rows, c) - F).max()),
+    }
+    assert out["max|E_i - B.c|"] < 1e-9 * max(1.0, np.abs(E_i).max()), out
+    assert out["max|F - rows.c|"] < 1e-8 * max(1.0, np.abs(F).max()), out
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        calc_bbasis.ace.compute(ae, compute_projections=True, compute_b_grad=True)
+        ts.append((time.perf_counter() - t0) / len(atoms))
+    out["features+gradients ms/atom (median)"] = 1e3 * statistics.median(ts)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # 3. .yace export
 # --------------------------------------------------------------------------------------------
@@ -809,6 +853,12 @@ def main(argv=None) -> int:
     )
     print("linearity (FS fs_parameters=[1,1]):", check_linear_energy(calc_b, atoms))
     print("evaluators agree (vs ACEBEvaluator):", check_evaluators_agree(atoms, **kw))
+    print("design rows (compute_b_grad), 703 functions:", check_design_rows(calc_b, atoms))
+    if not args.quick:
+        calc_b4 = pyace_calculator(
+            ["Si"], 4, [8, 6, 4, 3], [0, 6, 4, 3], 5.0, seed=0, evaluator="bbasis", **kw
+        )
+        print("design rows (compute_b_grad), 1642 functions:", check_design_rows(calc_b4, atoms))
 
     print("\n== .yace export ==")
     with tempfile.TemporaryDirectory() as tmp:
