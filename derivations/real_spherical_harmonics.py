@@ -125,9 +125,7 @@ def check_solid_harmonic(l: int, m: int, rational: sp.Poly, rng: random.Random) 
         px, py, pz = point
         r = sp.sqrt(px**2 + py**2 + pz**2)
         value = (prefactor * rational.eval({x: px, y: py, z: pz})).evalf(_DIGITS)
-        ref = (r**l).evalf(_DIGITS) * real_ylm_reference(
-            l, m, sp.acos(pz / r), sp.atan2(py, px)
-        )
+        ref = (r**l).evalf(_DIGITS) * real_ylm_reference(l, m, sp.acos(pz / r), sp.atan2(py, px))
         scale = max(1, abs(ref))
         if abs(value - ref) > sp.Float(10) ** (-(_DIGITS - 10)) * scale:
             raise AssertionError(f"r^l Y_{l},{m} differs from sympy.Ynm: {value} vs {ref}")
