@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ace_ref import defaults
+from ace_ref.atomic import atomic_path
 
 FIT_DEFAULTS = {
     "order": 3,
@@ -111,13 +112,19 @@ def _apply_config_file(args):
         setattr(args, attr, value)
 
 
-def error_table(model, configs, label: str) -> dict:
+def predict_all(model, configs) -> list[dict]:
+    """``model.predict`` of every configuration (computed once, shared by tables and plots)."""
+    return [model.predict(c.atoms, where=c.source) for c in configs]
+
+
+def error_table(model, configs, label: str, predictions: list[dict] | None = None) -> dict:
     """RMSE/MAE of energy (meV, meV/atom), forces (meV/Å), stress (GPa), per config type."""
     from ase.units import GPa
 
+    if predictions is None:
+        predictions = predict_all(model, configs)
     groups: dict[str, dict[str, list]] = {}
-    for c in configs:
-        out = model.predict(c.atoms, where=c.source)
+    for c, out in zip(configs, predictions, strict=True):
         for key in (label, f"{label}::{c.config_type}"):
             g = groups.setdefault(key, {"e": [], "ea": [], "f": [], "s": []})
             if c.energy is not None:
@@ -253,6 +260,7 @@ def cmd_eval(args) -> int:
     model = load(args.model)
     result = {"files": {}, "config_types": {}}
     full = {}
+    datasets = []
     for p in args.data:
         configs = read_configs(
             [p],
@@ -261,7 +269,9 @@ def cmd_eval(args) -> int:
             require=(),
             elements=model.basis.elements,
         )
-        table = error_table(model, configs, Path(p).name)
+        predictions = predict_all(model, configs)
+        datasets.append((Path(p).name, configs, predictions))
+        table = error_table(model, configs, Path(p).name, predictions)
         full.update(table)
         for key, row in table.items():
             if "::" in key:
@@ -270,46 +280,32 @@ def cmd_eval(args) -> int:
                 result["files"][key] = row
     print(format_table(full))
     if args.json:
-        _atomic_write_text(Path(args.json), json.dumps(result, indent=2))
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
     if args.plot:
-        _parity_plot(model, args.data, args.stress_unit, args.stress_convention, Path(args.plot))
+        _parity_plot(datasets, Path(args.plot))
     return 0
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def _parity_plot(model, files, stress_unit, stress_convention, out: Path) -> None:
+def _parity_plot(datasets, out: Path) -> None:
+    """Energy and force parity plots of ``(name, configs, predictions)`` triples."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ace_ref.data import read_configs
-
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
-    for p in files:
-        configs = read_configs(
-            [p], stress_unit=stress_unit, stress_convention=stress_convention, require=()
-        )
+    for name, configs, predictions in datasets:
         e_ref, e_pred, f_ref, f_pred = [], [], [], []
-        for c in configs:
-            out_ = model.predict(c.atoms)
+        for c, out_ in zip(configs, predictions, strict=True):
             if c.energy is not None:
                 e_ref.append(c.energy / len(c.atoms))
                 e_pred.append(out_["energy"] / len(c.atoms))
             if c.forces is not None:
                 f_ref.extend(c.forces.ravel())
                 f_pred.extend(out_["forces"].ravel())
-        axes[0].plot(e_ref, e_pred, ".", ms=3, label=Path(p).name)
-        axes[1].plot(f_ref, f_pred, ".", ms=1, label=Path(p).name)
+        axes[0].plot(e_ref, e_pred, ".", ms=3, label=name)
+        axes[1].plot(f_ref, f_pred, ".", ms=1, label=name)
     for ax, name in zip(axes, ["energy (eV/atom)", "forces (eV/Å)"], strict=True):
         lo, hi = ax.get_xlim()
         ax.plot([lo, hi], [lo, hi], "k-", lw=0.5)
@@ -317,9 +313,11 @@ def _parity_plot(model, files, stress_unit, stress_convention, out: Path) -> Non
         ax.set_ylabel(f"predicted {name}")
         ax.legend()
     fig.tight_layout()
-    fd_path = out.with_suffix(".tmp.png")
-    fig.savefig(fd_path, dpi=120)
-    fd_path.replace(out)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format="png", dpi=120)
+    finally:
+        plt.close(fig)
 
 
 def cmd_basis(args) -> int:
@@ -362,7 +360,8 @@ def cmd_verify(args) -> int:
     )
     print(verify.format_report(rows))
     if args.json:
-        _atomic_write_text(Path(args.json), json.dumps([r.to_dict() for r in rows], indent=2))
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps([r.to_dict() for r in rows], indent=2))
     if args.plot:
         spectrum = next((r.details for r in rows if r.check == "body order"), None)
         if spectrum and spectrum.get("M"):

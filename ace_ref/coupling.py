@@ -36,7 +36,6 @@ import hashlib
 import itertools
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ import scipy.linalg
 import sympy
 from sympy.physics.wigner import clebsch_gordan as _sympy_clebsch_gordan
 
+from ace_ref.atomic import atomic_path
 from ace_ref.spherical import complex_to_real_matrix
 
 __all__ = [
@@ -406,11 +406,8 @@ class CouplingCache:
         arrays = {"m_tuples": block.m_tuples, "coeffs": block.coeffs, "paths": block.paths}
         meta = json.dumps({"request": request, "digest": self._digest(request, arrays)})
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
+            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
                 np.savez(fh, meta=np.array(meta), **arrays)
-            os.replace(tmp, path)
         except OSError as exc:
             warnings.warn(f"could not write coupling cache {path}: {exc}", stacklevel=3)
 

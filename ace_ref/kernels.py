@@ -360,12 +360,12 @@ def energy_forces(
     n_max: int,
     l_max: int,
     n_species: int,
-    product_index,
-    product_order,
+    tables,
     ctilde,
 ):
     """Per-atom energies (without E0), forces and ``∂E/∂ε`` for contracted coefficients.
 
+    ``tables`` is the invariant :class:`ace_ref.basis.BasisTables`;
     ``ctilde[z, v] = Σ_row c[z, row] C[row, v]`` (product-basis coefficients per species).
     Returns ``(E_atom (n_atoms,), forces (n_atoms, 3), virial (3, 3))`` with
     ``virial[a, b] = Σ_p r_p,a ∂E/∂r_p,b``.
@@ -385,8 +385,8 @@ def energy_forces(
             n_max,
             l_max,
             n_species,
-            product_index,
-            product_order,
+            tables.product_index,
+            tables.product_order,
             ctilde,
             max(max_nb, 1),
             _chunks(n_atoms),

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from ace_ref import kernels
+from ace_ref.atomic import atomic_path
 from ace_ref.basis import ACEBasis
 
 __all__ = ["LinearACEModel", "ACECalculator", "load", "FORMAT_VERSION", "ModelFileError"]
@@ -84,8 +83,7 @@ class LinearACEModel:
             b.n_max,
             b.l_max,
             len(b.elements),
-            t.product_index,
-            t.product_order,
+            t,
             self._ctilde,
         )
         e0 = np.array([self.e0[el] for el in b.elements])[species]
@@ -116,20 +114,12 @@ class LinearACEModel:
             "coefficients_sha256": hashlib.sha256(self.coefficients.tobytes()).hexdigest(),
             "basis_fingerprint": self.basis.fingerprint(),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    header=np.array(json.dumps(header, sort_keys=True)),
-                    coefficients=self.coefficients,
-                )
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                header=np.array(json.dumps(header, sort_keys=True)),
+                coefficients=self.coefficients,
+            )
         return path
 
 

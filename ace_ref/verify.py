@@ -37,9 +37,7 @@ import importlib
 import itertools
 import logging
 import math
-import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,6 +45,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from ace_ref.atomic import atomic_path
 from ace_ref.rotations import random_o3, wigner_d_real
 
 __all__ = [
@@ -1057,15 +1056,11 @@ def plot_body_order(spectrum, path: str | Path, rtol: float = 1e-9) -> Path:
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".png.tmp")
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -148,3 +148,19 @@ def test_ase_optimiser_and_nve_energy_conservation(chon_model):
     drift = np.abs(energies - energies[0]).max()
     ekin = atoms.get_kinetic_energy()
     assert drift < 1e-3 * max(ekin, 0.05), f"total energy drifted by {drift} eV"
+
+
+def test_atomic_path_leaves_old_file_and_no_temporary_on_error(tmp_path):
+    from ace_ref.atomic import atomic_path
+
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("writer failed")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
