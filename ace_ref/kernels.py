@@ -10,8 +10,9 @@ Data flow (one structure):
    ``G[row, a] = Σ_{(v,t): v_t=a} C[row, v] Π_{s≠t} A[v_s]`` accumulated on the fixed sparsity
    pattern of :class:`ace_ref.basis.BasisTables` (never a dense K × 3 n_nb Jacobian).
 5. :func:`scatter_design_rows` — energy/force/virial rows from ``B`` and ``∂B/∂r_ij``.
-6. :func:`energy_forces` — the prediction path for fixed coefficients: ``c̃ = Cᵀc`` contracted
-   once, ``E_i = Σ_v c̃_v AA_v``, one adjoint sweep gives ``∂E_i/∂A``, then ``∂E_i/∂r_ij``.
+
+The prediction path for fixed coefficients (product tree, one adjoint sweep) is in
+:mod:`ace_ref.predict`.
 
 Parallel loops run over chunks of atoms (``prange``) with one scratch buffer per chunk, so the
 inner loops allocate nothing.
@@ -32,7 +33,6 @@ __all__ = [
     "product_features",
     "features_and_pair_gradients",
     "scatter_design_rows",
-    "energy_forces",
 ]
 
 
@@ -251,150 +251,3 @@ def scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_species
     V = np.zeros((3, 3, n_cols))
     _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_species, E, F, V)
     return E, F, V
-
-
-@njit(parallel=True, cache=True)
-def _energy_forces(
-    offsets,
-    species,
-    j_of_pair,
-    vectors,
-    pair_type,
-    radial_params,
-    n_max,
-    l_max,
-    n_species,
-    product_index,
-    product_order,
-    ctilde,
-    max_nb,
-    bounds,
-    E_atom,
-    dE_dr,
-):
-    # Per neighbour only R, R', Y and ∇Y are kept (not ∇φ): with g = ∂E/∂A of the neighbour's
-    # species block, ∂E/∂r = r̂ Σ_n R'_n u_n + Σ_lm w_lm ∇Y_lm,
-    # u_n = Σ_lm g[n, lm] Y_lm, w_lm = Σ_n g[n, lm] R_n (a factorisation of Σ g ∇φ).
-    n_lm = (l_max + 1) ** 2
-    n_slot = n_max * n_lm
-    for c in prange(len(bounds) - 1):
-        R = np.empty((max_nb, n_max))
-        dR = np.empty((max_nb, n_max))
-        Y = np.empty((max_nb, n_lm))
-        dY = np.empty((max_nb, n_lm, 3))
-        powers = np.empty((3, l_max + 1))
-        A = np.empty(n_species * n_slot)
-        dEdA = np.empty(n_species * n_slot)
-        w = np.empty(n_lm)
-        left = np.empty(product_index.shape[1] + 1)
-        for i in range(bounds[c], bounds[c + 1]):
-            A[:] = 0.0
-            start = offsets[i]
-            for p in range(start, offsets[i + 1]):
-                q = p - start
-                x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
-                r = np.sqrt(x * x + y * y + z * z)
-                radial_with_derivative(radial_params[pair_type[p]], n_max, r, R[q], dR[q])
-                real_ylm_with_gradient(x, y, z, l_max, Y[q], dY[q], powers)
-                base = species[j_of_pair[p]] * n_slot
-                for n in range(n_max):
-                    Rn = R[q, n]
-                    off = base + n * n_lm
-                    for lm in range(n_lm):
-                        A[off + lm] += Rn * Y[q, lm]
-            zi = species[i]
-            dEdA[:] = 0.0
-            energy = 0.0
-            for v in range(len(product_order)):
-                cv = ctilde[zi, v]
-                if cv == 0.0:
-                    continue
-                order = product_order[v]
-                # prefix products: left[t] = Π_{s<t} A_s; a backward sweep supplies Π_{s>t}
-                left[0] = cv
-                for t in range(order):
-                    left[t + 1] = left[t] * A[product_index[v, t]]
-                energy += left[order]
-                right = 1.0
-                for t in range(order - 1, -1, -1):
-                    a = product_index[v, t]
-                    dEdA[a] += left[t] * right
-                    right *= A[a]
-            E_atom[i] = energy
-            for p in range(start, offsets[i + 1]):
-                q = p - start
-                base = species[j_of_pair[p]] * n_slot
-                w[:] = 0.0
-                radial_sum = 0.0
-                for n in range(n_max):
-                    off = base + n * n_lm
-                    Rn = R[q, n]
-                    u = 0.0
-                    for lm in range(n_lm):
-                        g = dEdA[off + lm]
-                        u += g * Y[q, lm]
-                        w[lm] += g * Rn
-                    radial_sum += dR[q, n] * u
-                x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
-                inv_r = 1.0 / np.sqrt(x * x + y * y + z * z)
-                gx = radial_sum * x * inv_r
-                gy = radial_sum * y * inv_r
-                gz = radial_sum * z * inv_r
-                for lm in range(n_lm):
-                    gx += w[lm] * dY[q, lm, 0]
-                    gy += w[lm] * dY[q, lm, 1]
-                    gz += w[lm] * dY[q, lm, 2]
-                dE_dr[p, 0] = gx
-                dE_dr[p, 1] = gy
-                dE_dr[p, 2] = gz
-
-
-def energy_forces(
-    offsets,
-    species,
-    i_of_pair,
-    j_of_pair,
-    vectors,
-    pair_type,
-    radial_params,
-    n_max: int,
-    l_max: int,
-    n_species: int,
-    tables,
-    ctilde,
-):
-    """Per-atom energies (without E0), forces and ``∂E/∂ε`` for contracted coefficients.
-
-    ``tables`` is the invariant :class:`ace_ref.basis.BasisTables`;
-    ``ctilde[z, v] = Σ_row c[z, row] C[row, v]`` (product-basis coefficients per species).
-    Returns ``(E_atom (n_atoms,), forces (n_atoms, 3), virial (3, 3))`` with
-    ``virial[a, b] = Σ_p r_p,a ∂E/∂r_p,b``.
-    """
-    n_atoms = len(offsets) - 1
-    E_atom = np.zeros(n_atoms)
-    dE_dr = np.zeros((len(vectors), 3))
-    max_nb = int(np.max(np.diff(offsets))) if n_atoms else 0
-    if n_atoms:
-        _energy_forces(
-            offsets,
-            species,
-            j_of_pair,
-            vectors,
-            pair_type,
-            radial_params,
-            n_max,
-            l_max,
-            n_species,
-            tables.product_index,
-            tables.product_order,
-            ctilde,
-            max(max_nb, 1),
-            _chunks(n_atoms),
-            E_atom,
-            dE_dr,
-        )
-    forces = np.zeros((n_atoms, 3))
-    np.add.at(forces, j_of_pair, -dE_dr)
-    np.add.at(forces, i_of_pair, dE_dr)
-    virial = vectors.T @ dE_dr
-    return E_atom, forces, virial

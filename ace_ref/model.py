@@ -2,7 +2,7 @@
 
 ``E = Σ_i [E0(z_i) + Σ_k c_{z_i,k} B_{i,k}]``. Prediction contracts the coefficients into
 the product basis once (``c̃ = Cᵀc``) and gets forces and stress by one adjoint sweep
-(:func:`ace_ref.kernels.energy_forces`).
+(:func:`ace_ref.predict.energy_forces`).
 
 File format (version :data:`FORMAT_VERSION`): a directory-free single ``.npz`` written with
 ``allow_pickle=False`` holding ``coefficients`` (float64) and ``header`` (a JSON string with
@@ -20,9 +20,10 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
-from ace_ref import kernels
+from ace_ref import predict
 from ace_ref.atomic import atomic_path
 from ace_ref.basis import ACEBasis
+from ace_ref.product_tree import build_product_tree
 
 __all__ = ["LinearACEModel", "ACECalculator", "load", "FORMAT_VERSION", "ModelFileError"]
 
@@ -62,6 +63,8 @@ class LinearACEModel:
         self._ctilde = np.zeros((ns, t.n_products))
         for z in range(ns):
             np.add.at(self._ctilde[z], t.c_indices, c[z * K + rows] * t.c_data)
+        self._tree = build_product_tree(t.product_index, t.product_order, self._ctilde)
+        self._n_lm_of_n = predict.lm_limits(self._tree, basis.n_max, basis.l_max)
 
     # ------------------------------------------------------------------ prediction
     def predict(self, atoms: Atoms, where: str = "structure") -> dict:
@@ -70,9 +73,8 @@ class LinearACEModel:
         Stress follows ASE: ``σ = (1/V) ∂E/∂ε`` (3 × 3).
         """
         b = self.basis
-        t = b.tables(0)
         species, i, j, D, offsets, pair_type = b._prepare(atoms, where)
-        E_atom, forces, virial = kernels.energy_forces(
+        E_atom, forces, virial = predict.energy_forces(
             offsets,
             species,
             i,
@@ -83,8 +85,8 @@ class LinearACEModel:
             b.n_max,
             b.l_max,
             len(b.elements),
-            t,
-            self._ctilde,
+            self._tree,
+            self._n_lm_of_n,
         )
         e0 = np.array([self.e0[el] for el in b.elements])[species]
         E_atom = E_atom + e0

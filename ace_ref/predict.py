@@ -1,0 +1,301 @@
+"""Prediction kernels for fixed coefficients: energies, forces and virials by one adjoint sweep.
+
+For a fitted model the coefficients are contracted into the product basis once,
+``c̃[z, v] = Σ_k c[z, k] C[k, v]``, and stored as a prefix tree
+(:class:`ace_ref.product_tree.ProductTree`). Per central atom ``i`` of species ``z``:
+
+1. neighbours: ``A_i[s, n, lm] = Σ_{j: species s} R_n(r_ij) Y_lm(r̂_ij)`` (only the ``(n, lm)``
+   slots some product uses, see :func:`lm_limits`);
+2. tree, forward: ``E_i = Σ_v c̃[z, v] Π_t A_i[a_{v,t}]``; reverse: ``g = ∂E_i/∂A_i``;
+3. neighbours again: ``∂E_i/∂r_ij = r̂ Σ_n R'_n u_n + Σ_lm w_lm ∇Y_lm`` with
+   ``u_n = Σ_lm g[s, n, lm] Y_lm`` and ``w_lm = Σ_n g[s, n, lm] R_n`` — a factorisation of
+   ``Σ_a g_a ∇φ_a`` that never forms ``∇φ``.
+
+Forces are ``F_j = Σ_i ∂E_i/∂r_ij − …`` (``r_ij = r_j − r_i``), the virial
+``W[a, b] = Σ_ij r_ij,a ∂E/∂r_ij,b``. Nothing is differentiated numerically and nothing is
+approximated: the result is the exact gradient of the same polynomial the design rows use.
+
+Atoms of one species are processed in batches of :data:`BATCH`: the tree sweeps of a batch
+run together with the batch as the innermost (SIMD) axis, so every tree node is read once per
+batch and its multiply–adds are vector instructions. Batches are spread over threads
+(``prange``); every scratch buffer is allocated once per thread chunk, none per atom.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from ace_ref.product_tree import ProductTree
+from ace_ref.radial import radial_with_derivative
+from ace_ref.spherical import real_ylm_with_gradient
+
+__all__ = ["BATCH", "energy_forces", "lm_limits", "atom_batches"]
+
+BATCH = 8
+"""Atoms per tree sweep (the SIMD width of the tree kernels; 8 doubles = one AVX-512 vector)."""
+
+
+def lm_limits(tree: ProductTree, n_max: int, l_max: int) -> np.ndarray:
+    """``n_lm_of_n[n]``: one past the largest ``lm`` that any product uses with radial ``n``.
+
+    One-particle indices are ``a = s n_slot + n (l_max+1)² + lm`` with ``n`` from 0.
+    """
+    n_lm = (l_max + 1) ** 2
+    out = np.zeros(n_max, dtype=np.int64)
+    if tree.n_nodes:
+        rest = tree.slot % (n_max * n_lm)
+        np.maximum.at(out, rest // n_lm, rest % n_lm + 1)
+    return out
+
+
+def atom_batches(
+    species: np.ndarray, n_species: int, width: int = BATCH
+) -> tuple[np.ndarray, np.ndarray]:
+    """Atoms grouped by species into batches of ``min(width, most atoms of one species)``.
+
+    ``-1`` pads the last batch of a species. Returns ``(batches (n_batches, lanes),
+    batch_species (n_batches,))``.
+    """
+    counts = np.bincount(species, minlength=n_species)
+    lanes = int(max(1, min(width, counts.max(initial=1))))
+    batches, batch_species = [], []
+    for z in range(n_species):
+        atoms = np.flatnonzero(species == z)
+        if not len(atoms):
+            continue
+        n_b = -(-len(atoms) // lanes)
+        padded = np.full(n_b * lanes, -1, dtype=np.int64)
+        padded[: len(atoms)] = atoms
+        batches.append(padded.reshape(n_b, lanes))
+        batch_species.append(np.full(n_b, z, dtype=np.int64))
+    if not batches:
+        return np.zeros((0, lanes), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(batches), np.concatenate(batch_species)
+
+
+@njit(cache=True)
+def _tree_sweep(
+    At, slot, coeff, child_start, child_mid, child_end, internal, child_ipos, seg,
+    value, adj, g, vk, dEdAt, energy, nb,
+):  # fmt: skip
+    """Forward and reverse sweep of one species' trie for a batch (batch axis last).
+
+    ``seg = (first node, internal roots end, roots end, first internal, internal end)``.
+    ``value``/``adj`` are indexed by position in the species' list of internal nodes (internal
+    roots first, so root ``r`` sits at ``r − first``); a leaf's adjoint is its coefficient.
+
+    Forward: ``value_c = value_k A[slot_c]`` for internal children ``c`` of ``k``.
+    Reverse: ``adj_k = coeff_k + Σ_c adj_c A[slot_c]``, ``∂E/∂A[slot_c] += adj_c value_k``.
+    Energy: ``E = Σ_roots adj_r A[slot_r]``.
+    """
+    first, root_mid, root_end, int_first, int_last = seg[0], seg[1], seg[2], seg[3], seg[4]
+    for r in range(first, root_mid):
+        a = slot[r]
+        for w in range(nb):
+            value[r - first, w] = At[a, w]
+    for q in range(int_first, int_last):
+        k = internal[q]
+        qk = q - int_first
+        c0 = child_start[k]
+        p0 = child_ipos[q] - int_first - c0
+        for c in range(c0, child_mid[k]):
+            a = slot[c]
+            for w in range(nb):
+                value[p0 + c, w] = value[qk, w] * At[a, w]
+    for q in range(int_last - 1, int_first - 1, -1):
+        k = internal[q]
+        qk = q - int_first
+        ck = coeff[k]
+        for w in range(nb):
+            g[w] = ck
+            vk[w] = value[qk, w]
+        c0 = child_start[k]
+        p0 = child_ipos[q] - int_first - c0
+        for c in range(c0, child_mid[k]):
+            a = slot[c]
+            for w in range(nb):
+                gc = adj[p0 + c, w]
+                g[w] += gc * At[a, w]
+                dEdAt[a, w] += gc * vk[w]
+        for c in range(child_mid[k], child_end[k]):
+            a = slot[c]
+            cc = coeff[c]
+            for w in range(nb):
+                g[w] += cc * At[a, w]
+                dEdAt[a, w] += cc * vk[w]
+        for w in range(nb):
+            adj[qk, w] = g[w]
+    for w in range(nb):
+        energy[w] = 0.0
+    for r in range(first, root_mid):
+        a = slot[r]
+        for w in range(nb):
+            gr = adj[r - first, w]
+            energy[w] += gr * At[a, w]
+            dEdAt[a, w] += gr
+    for r in range(root_mid, root_end):
+        a = slot[r]
+        cc = coeff[r]
+        for w in range(nb):
+            energy[w] += cc * At[a, w]
+            dEdAt[a, w] += cc
+
+
+@njit(parallel=True, cache=True)
+def _energy_forces(
+    offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max, l_max, n_species,
+    n_lm_of_n, batches, batch_species, bounds, max_nb, lanes,
+    slot, coeff, child_start, child_mid, child_end, internal, child_ipos, segments,
+    E_atom, dE_dr,
+):  # fmt: skip
+    n_lm = (l_max + 1) ** 2
+    n_slot = n_max * n_lm
+    n_A = n_species * n_slot
+    max_internal = 0
+    for z in range(n_species):
+        max_internal = max(max_internal, segments[z, 4] - segments[z, 3])
+    for chunk in prange(len(bounds) - 1):
+        R = np.empty((lanes, max_nb, n_max))
+        dR = np.empty((lanes, max_nb, n_max))
+        Y = np.empty((lanes, max_nb, n_lm))
+        dY = np.empty((lanes, max_nb, n_lm, 3))
+        powers = np.empty((3, l_max + 1))
+        At = np.zeros((n_A, lanes))
+        dEdAt = np.zeros((n_A, lanes))
+        value = np.empty((max(max_internal, 1), lanes))
+        adj = np.empty((max(max_internal, 1), lanes))
+        g = np.empty(lanes)
+        vk = np.empty(lanes)
+        energy = np.empty(lanes)
+        w_lm = np.empty(n_lm)
+        for b in range(bounds[chunk], bounds[chunk + 1]):
+            for s in range(n_species):
+                for n in range(n_max):
+                    off = s * n_slot + n * n_lm
+                    for lm in range(n_lm_of_n[n]):
+                        for w in range(lanes):
+                            At[off + lm, w] = 0.0
+                            dEdAt[off + lm, w] = 0.0
+            for w in range(lanes):
+                i = batches[b, w]
+                if i < 0:
+                    continue
+                start = offsets[i]
+                for p in range(start, offsets[i + 1]):
+                    q = p - start
+                    x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
+                    r = np.sqrt(x * x + y * y + z * z)
+                    radial_with_derivative(radial_params[pair_type[p]], n_max, r, R[w, q], dR[w, q])
+                    real_ylm_with_gradient(x, y, z, l_max, Y[w, q], dY[w, q], powers)
+                    base = species[j_of_pair[p]] * n_slot
+                    for n in range(n_max):
+                        Rn = R[w, q, n]
+                        off = base + n * n_lm
+                        for lm in range(n_lm_of_n[n]):
+                            At[off + lm, w] += Rn * Y[w, q, lm]
+            _tree_sweep(
+                At, slot, coeff, child_start, child_mid, child_end, internal, child_ipos,
+                segments[batch_species[b]], value, adj, g, vk, dEdAt, energy, lanes,
+            )  # fmt: skip
+            for w in range(lanes):
+                i = batches[b, w]
+                if i < 0:
+                    continue
+                E_atom[i] = energy[w]
+                start = offsets[i]
+                for p in range(start, offsets[i + 1]):
+                    q = p - start
+                    base = species[j_of_pair[p]] * n_slot
+                    w_lm[:] = 0.0
+                    radial_sum = 0.0
+                    for n in range(n_max):
+                        off = base + n * n_lm
+                        Rn = R[w, q, n]
+                        u = 0.0
+                        for lm in range(n_lm_of_n[n]):
+                            gA = dEdAt[off + lm, w]
+                            u += gA * Y[w, q, lm]
+                            w_lm[lm] += gA * Rn
+                        radial_sum += dR[w, q, n] * u
+                    x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
+                    inv_r = 1.0 / np.sqrt(x * x + y * y + z * z)
+                    gx = radial_sum * x * inv_r
+                    gy = radial_sum * y * inv_r
+                    gz = radial_sum * z * inv_r
+                    for lm in range(n_lm):
+                        gx += w_lm[lm] * dY[w, q, lm, 0]
+                        gy += w_lm[lm] * dY[w, q, lm, 1]
+                        gz += w_lm[lm] * dY[w, q, lm, 2]
+                    dE_dr[p, 0] = gx
+                    dE_dr[p, 1] = gy
+                    dE_dr[p, 2] = gz
+
+
+def energy_forces(
+    offsets: np.ndarray,
+    species: np.ndarray,
+    i_of_pair: np.ndarray,
+    j_of_pair: np.ndarray,
+    vectors: np.ndarray,
+    pair_type: np.ndarray,
+    radial_params: np.ndarray,
+    n_max: int,
+    l_max: int,
+    n_species: int,
+    tree: ProductTree,
+    n_lm_of_n: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-atom energies (without E0), forces and virial for contracted coefficients.
+
+    Parameters
+    ----------
+    offsets, species, i_of_pair, j_of_pair, vectors, pair_type
+        The neighbour list of :meth:`ace_ref.basis.ACEBasis._prepare` (pairs sorted by ``i``,
+        ``vectors = r_j − r_i`` with periodic images).
+    radial_params, n_max, l_max, n_species
+        Radial parameters per species pair and the basis dimensions.
+    tree, n_lm_of_n
+        The model's :class:`ace_ref.product_tree.ProductTree` and its :func:`lm_limits`.
+
+    Returns
+    -------
+    E_atom : (n_atoms,)
+    forces : (n_atoms, 3)
+        ``−∂E/∂r``.
+    virial : (3, 3)
+        ``W[a, b] = Σ_p r_p,a ∂E/∂r_p,b`` (``∂E/∂ε`` for a symmetric strain).
+    """
+    n_atoms = len(offsets) - 1
+    E_atom = np.zeros(n_atoms)
+    dE_dr = np.zeros((len(vectors), 3))
+    if n_atoms:
+        batches, batch_species = atom_batches(species, n_species)
+        n_chunks = max(1, min(len(batches), numba.get_num_threads()))
+        bounds = np.linspace(0, len(batches), n_chunks + 1).astype(np.int64)
+        max_nb = max(int(np.max(np.diff(offsets))), 1)
+        _energy_forces(
+            offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max, l_max,
+            n_species, n_lm_of_n, batches, batch_species, bounds, max_nb, batches.shape[1],
+            tree.slot, tree.coeff, tree.child_start, tree.child_mid, tree.child_end,
+            tree.internal, tree.child_ipos, tree.segments(), E_atom, dE_dr,
+        )  # fmt: skip
+    forces = np.zeros((n_atoms, 3))
+    virial = np.zeros((3, 3))
+    _gather_forces(i_of_pair, j_of_pair, vectors, dE_dr, forces, virial)
+    return E_atom, forces, virial
+
+
+@njit(cache=True)
+def _gather_forces(i_of_pair, j_of_pair, vectors, dE_dr, forces, virial):
+    """``F_i += ∂E/∂r_ij``, ``F_j −= ∂E/∂r_ij`` (``r_ij = r_j − r_i``), ``W += r_ij ⊗ ∂E/∂r_ij``."""
+    for p in range(len(i_of_pair)):
+        i = i_of_pair[p]
+        j = j_of_pair[p]
+        for a in range(3):
+            g = dE_dr[p, a]
+            forces[i, a] += g
+            forces[j, a] -= g
+            for b in range(3):
+                virial[b, a] += vectors[p, b] * g
