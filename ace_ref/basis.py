@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -197,6 +198,7 @@ class ACEBasis:
         self.radials = self._make_radials()
         self._coupling = CouplingCache(cache_dir)
         self._tables: dict[int, BasisTables] = {}
+        self._nl_cache: dict[tuple[int, int], list] = {}
         self._refuse_absurd_size()
         n = self._count(0)
         if n * len(self.elements) > self.max_functions:
@@ -279,19 +281,29 @@ class ACEBasis:
             return Fraction(10**9)
         return self.max_degree[nu - 1]
 
-    def nl_tuples(self, nu: int, L: int = 0):
+    def nl_tuples(self, nu: int, L: int = 0) -> list:
         """Sorted one-particle tuples of order ``nu`` whose coupling to ``L`` is non-empty.
 
-        Yields ``(tuple_of_(s, n, l), group_sizes, multiplicity)``.
+        Returns a list of ``(tuple_of_(s, n, l), group_sizes, multiplicity)`` (computed once).
         """
+        key = (nu, L)
+        if key not in self._nl_cache:
+            self._nl_cache[key] = list(self._enumerate_nl_tuples(nu, L))
+        return self._nl_cache[key]
+
+    def _enumerate_nl_tuples(self, nu: int, L: int):
         parity = (-1) ** L
-        bound = self._degree_bound(nu)
         types = self._types(nu) if nu > 1 else [t for t in self._types_order1() if t[2] == L]
+        # exact degrees as integers: deg · q with q the common denominator of w_L and the bound
+        bound = self._degree_bound(nu)
+        q = math.lcm(self.w_L.denominator, Fraction(bound).denominator)
+        scaled = {t: int(self._degree1(t[1], t[2]) * q) for t in types}
+        bound_q = int(Fraction(bound) * q)
         memo: dict = {}
         for combo in itertools.combinations_with_replacement(types, nu):
             if (-1) ** sum(t[2] for t in combo) != parity:
                 continue
-            if sum(self._degree1(t[1], t[2]) for t in combo) > bound:
+            if sum(scaled[t] for t in combo) > bound_q:
                 continue
             sizes = tuple(len(list(g)) for _, g in itertools.groupby(combo))
             ls = tuple(t[2] for t in combo)

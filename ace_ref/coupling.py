@@ -361,10 +361,11 @@ class CouplingCache:
     def get(self, ls, group_sizes, L: int = 0, parity: int = 1) -> CoupledBlock:
         """Return the block, from memory, from disk (verified) or freshly built."""
         ls, group_sizes = tuple(int(x) for x in ls), tuple(int(x) for x in group_sizes)
+        memory_key = (ls, group_sizes, int(L), int(parity))
+        if memory_key in self._memory:
+            return self._memory[memory_key]
         request = self._request(ls, group_sizes, L, parity)
         key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-        if key in self._memory:
-            return self._memory[key]
         block = None
         path = None if self.directory is None else self.directory / f"{key}.npz"
         if path is not None and path.exists():
@@ -373,7 +374,7 @@ class CouplingCache:
             block = _build_block(ls, group_sizes, L, parity)
             if path is not None:
                 self._save(path, request, block)
-        self._memory[key] = block
+        self._memory[memory_key] = block
         return block
 
     def _load(self, path: Path, request: dict) -> CoupledBlock | None:
