@@ -42,32 +42,59 @@ SOLVERS = ("ridge", "blr", "tsvd", "lsqr")
 
 @dataclass
 class Weights:
-    """Observable weights and per-``config_type`` multipliers."""
+    """Observable weights and per-``config_type`` multipliers.
+
+    ``config_types[TYPE]`` multiplies every row of configurations of that type;
+    ``observable_types[(TYPE, OBS)]`` (``OBS`` in ``energy``, ``forces``, ``virial``) multiplies
+    only that observable's rows, so FitSNAP-style group weights (e.g. energies of one group
+    ×100, its forces ×1) can be expressed.
+    """
 
     energy: float = 30.0
     forces: float = 1.0
     virial: float = 1.0
     config_types: dict[str, float] = field(default_factory=dict)
+    observable_types: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    OBSERVABLES = ("energy", "forces", "virial")
 
     @classmethod
     def parse(cls, text: str) -> Weights:
-        """From ``"energy=30,forces=1,virial=1"`` (unknown keys are config types)."""
+        """From ``"energy=30,forces=1,virial=1,Liquid=2,Surface:energy=100"``.
+
+        Unknown plain keys are config types (all their rows); ``TYPE:OBS=w`` weights one
+        observable of one config type.
+        """
         w = cls()
         for item in filter(None, (s.strip() for s in text.split(","))):
             if "=" not in item:
                 raise ValueError(f"weight {item!r} is not of the form name=value")
-            key, value = item.split("=", 1)
+            key, value = (part.strip() for part in item.split("=", 1))
             try:
                 v = float(value)
             except ValueError as exc:
                 raise ValueError(f"weight {key}={value!r} is not a number") from exc
             if not (np.isfinite(v) and v >= 0):
                 raise ValueError(f"weight {key}={v} must be non-negative")
-            if key in ("energy", "forces", "virial"):
+            if ":" in key:
+                ctype, obs = (part.strip() for part in key.rsplit(":", 1))
+                if obs not in cls.OBSERVABLES or not ctype:
+                    raise ValueError(
+                        f"weight {key!r}: expected CONFIG_TYPE:OBSERVABLE with OBSERVABLE one "
+                        f"of {', '.join(cls.OBSERVABLES)}"
+                    )
+                w.observable_types[(ctype, obs)] = v
+            elif key in cls.OBSERVABLES:
                 setattr(w, key, v)
             else:
                 w.config_types[key] = v
         return w
+
+    def factor(self, config_type: str, observable: str) -> float:
+        """Multiplier of ``observable`` rows of a configuration of ``config_type``."""
+        return self.config_types.get(config_type, 1.0) * self.observable_types.get(
+            (config_type, observable), 1.0
+        )
 
 
 @dataclass
@@ -104,23 +131,25 @@ def config_rows(basis: ACEBasis, config: Config, e0: dict[str, float], weights: 
     atoms = config.atoms
     n = len(atoms)
     rows = basis.design_rows(atoms, where=config.source)
-    w = config.weight * weights.config_types.get(config.config_type, 1.0)
+    w = config.weight
+    ctype = config.config_type
     blocks, targets = [], []
     if config.energy is not None and weights.energy > 0:
         ref = sum(e0[s] for s in atoms.get_chemical_symbols())
-        we = weights.energy * w / n
+        we = weights.energy * w * weights.factor(ctype, "energy") / n
         blocks.append(we * rows.energy[None, :])
         targets.append([we * (config.energy - ref)])
     if config.forces is not None and weights.forces > 0:
         wf = (
             weights.forces
             * w
+            * weights.factor(ctype, "forces")
             * (np.ones(n) if config.force_weights is None else config.force_weights)
         )
         blocks.append((wf[:, None, None] * rows.forces).reshape(3 * n, -1))
         targets.append((wf[:, None] * config.forces).reshape(-1))
     if config.stress is not None and weights.virial > 0:
-        wv = weights.virial * w / n
+        wv = weights.virial * w * weights.factor(ctype, "virial") / n
         iu = np.triu_indices(3)
         sym = 0.5 * (rows.virial + rows.virial.transpose(1, 0, 2))
         blocks.append(wv * sym[iu])

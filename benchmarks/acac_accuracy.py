@@ -31,6 +31,8 @@ SPECS = {
     "o4_deg12": dict(order=4, max_degree=[12, 12, 10, 8], r_cut=4.5),
     "deg12_11": dict(order=3, max_degree=[12, 12, 11], r_cut=4.5),
     "wL1_deg11": dict(order=3, max_degree=[11, 11, 9], w_L=1, r_cut=4.5),
+    "wL1_deg16_13_9": dict(order=3, max_degree=[16, 13, 9], w_L=1, r_cut=4.5),
+    "wL1_deg12_12_10": dict(order=3, max_degree=[12, 12, 10], w_L=1, r_cut=4.5),
     "poly_wL1_deg11": dict(order=3, max_degree=[11, 11, 9], w_L=1, r_cut=4.5, radial="polynomial"),
     "agnesi_wL1_deg11": dict(
         order=3,

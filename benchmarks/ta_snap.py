@@ -41,7 +41,47 @@ def snap_reference():
     return table
 
 
-def main(out):
+def snap_group_weights() -> dict[str, dict[str, float]]:
+    """FitSNAP's per-group weights, read off as Weighted / Unweighted RMSE per observable."""
+    rmse: dict = {}
+    for line in (TA / "SNAP_reference_metrics.md").read_text().splitlines():
+        m = re.match(
+            r"\|\s*\('([^']+)', '(Weighted|Unweighted)', '(\w+)'\)\s*\|\s*\d+\s*\|"
+            r"\s*[\d.e+-]+\s*\|\s*([\d.e+-]+)",
+            line,
+        )
+        if m and m.group(1) != "*ALL":
+            rmse.setdefault(m.group(1), {}).setdefault(m.group(3), {})[m.group(2)] = float(
+                m.group(4)
+            )
+    return {
+        group: {obs: v["Weighted"] / v["Unweighted"] for obs, v in by_obs.items()}
+        for group, by_obs in rmse.items()
+    }
+
+
+def snap_like_weights_text() -> str:
+    """Our ``Weights`` string with SNAP's relative group weights.
+
+    Multipliers are SNAP's weights relative to a reference group per observable (energies:
+    Volume_BCC, forces and stresses: Displaced_BCC), applied on top of energy=30 (per atom),
+    forces=1, virial=1.
+    """
+    w = snap_group_weights()
+    ref = {
+        "Energy": w["Volume_BCC"]["Energy"],
+        "Force": w["Displaced_BCC"]["Force"],
+        "Stress": w["Displaced_BCC"]["Stress"],
+    }
+    names = {"Energy": "energy", "Force": "forces", "Stress": "virial"}
+    items = ["energy=30", "forces=1", "virial=1"]
+    for group in sorted(w):
+        for obs, value in sorted(w[group].items()):
+            items.append(f"{group}:{names[obs]}={value / ref[obs]:.6g}")
+    return ",".join(items)
+
+
+def main(out, weights_mode="uniform"):
     files = sorted(TA.glob("*.xyz"))
     configs = []
     for f in files:
@@ -51,9 +91,10 @@ def main(out):
     e0 = fit_e0(configs, ["Ta"])
     basis = ACEBasis("Ta", order=4, max_degree=[16, 14, 10, 8], w_L=1, r_cut=5.0)
     t0 = time.perf_counter()
-    system = assemble(
-        basis, configs, e0, Weights.parse("energy=30,forces=1,virial=1"), progress=False
+    weights_text = (
+        snap_like_weights_text() if weights_mode == "snap" else "energy=30,forces=1,virial=1"
     )
+    system = assemble(basis, configs, e0, Weights.parse(weights_text), progress=False)
     sol = solve(system, "blr", smoothness_prior(basis, 2.0))
     seconds = time.perf_counter() - t0
     model = LinearACEModel(basis, sol.coefficients, e0)
@@ -74,7 +115,8 @@ def main(out):
         rows.append({"group": key, "ace_ref": rmse, "snap": snap.get(key, {})})
     lines = [
         f"ACE basis: {len(basis)} functions (order 4, degree [16,14,10,8], w_L 1, "
-        f"r_cut 5 Å); fit {seconds:.1f} s on {len(configs)} configurations",
+        f"r_cut 5 Å); fit {seconds:.1f} s on {len(configs)} configurations; "
+        f"weights {weights_mode}: {weights_text}",
         "| group | E RMSE ace_ref (eV) | E RMSE SNAP | F RMSE ace_ref (eV/Å) | F RMSE SNAP | "
         "σ RMSE ace_ref (bar) | σ RMSE SNAP |",
         "|---|---|---|---|---|---|---|",
@@ -98,4 +140,11 @@ def main(out):
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--out")
-    main(p.parse_args().out)
+    p.add_argument(
+        "--weights",
+        choices=["uniform", "snap"],
+        default="uniform",
+        help="uniform observable weights, or SNAP's per-group weights (relative)",
+    )
+    args = p.parse_args()
+    main(args.out, args.weights)

@@ -130,6 +130,18 @@ def test_config_type_weights_change_the_fit(small_basis, tmp_path):
         _assert_same_function(fit_all.coefficients, truth, _synthetic(truth, 3, 7), 1e-6)
     with pytest.raises(ValueError, match="name=value"):
         Weights.parse("energy")
+    # observable-specific group weight: only the odd group's (inconsistent) energies are
+    # switched off, its forces still count; switching off its forces instead does not help
+    w_obs = Weights.parse("energy=30,forces=1,odd:energy=0")
+    assert w_obs.factor("odd", "energy") == 0 and w_obs.factor("odd", "forces") == 1
+    fit_obs = solve(assemble(small_basis, configs, e0, w_obs, progress=False), "ridge", lam=1e-12)
+    _assert_same_function(fit_obs.coefficients, truth, _synthetic(truth, 3, 7), 1e-6)
+    w_bad = Weights.parse("odd:forces=0")
+    fit_bad = solve(assemble(small_basis, configs, e0, w_bad, progress=False), "ridge", lam=1e-12)
+    with pytest.raises(AssertionError):
+        _assert_same_function(fit_bad.coefficients, truth, _synthetic(truth, 3, 7), 1e-6)
+    with pytest.raises(ValueError, match="CONFIG_TYPE:OBSERVABLE"):
+        Weights.parse("odd:stress=1")
 
 
 def test_data_errors(tmp_path):
