@@ -15,10 +15,11 @@ Forces are ``F_j = Σ_i ∂E_i/∂r_ij − …`` (``r_ij = r_j − r_i``), the v
 ``W[a, b] = Σ_ij r_ij,a ∂E/∂r_ij,b``. Nothing is differentiated numerically and nothing is
 approximated: the result is the exact gradient of the same polynomial the design rows use.
 
-Atoms of one species are processed in batches of :data:`BATCH`: the tree sweeps of a batch
-run together with the batch as the innermost (SIMD) axis, so every tree node is read once per
-batch and its multiply–adds are vector instructions. Batches are spread over threads
-(``prange``); every scratch buffer is allocated once per thread chunk, none per atom.
+Atoms of one species are processed in batches of ``WIDTH`` (:data:`ace_ref.simd.WIDTH`): the
+tree sweeps of a batch run together with the batch as the innermost axis, so every tree node is
+read once per batch and its multiply–adds are vector instructions (:mod:`ace_ref.simd`).
+Batches are spread over threads (``prange``); every scratch buffer is allocated once per thread
+chunk, none per atom.
 """
 
 from __future__ import annotations
@@ -29,12 +30,10 @@ from numba import njit, prange
 
 from ace_ref.product_tree import ProductTree
 from ace_ref.radial import radial_with_derivative
+from ace_ref.simd import WIDTH, row_axpy, row_copy, row_fill, row_fma, row_mul
 from ace_ref.spherical import real_ylm_with_gradient
 
-__all__ = ["BATCH", "energy_forces", "lm_limits", "atom_batches"]
-
-BATCH = 8
-"""Atoms per tree sweep (the SIMD width of the tree kernels; 8 doubles = one AVX-512 vector)."""
+__all__ = ["energy_forces", "lm_limits", "atom_batches"]
 
 
 def lm_limits(tree: ProductTree, n_max: int, l_max: int) -> np.ndarray:
@@ -50,103 +49,90 @@ def lm_limits(tree: ProductTree, n_max: int, l_max: int) -> np.ndarray:
     return out
 
 
-def atom_batches(
-    species: np.ndarray, n_species: int, width: int = BATCH
-) -> tuple[np.ndarray, np.ndarray]:
-    """Atoms grouped by species into batches of ``min(width, most atoms of one species)``.
+def atom_batches(species: np.ndarray, n_species: int) -> tuple[np.ndarray, np.ndarray]:
+    """Atoms grouped by species into batches of ``WIDTH`` (``-1`` pads a species' last one).
 
-    ``-1`` pads the last batch of a species. Returns ``(batches (n_batches, lanes),
-    batch_species (n_batches,))``.
+    Returns ``(batches (n_batches, WIDTH), batch_species (n_batches,))``.
     """
-    counts = np.bincount(species, minlength=n_species)
-    lanes = int(max(1, min(width, counts.max(initial=1))))
     batches, batch_species = [], []
     for z in range(n_species):
         atoms = np.flatnonzero(species == z)
         if not len(atoms):
             continue
-        n_b = -(-len(atoms) // lanes)
-        padded = np.full(n_b * lanes, -1, dtype=np.int64)
+        n_b = -(-len(atoms) // WIDTH)
+        padded = np.full(n_b * WIDTH, -1, dtype=np.int64)
         padded[: len(atoms)] = atoms
-        batches.append(padded.reshape(n_b, lanes))
+        batches.append(padded.reshape(n_b, WIDTH))
         batch_species.append(np.full(n_b, z, dtype=np.int64))
     if not batches:
-        return np.zeros((0, lanes), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros((0, WIDTH), dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(batches), np.concatenate(batch_species)
 
 
 @njit(cache=True)
 def _tree_sweep(
     At, slot, coeff, child_start, child_mid, child_end, internal, child_ipos, seg,
-    value, adj, g, vk, dEdAt, energy, nb,
+    value, adj, acc, dEdAt, energy,
 ):  # fmt: skip
-    """Forward and reverse sweep of one species' trie for a batch (batch axis last).
+    """Forward and reverse sweep of one species' trie for a batch of ``WIDTH`` atoms.
 
-    ``seg = (first node, internal roots end, roots end, first internal, internal end)``.
-    ``value``/``adj`` are indexed by position in the species' list of internal nodes (internal
-    roots first, so root ``r`` sits at ``r − first``); a leaf's adjoint is its coefficient.
+    Work arrays have the batch as their last axis, (·, WIDTH), and every update is one vector
+    row operation (:mod:`ace_ref.simd`). ``seg = (first node, internal roots end, roots end,
+    first internal, internal end)``. ``value``/``adj`` are indexed by position in the species'
+    list of internal nodes (internal roots first, so root ``r`` sits at ``r − first``); a leaf's
+    adjoint is its coefficient.
 
     Forward: ``value_c = value_k A[slot_c]`` for internal children ``c`` of ``k``.
-    Reverse: ``adj_k = coeff_k + Σ_c adj_c A[slot_c]``, ``∂E/∂A[slot_c] += adj_c value_k``.
-    Energy: ``E = Σ_roots adj_r A[slot_r]``.
+    Reverse: ``adj_k = coeff_k + Σ_c adj_c A[slot_c]`` (summed in four interleaved partial sums
+    ``acc`` (4, WIDTH) so consecutive children do not wait on each other) and
+    ``∂E/∂A[slot_c] += adj_c value_k``. Energy: ``E = Σ_roots adj_r A[slot_r]`` into
+    ``energy`` (1, WIDTH).
     """
     first, root_mid, root_end, int_first, int_last = seg[0], seg[1], seg[2], seg[3], seg[4]
     for r in range(first, root_mid):
-        a = slot[r]
-        for w in range(nb):
-            value[r - first, w] = At[a, w]
+        row_copy(value, r - first, At, slot[r])
     for q in range(int_first, int_last):
         k = internal[q]
         qk = q - int_first
         c0 = child_start[k]
         p0 = child_ipos[q] - int_first - c0
         for c in range(c0, child_mid[k]):
-            a = slot[c]
-            for w in range(nb):
-                value[p0 + c, w] = value[qk, w] * At[a, w]
+            row_mul(value, p0 + c, value, qk, At, slot[c])
     for q in range(int_last - 1, int_first - 1, -1):
         k = internal[q]
         qk = q - int_first
-        ck = coeff[k]
-        for w in range(nb):
-            g[w] = ck
-            vk[w] = value[qk, w]
+        for t in range(4):
+            row_fill(acc, t, 0.0)
         c0 = child_start[k]
         p0 = child_ipos[q] - int_first - c0
         for c in range(c0, child_mid[k]):
             a = slot[c]
-            for w in range(nb):
-                gc = adj[p0 + c, w]
-                g[w] += gc * At[a, w]
-                dEdAt[a, w] += gc * vk[w]
+            row_fma(acc, c & 3, adj, p0 + c, At, a)
+            row_fma(dEdAt, a, adj, p0 + c, value, qk)
         for c in range(child_mid[k], child_end[k]):
             a = slot[c]
             cc = coeff[c]
-            for w in range(nb):
-                g[w] += cc * At[a, w]
-                dEdAt[a, w] += cc * vk[w]
-        for w in range(nb):
-            adj[qk, w] = g[w]
-    for w in range(nb):
-        energy[w] = 0.0
+            row_axpy(acc, c & 3, cc, At, a)
+            row_axpy(dEdAt, a, cc, value, qk)
+        row_fill(adj, qk, coeff[k])
+        for t in range(4):
+            row_axpy(adj, qk, 1.0, acc, t)
+    row_fill(energy, 0, 0.0)
     for r in range(first, root_mid):
         a = slot[r]
-        for w in range(nb):
-            gr = adj[r - first, w]
-            energy[w] += gr * At[a, w]
-            dEdAt[a, w] += gr
+        row_fma(energy, 0, adj, r - first, At, a)
+        row_axpy(dEdAt, a, 1.0, adj, r - first)
     for r in range(root_mid, root_end):
         a = slot[r]
-        cc = coeff[r]
-        for w in range(nb):
-            energy[w] += cc * At[a, w]
-            dEdAt[a, w] += cc
+        row_axpy(energy, 0, coeff[r], At, a)
+        row_fill(acc, 0, coeff[r])
+        row_axpy(dEdAt, a, 1.0, acc, 0)
 
 
 @njit(parallel=True, cache=True)
 def _energy_forces(
     offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max, l_max, n_species,
-    n_lm_of_n, batches, batch_species, bounds, max_nb, lanes,
+    n_lm_of_n, batches, batch_species, bounds, max_nb,
     slot, coeff, child_start, child_mid, child_end, internal, child_ipos, segments,
     E_atom, dE_dr,
 ):  # fmt: skip
@@ -157,28 +143,27 @@ def _energy_forces(
     for z in range(n_species):
         max_internal = max(max_internal, segments[z, 4] - segments[z, 3])
     for chunk in prange(len(bounds) - 1):
-        R = np.empty((lanes, max_nb, n_max))
-        dR = np.empty((lanes, max_nb, n_max))
-        Y = np.empty((lanes, max_nb, n_lm))
-        dY = np.empty((lanes, max_nb, n_lm, 3))
+        R = np.empty((WIDTH, max_nb, n_max))
+        dR = np.empty((WIDTH, max_nb, n_max))
+        Y = np.empty((WIDTH, max_nb, n_lm))
+        dY = np.empty((WIDTH, max_nb, n_lm, 3))
         powers = np.empty((3, l_max + 1))
-        At = np.zeros((n_A, lanes))
-        dEdAt = np.zeros((n_A, lanes))
-        value = np.empty((max(max_internal, 1), lanes))
-        adj = np.empty((max(max_internal, 1), lanes))
-        g = np.empty(lanes)
-        vk = np.empty(lanes)
-        energy = np.empty(lanes)
+        At = np.zeros((n_A, WIDTH))
+        dEdAt = np.zeros((n_A, WIDTH))
+        value = np.empty((max(max_internal, 1), WIDTH))
+        adj = np.empty((max(max_internal, 1), WIDTH))
+        acc = np.empty((4, WIDTH))
+        energy = np.empty((1, WIDTH))
         w_lm = np.empty(n_lm)
         for b in range(bounds[chunk], bounds[chunk + 1]):
             for s in range(n_species):
                 for n in range(n_max):
                     off = s * n_slot + n * n_lm
                     for lm in range(n_lm_of_n[n]):
-                        for w in range(lanes):
+                        for w in range(WIDTH):
                             At[off + lm, w] = 0.0
                             dEdAt[off + lm, w] = 0.0
-            for w in range(lanes):
+            for w in range(WIDTH):
                 i = batches[b, w]
                 if i < 0:
                     continue
@@ -197,13 +182,13 @@ def _energy_forces(
                             At[off + lm, w] += Rn * Y[w, q, lm]
             _tree_sweep(
                 At, slot, coeff, child_start, child_mid, child_end, internal, child_ipos,
-                segments[batch_species[b]], value, adj, g, vk, dEdAt, energy, lanes,
+                segments[batch_species[b]], value, adj, acc, dEdAt, energy,
             )  # fmt: skip
-            for w in range(lanes):
+            for w in range(WIDTH):
                 i = batches[b, w]
                 if i < 0:
                     continue
-                E_atom[i] = energy[w]
+                E_atom[i] = energy[0, w]
                 start = offsets[i]
                 for p in range(start, offsets[i + 1]):
                     q = p - start
@@ -277,7 +262,7 @@ def energy_forces(
         max_nb = max(int(np.max(np.diff(offsets))), 1)
         _energy_forces(
             offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max, l_max,
-            n_species, n_lm_of_n, batches, batch_species, bounds, max_nb, batches.shape[1],
+            n_species, n_lm_of_n, batches, batch_species, bounds, max_nb,
             tree.slot, tree.coeff, tree.child_start, tree.child_mid, tree.child_end,
             tree.internal, tree.child_ipos, tree.segments(), E_atom, dE_dr,
         )  # fmt: skip

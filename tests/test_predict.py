@@ -14,6 +14,7 @@ from ace_ref import ACEBasis
 from ace_ref.model import LinearACEModel
 from ace_ref.predict import _tree_sweep, atom_batches
 from ace_ref.product_tree import build_product_tree
+from ace_ref.simd import WIDTH
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,10 @@ def _direct(ctilde_z, product_index, product_order, A):
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), lanes=st.integers(1, 9), sparsity=st.floats(0.0, 0.9))
-def test_tree_sweep_equals_direct_products(ch_basis, seed, lanes, sparsity):
+@given(seed=st.integers(0, 2**31 - 1), used=st.integers(1, WIDTH), sparsity=st.floats(0.0, 0.9))
+def test_tree_sweep_equals_direct_products(ch_basis, seed, used, sparsity):
+    """Every lane of the vectorised sweep equals the products evaluated one by one; unused
+    lanes (a species' last, padded batch) stay exactly zero."""
     rng = np.random.default_rng(seed)
     t = ch_basis.tables(0)
     ns = len(ch_basis.elements)
@@ -54,19 +57,27 @@ def test_tree_sweep_equals_direct_products(ch_basis, seed, lanes, sparsity):
     seg = tree.segments()
     n_int = max(int(np.max(seg[:, 4] - seg[:, 3])), 1)
     for z in range(ns):
-        At = rng.normal(size=(n_A, lanes))
-        dEdAt = np.zeros((n_A, lanes))
-        energy = np.empty(lanes)
-        value, adj = np.empty((n_int, lanes)), np.empty((n_int, lanes))
+        At = np.zeros((n_A, WIDTH))
+        At[:, :used] = rng.normal(size=(n_A, used))
+        dEdAt = np.zeros((n_A, WIDTH))
+        energy = np.empty((1, WIDTH))
+        value, adj = np.empty((n_int, WIDTH)), np.empty((n_int, WIDTH))
         _tree_sweep(
             At, tree.slot, tree.coeff, tree.child_start, tree.child_mid, tree.child_end,
-            tree.internal, tree.child_ipos, seg[z], value, adj, np.empty(lanes),
-            np.empty(lanes), dEdAt, energy, lanes,
+            tree.internal, tree.child_ipos, seg[z], value, adj, np.empty((4, WIDTH)),
+            dEdAt, energy,
         )  # fmt: skip
-        for w in range(lanes):
+        for w in range(used):
             E, grad = _direct(ctilde[z], t.product_index, t.product_order, At[:, w])
-            assert energy[w] == pytest.approx(E, rel=1e-12, abs=1e-12)
+            assert energy[0, w] == pytest.approx(E, rel=1e-12, abs=1e-12)
             np.testing.assert_allclose(dEdAt[:, w], grad, rtol=1e-11, atol=1e-11)
+        assert np.all(energy[0, used:] == 0.0)
+        # ∂E/∂A at A = 0 is the coefficient of each order-1 product, nothing else
+        order1 = np.zeros(n_A)
+        for v in np.flatnonzero((t.product_order == 1) & (ctilde[z] != 0)):
+            order1[t.product_index[v, 0]] += ctilde[z, v]
+        for w in range(used, WIDTH):
+            np.testing.assert_allclose(dEdAt[:, w], order1, rtol=1e-13, atol=0)
 
 
 def test_tree_shares_prefixes(ch_basis):
@@ -85,9 +96,9 @@ def test_tree_shares_prefixes(ch_basis):
 
 
 def test_atom_batches_cover_every_atom_once():
-    species = np.array([0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2])
-    batches, bs = atom_batches(species, 3, width=4)
-    assert batches.shape[1] == 4
+    species = np.array([0, 2, 2] + [0] * 17 + [2])
+    batches, bs = atom_batches(species, 3)
+    assert batches.shape == (4, WIDTH)  # species 0: 18 atoms -> 3 batches; species 2: 3 -> 1
     got = batches[batches >= 0]
     assert sorted(got.tolist()) == list(range(len(species)))
     for b, z in zip(batches, bs, strict=True):
