@@ -65,6 +65,7 @@ class LinearACEModel:
             np.add.at(self._ctilde[z], t.c_indices, c[z * K + rows] * t.c_data)
         self._tree = build_product_tree(t.product_index, t.product_order, self._ctilde)
         self._n_lm_of_n = predict.lm_limits(self._tree, basis.n_max, basis.l_max)
+        self._radial_params = basis._radial_params()
 
     # ------------------------------------------------------------------ prediction
     def predict(self, atoms: Atoms, where: str = "structure") -> dict:
@@ -81,7 +82,7 @@ class LinearACEModel:
             j,
             D,
             pair_type,
-            b._radial_params(),
+            self._radial_params,
             b.n_max,
             b.l_max,
             len(b.elements),

@@ -264,7 +264,7 @@ def energy_forces(
             offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max, l_max,
             n_species, n_lm_of_n, batches, batch_species, bounds, max_nb,
             tree.slot, tree.coeff, tree.child_start, tree.child_mid, tree.child_end,
-            tree.internal, tree.child_ipos, tree.segments(), E_atom, dE_dr,
+            tree.internal, tree.child_ipos, tree.segments, E_atom, dE_dr,
         )  # fmt: skip
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros((3, 3))

@@ -29,6 +29,7 @@ prefix sharing, which is exact and needs no search.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -88,6 +89,7 @@ class ProductTree:
     def n_nodes(self) -> int:
         return len(self.slot)
 
+    @cached_property
     def segments(self) -> np.ndarray:
         """Per species ``(first node, root_mid, root_end, internal_ptr[z], internal_ptr[z+1],
         end node)`` as one (n_species, 6) int64 array for the kernels."""

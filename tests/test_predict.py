@@ -54,7 +54,7 @@ def test_tree_sweep_equals_direct_products(ch_basis, seed, used, sparsity):
     tree = build_product_tree(t.product_index, t.product_order, ctilde)
     assert tree.n_products == int(np.count_nonzero(ctilde))
     n_A = ns * ch_basis.n_slot
-    seg = tree.segments()
+    seg = tree.segments
     n_int = max(int(np.max(seg[:, 4] - seg[:, 3])), 1)
     for z in range(ns):
         At = np.zeros((n_A, WIDTH))
