@@ -155,6 +155,7 @@ def _energy_forces(
         acc = np.empty((4, WIDTH))
         energy = np.empty((1, WIDTH))
         w_lm = np.empty(n_lm)
+        Ai = np.zeros(n_A)  # one atom's A, then its ∂E/∂A, contiguous
         for b in range(bounds[chunk], bounds[chunk + 1]):
             for s in range(n_species):
                 for n in range(n_max):
@@ -167,6 +168,11 @@ def _energy_forces(
                 i = batches[b, w]
                 if i < 0:
                     continue
+                for s in range(n_species):
+                    for n in range(n_max):
+                        off = s * n_slot + n * n_lm
+                        for lm in range(n_lm_of_n[n]):
+                            Ai[off + lm] = 0.0
                 start = offsets[i]
                 for p in range(start, offsets[i + 1]):
                     q = p - start
@@ -179,7 +185,12 @@ def _energy_forces(
                         Rn = R[w, q, n]
                         off = base + n * n_lm
                         for lm in range(n_lm_of_n[n]):
-                            At[off + lm, w] += Rn * Y[w, q, lm]
+                            Ai[off + lm] += Rn * Y[w, q, lm]
+                for s in range(n_species):  # contiguous accumulation, then one strided copy
+                    for n in range(n_max):
+                        off = s * n_slot + n * n_lm
+                        for lm in range(n_lm_of_n[n]):
+                            At[off + lm, w] = Ai[off + lm]
             _tree_sweep(
                 At, slot, coeff, child_start, child_mid, child_end, internal, child_ipos,
                 segments[batch_species[b]], value, adj, acc, dEdAt, energy,
@@ -189,6 +200,11 @@ def _energy_forces(
                 if i < 0:
                     continue
                 E_atom[i] = energy[0, w]
+                for s in range(n_species):
+                    for n in range(n_max):
+                        off = s * n_slot + n * n_lm
+                        for lm in range(n_lm_of_n[n]):
+                            Ai[off + lm] = dEdAt[off + lm, w]
                 start = offsets[i]
                 for p in range(start, offsets[i + 1]):
                     q = p - start
@@ -200,7 +216,7 @@ def _energy_forces(
                         Rn = R[w, q, n]
                         u = 0.0
                         for lm in range(n_lm_of_n[n]):
-                            gA = dEdAt[off + lm, w]
+                            gA = Ai[off + lm]
                             u += gA * Y[w, q, lm]
                             w_lm[lm] += gA * Rn
                         radial_sum += dR[w, q, n] * u
