@@ -149,9 +149,10 @@ def check_exportable(model) -> None:
     basis = model.basis
     if type(basis) is not ACEBasis:
         raise YaceExportError(
-            f"the model's basis is a {type(basis).__name__}, not a plain ACEBasis: only the "
-            "single-layer ACE basis has a .yace equivalent (ML-PACE has no two-layer or "
-            "message-passing features)"
+            f"the model's basis is a {type(basis).__name__}, not an ace_ref ACEBasis: the "
+            ".yace writer only knows how ACEBasis builds its features (a two-layer or "
+            "message-passing basis has no .yace equivalent; a sparsified single-layer basis "
+            "would need its own support here)"
         )
     ns = len(basis.elements)
     for a in range(ns):

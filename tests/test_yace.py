@@ -278,7 +278,7 @@ def test_refuses_other_models_and_bases():
 
     b = TwoLayerBasis("Ta", order=2, max_n=[2, 2], max_l=[0, 1], radial="ace1")
     model = LinearACEModel(b, np.ones(len(b)), {"Ta": 0.0})
-    with pytest.raises(YaceExportError, match="TwoLayerBasis.*single-layer"):
+    with pytest.raises(YaceExportError, match="TwoLayerBasis, not an ace_ref ACEBasis.*two-layer"):
         check_exportable(model)
 
 
