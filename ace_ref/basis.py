@@ -37,7 +37,7 @@ from ase.data import atomic_numbers
 from ace_ref import defaults, kernels
 from ace_ref.coupling import CouplingCache, o3_multiplicity
 from ace_ref.neighbours import neighbour_list
-from ace_ref.radial import BesselRadial, PolynomialRadial
+from ace_ref.radial import ACE1Radial, BesselRadial, PolynomialRadial
 
 __all__ = ["ACEBasis", "BasisTables", "DesignRows"]
 
@@ -142,7 +142,9 @@ class ACEBasis:
         Cutoff (Å), or a dict ``{("C", "H"): 4.5, ...}`` of pair cutoffs (symmetric; pairs not
         named use ``defaults.R_CUT`` unless a ``"default"`` key is given).
     radial
-        ``"bessel"`` or ``"polynomial"``; ``radial_options`` go to the radial class.
+        ``"bessel"``, ``"polynomial"`` or ``"ace1"`` (:class:`ace_ref.radial.ACE1Radial`, the
+        one that exports to LAMMPS ``.yace`` exactly); ``radial_options`` go to the radial
+        class.
     cache_dir
         Coupling cache directory (``"default"``: :func:`ace_ref.coupling.default_cache_dir`;
         ``None``: no disk cache).
@@ -251,14 +253,17 @@ class ACEBasis:
                 rc = float(self.r_cut[a, b])
                 if self.radial_kind == "bessel":
                     row.append(BesselRadial(self.n_max, rc, **self.radial_options))
-                elif self.radial_kind == "polynomial":
+                elif self.radial_kind in ("polynomial", "ace1"):
                     opts = dict(self.radial_options)
                     opts.setdefault("r_0", defaults.POLYNOMIAL_R0_FRACTION * rc)
-                    row.append(PolynomialRadial(self.n_max, rc, **opts))
+                    if self.radial_kind == "ace1":
+                        opts.setdefault("r_in", defaults.ACE1_R_IN_FRACTION * rc)
+                    cls = PolynomialRadial if self.radial_kind == "polynomial" else ACE1Radial
+                    row.append(cls(self.n_max, rc, **opts))
                 else:
                     raise ValueError(
                         f"unknown radial basis {self.radial_kind!r} "
-                        "(choose 'bessel' or 'polynomial')"
+                        "(choose 'bessel', 'polynomial' or 'ace1')"
                     )
             out.append(row)
         return out

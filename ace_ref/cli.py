@@ -1,4 +1,4 @@
-"""The ``ace-ref`` command: ``fit``, ``eval``, ``basis``, ``verify``.
+"""The ``ace-ref`` command: ``fit``, ``eval``, ``export``, ``basis``, ``verify``.
 
 Every option's default comes from :mod:`ace_ref.defaults` (or the ``FIT_DEFAULTS`` below,
 chosen as the best settings found for small molecules, see BENCHMARKS.md).
@@ -90,7 +90,12 @@ def _add_basis_options(p):
         default=str(FIT_DEFAULTS["w_L"]),
         help="weight w_L of l in the total degree Σ(n + w_L l), e.g. 1 or 3/2",
     )
-    p.add_argument("--radial", default=FIT_DEFAULTS["radial"], choices=["bessel", "polynomial"])
+    p.add_argument(
+        "--radial",
+        default=FIT_DEFAULTS["radial"],
+        choices=["bessel", "polynomial", "ace1"],
+        help="radial basis ('ace1' exports exactly to LAMMPS: ace-ref export)",
+    )
 
 
 def _apply_config_file(args):
@@ -371,6 +376,22 @@ def cmd_verify(args) -> int:
     return 0 if all(r.passed for r in rows) else 1
 
 
+def cmd_export(args) -> int:
+    """Write a fitted model as an ML-PACE ``.yace`` file and print the LAMMPS lines for it."""
+    from ace_ref.model import load
+    from ace_ref.yace import export_yace
+
+    model = load(args.model)
+    out = export_yace(
+        model, args.output, report=print, type_elements=args.types, evaluator=args.evaluator
+    )
+    print(f"model written to {out.path}")
+    print("LAMMPS (units metal, newton on):")
+    print(out.pair_style)
+    print(out.pair_coeff)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ace-ref", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -416,6 +437,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stress-unit", default="eV/A3")
     p.add_argument("--stress-convention", default="ase", choices=["ase", "pressure"])
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("export", help="write a model as .yace for LAMMPS pair_style pace")
+    p.add_argument("model", help="model file (.npz) fitted with --radial ace1")
+    p.add_argument("-o", "--output", required=True, help="output file (.yace)")
+    p.add_argument(
+        "--types",
+        nargs="+",
+        help="element of LAMMPS atom type 1, 2, ... (default: the model's elements)",
+    )
+    p.add_argument("--evaluator", default="recursive", choices=["recursive", "product"])
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("basis", help="print basis sizes without fitting")
     _add_basis_options(p)
     p.set_defaults(func=cmd_basis)

@@ -101,6 +101,22 @@ class LinearACEModel:
         return ACECalculator(self)
 
     # ------------------------------------------------------------------ files
+    def export_yace(
+        self, path: str | Path, report=print, type_elements=None, evaluator: str = "recursive"
+    ):
+        """Write the model as an ML-PACE ``.yace`` file for LAMMPS ``pair_style pace``.
+
+        Exact for models on the ``"ace1"`` radial basis; anything without a ``.yace``
+        equivalent raises :class:`ace_ref.yace.YaceExportError`. See
+        :func:`ace_ref.yace.export_yace` (returns a :class:`ace_ref.yace.YaceExport` with the
+        size and the ``pair_style``/``pair_coeff`` lines).
+        """
+        from ace_ref.yace import export_yace
+
+        return export_yace(
+            self, path, report=report, type_elements=type_elements, evaluator=evaluator
+        )
+
     def save(self, path: str | Path) -> Path:
         """Write the model atomically (see module docstring); returns the path."""
         path = Path(path)
