@@ -55,6 +55,7 @@ def _build_basis(args, elements):
     from ace_ref import ACEBasis
 
     kwargs = dict(order=args.order, r_cut=args.rcut, radial=args.radial, w_L=Fraction(args.wl))
+    kwargs.update(_sparsification_kwargs(args))
     if args.degree is not None:
         values = [Fraction(x) for x in str(args.degree).replace(",", " ").split()]
         kwargs["max_degree"] = values[0] if len(values) == 1 else values
@@ -71,6 +72,20 @@ def _build_basis(args, elements):
             )
         kwargs["max_degree"] = FIT_DEFAULTS["max_degree"]
     return ACEBasis(elements, **kwargs)
+
+
+def _sparsification_kwargs(args) -> dict:
+    """``ACEBasis`` keywords of the NequIP-style sparsification options (docs/sparsify.md)."""
+    coupling = getattr(args, "coupling", "symmetric")
+    lmax_hidden = getattr(args, "lmax_hidden", None)
+    if lmax_hidden is not None and coupling == "symmetric":
+        coupling = "chain"  # a hidden-L cap only exists in the chain tree
+    return {
+        "coupling": coupling,
+        "lmax_hidden": lmax_hidden,
+        "channels": getattr(args, "channels", "full"),
+        "independent": not getattr(args, "all_paths", False),
+    }
 
 
 def _add_basis_options(p):
@@ -91,6 +106,32 @@ def _add_basis_options(p):
         help="weight w_L of l in the total degree Σ(n + w_L l), e.g. 1 or 3/2",
     )
     p.add_argument("--radial", default=FIT_DEFAULTS["radial"], choices=["bessel", "polynomial"])
+    g = p.add_argument_group("NequIP-style sparsifications (docs/sparsify.md)")
+    g.add_argument(
+        "--coupling",
+        default="symmetric",
+        choices=["symmetric", "chain"],
+        help="symmetric: full ACE coupling (default); chain: iterated tensor products "
+        "h^(ν) = [φ ⊗ h^(ν-1)]_L, every order of the factors",
+    )
+    g.add_argument(
+        "--lmax-hidden",
+        type=int,
+        help="cap L ≤ this on every hidden feature of the chain (NequIP's l_max); "
+        "implies --coupling chain",
+    )
+    g.add_argument(
+        "--channels",
+        default="full",
+        choices=["full", "uvw", "uvu"],
+        help="full/uvw: all radial channels couple; uvu: all factors share one radial index n",
+    )
+    g.add_argument(
+        "--all-paths",
+        action="store_true",
+        help="keep every NequIP path as a column (linearly dependent) instead of an "
+        "independent subset of each block",
+    )
 
 
 def _apply_config_file(args):
@@ -324,7 +365,42 @@ def cmd_basis(args) -> int:
     elements = args.elements or ["Si"]
     basis = _build_basis(args, elements)
     print(basis.describe())
+    if basis.is_sparsified:
+        print()
+        print(size_comparison(basis))
     return 0
+
+
+def size_comparison(basis) -> str:
+    """Per-order sizes of a sparsified basis next to the full ACE basis of the same
+    truncation (functions per species; NequIP paths before the independence reduction)."""
+    from ace_ref import ACEBasis
+
+    spec = basis.to_dict()
+    for key in ("coupling", "lmax_hidden", "channels", "independent"):
+        spec.pop(key, None)
+    full = ACEBasis.from_dict(spec)
+    name = (
+        f"{basis.coupling}"
+        + ("" if basis.lmax_hidden is None else f" L≤{basis.lmax_hidden}")
+        + f" {basis.channels}"
+    )
+    fc, sc = full.counts_by_order(), basis.counts_by_order()
+    lines = [
+        "sizes per species, same truncation:",
+        f"{'order':>6} {'full ACE':>10} {name:>20}",
+    ]
+    for nu in fc:
+        lines.append(f"{nu:>6} {fc[nu]:>10} {sc[nu]:>20}")
+    lines.append(
+        f"{'total':>6} {full.n_functions_per_species:>10} {basis.n_functions_per_species:>20}"
+    )
+    lines.append(f"{'paths':>6} {full.n_paths(0):>10} {basis.n_paths(0):>20}")
+    lines.append(
+        f"all species: full {len(full)}, sparsified {len(basis)} linear coefficients "
+        f"({100 * len(basis) / len(full):.1f} %)"
+    )
+    return "\n".join(lines)
 
 
 def cmd_verify(args) -> int:
