@@ -71,7 +71,24 @@ def _build_basis(args, elements):
                 "(the default degree is for order 3)"
             )
         kwargs["max_degree"] = FIT_DEFAULTS["max_degree"]
-    return ACEBasis(elements, **kwargs)
+    basis = ACEBasis(elements, **kwargs)
+    if getattr(args, "layers", 1) == 2:
+        from ace_ref.multilayer import TwoLayerBasis
+
+        degree = None
+        if args.l2_degree is not None:
+            degree = [Fraction(x) for x in str(args.l2_degree).replace(",", " ").split()]
+        return TwoLayerBasis(
+            basis,
+            lmax_hidden=args.l2_lmax,
+            max_n=args.l2_max_n,
+            order=args.l2_order,
+            max_degree=degree,
+            constant_channel=not args.l2_no_constant,
+        )
+    if getattr(args, "layers", 1) != 1:
+        raise ValueError(f"--layers must be 1 or 2, got {args.layers}")
+    return basis
 
 
 def _sparsification_kwargs(args) -> dict:
@@ -132,6 +149,17 @@ def _add_basis_options(p):
         help="keep every NequIP path as a column (linearly dependent) instead of an "
         "independent subset of each block",
     )
+    g = p.add_argument_group(
+        "two-layer linear message passing (multi-ACE; the options above define layer 1)"
+    )
+    g.add_argument("--layers", type=int, default=1, choices=[1, 2], help="1: ACE; 2: multi-ACE")
+    g.add_argument(
+        "--l2-lmax", type=int, default=1, help="largest L of the layer-1 channels and of A²"
+    )
+    g.add_argument("--l2-max-n", type=int, default=4, help="layer-2 radial functions")
+    g.add_argument("--l2-order", type=int, default=1, help="correlation order ν2 of layer 2")
+    g.add_argument("--l2-degree", help="total degree of the layer-2 products (one per order)")
+    g.add_argument("--l2-no-constant", action="store_true", help="no constant channel in layer 2")
 
 
 def _apply_config_file(args):
@@ -148,7 +176,9 @@ def _apply_config_file(args):
             raise SystemExit(f"ace-ref: {path}: unknown option {key!r}")
         if isinstance(value, list):
             value = (
-                ",".join(str(v) for v in value) if attr in ("max_n", "max_l", "degree") else value
+                ",".join(str(v) for v in value)
+                if attr in ("max_n", "max_l", "degree", "l2_degree")
+                else value
             )
         setattr(args, attr, value)
 
@@ -272,7 +302,12 @@ def cmd_fit(args) -> int:
         "seconds_assembly": t_assembly,
         "seconds_total": t_total,
     }
-    model = LinearACEModel(basis, solution.coefficients, e0, meta)
+    if hasattr(basis, "layer1"):
+        from ace_ref.multilayer import TwoLayerModel
+
+        model = TwoLayerModel(basis, solution.coefficients, e0, meta)
+    else:
+        model = LinearACEModel(basis, solution.coefficients, e0, meta)
     path = model.save(args.output)
     print(
         f"fitted {len(basis)} coefficients on {len(train)} configurations "
@@ -365,7 +400,7 @@ def cmd_basis(args) -> int:
     elements = args.elements or ["Si"]
     basis = _build_basis(args, elements)
     print(basis.describe())
-    if basis.is_sparsified:
+    if getattr(basis, "is_sparsified", False):
         print()
         print(size_comparison(basis))
     return 0

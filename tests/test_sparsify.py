@@ -230,3 +230,30 @@ def test_cli_basis_side_by_side(capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "full ACE" in out and "chain L≤1 uvu" in out and "sparsified" in out
+
+
+def test_cli_fit_sparsified(tmp_path, capsys):
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    rng = np.random.default_rng(7)
+    basis = ACEBasis(["H", "O"], order=2, max_n=[3, 2], max_l=[0, 1], r_cut=3.5, cache_dir=None)
+    truth = LinearACEModel(basis, rng.normal(size=len(basis)) * 0.1, {"H": -0.5, "O": -2.0})
+    frames = []
+    for _ in range(15):
+        atoms = molecule("H2O")
+        atoms.rattle(0.2, seed=int(rng.integers(1000)))
+        out = truth.predict(atoms)
+        atoms.calc = SinglePointCalculator(atoms, energy=out["energy"], forces=out["forces"])
+        frames.append(atoms)
+    write(tmp_path / "d.xyz", frames, format="extxyz")
+    out_path = tmp_path / "m.npz"
+    code = main(
+        ["fit", str(tmp_path / "d.xyz"), "--elements", "H", "O", "--order", "2", "--max-n",
+         "3,2", "--max-l", "0,1", "--rcut", "3.5", "--coupling", "chain", "--lmax-hidden", "0",
+         "--channels", "uvu", "--quiet", "-o", str(out_path)]
+    )  # fmt: skip
+    assert code == 0
+    assert "coupling 'chain', hidden L ≤ 0, channels 'uvu'" in capsys.readouterr().out
+    spec = load(out_path).basis.to_dict()
+    assert spec["coupling"] == "chain" and spec["lmax_hidden"] == 0 and spec["channels"] == "uvu"
