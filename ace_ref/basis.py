@@ -338,12 +338,13 @@ class ACEBasis:
         bound = self._degree_bound(nu)
         types = self._types(nu) if nu > 1 else [t for t in self._types_order1() if t[2] == L]
         memo: dict = {}
-        uvu = self.channels == "uvu"
-        for combo in itertools.combinations_with_replacement(types, nu):
+        pools = self._pools(types)
+        combos = itertools.chain.from_iterable(
+            itertools.combinations_with_replacement(pool, nu) for pool in pools
+        )
+        for combo in combos:
             if (-1) ** sum(t[2] for t in combo) != parity:
                 continue
-            if uvu and any(t[1] != combo[0][1] for t in combo):
-                continue  # "uvu": every factor carries the radial channel n of the first
             if sum(self._degree1(t[1], t[2]) for t in combo) > bound:
                 continue
             sizes = tuple(len(list(g)) for _, g in itertools.groupby(combo))
@@ -357,6 +358,16 @@ class ACEBasis:
                 memo[key] = o3_multiplicity(groups, L, parity)
             if memo[key]:
                 yield combo, sizes, memo[key]
+
+    def _pools(self, types) -> list[list]:
+        """Sets of one-particle types whose sorted tuples are candidates: all types, or for
+        ``channels="uvu"`` one pool per radial index n (every factor shares the channel n)."""
+        if self.channels != "uvu":
+            return [types]
+        by_n: dict = {}
+        for t in types:
+            by_n.setdefault(t[1], []).append(t)
+        return [by_n[n] for n in sorted(by_n)]
 
     def _types_order1(self):
         nmax, _ = self._caps[0]
@@ -380,14 +391,16 @@ class ACEBasis:
 
         budget = 20 * self.max_functions
         for nu in range(2, self.order + 1):
-            types = self._types(nu)
-            n_tuples = comb(len(types) + nu - 1, nu)
+            pools = self._pools(self._types(nu))
+            sizes_ = np.array([comb(len(p) + nu - 1, nu) for p in pools], dtype=float)
+            n_tuples = int(sizes_.sum())
             if n_tuples <= budget:
                 continue
             rng = np.random.default_rng(0)
             total = 0
             for _ in range(400):
-                combo = tuple(sorted(types[k] for k in rng.integers(len(types), size=nu)))
+                pool = pools[rng.choice(len(pools), p=sizes_ / sizes_.sum())]
+                combo = tuple(sorted(pool[k] for k in rng.integers(len(pool), size=nu)))
                 if (-1) ** sum(t[2] for t in combo) != 1:
                     continue
                 sizes = [len(list(g)) for _, g in itertools.groupby(combo)]
