@@ -203,6 +203,14 @@ class ACEBasis:
             raise ValueError(f"truncation leaves no radial function for some order: {self._caps}")
         self.n_max = max(c[0] for c in self._caps)
         self.l_max = max(c[1] for c in self._caps[1:]) if self.order > 1 else 0
+        from ace_ref.spherical import LMAX_TABLE
+
+        if self.l_max > LMAX_TABLE:  # the Y_lm kernel is tabulated up to LMAX_TABLE
+            raise ValueError(
+                f"this truncation needs spherical harmonics up to l = {self.l_max}, but they "
+                f"are tabulated only up to l = {LMAX_TABLE}: cap max_l (it combines with "
+                "max_degree) or lower max_degree"
+            )
         self.radial_kind = radial
         self.radial_options = dict(radial_options or {})
         self.r_cut = self._pair_cutoffs(r_cut)

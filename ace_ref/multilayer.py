@@ -132,8 +132,10 @@ class TwoLayerBasis:
         self.lmax_hidden = int(lmax_hidden)
         self.max_n = int(max_n)
         self.max_l = self.lmax_hidden if max_l is None else int(max_l)
-        if self.max_l < 0:
-            raise ValueError(f"max_l must be ≥ 0, got {max_l!r}")
+        from ace_ref.spherical import LMAX_TABLE
+
+        if not 0 <= self.max_l <= LMAX_TABLE:
+            raise ValueError(f"max_l must be between 0 and {LMAX_TABLE}, got {max_l!r}")
         self.order = int(order)
         if max_degree is None:
             self.max_degree = None
