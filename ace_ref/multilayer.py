@@ -257,7 +257,7 @@ class TwoLayerBasis:
         self._local_offset = offset
         self._build_entries(used)
         self._build_tables(types, products, ns)
-        K2 = self.tables.n_functions
+        K2 = self.layer2_tables.n_functions
         K1 = self.layer1.n_functions_per_species if self.readout_layer1 else 0
         self.n_layer1_per_species = K1
         self.n_layer2_per_species = K2
@@ -355,7 +355,7 @@ class TwoLayerBasis:
         g_a = g_keys % n_A
         bounds = np.arange(n_rows)[:, None] * n_A + np.arange(ns + 1)[None, :] * self.n_slot2
         g_ptr = np.searchsorted(g_keys, bounds.ravel()).reshape(n_rows, ns + 1)
-        self.tables = BasisTables(
+        self.layer2_tables = BasisTables(
             L=0,
             n_functions=k,
             product_index=product_index,
@@ -389,7 +389,7 @@ class TwoLayerBasis:
         ``s``: ``ge_*[ge_ptr[s]:ge_ptr[s+1]]`` list every (row, G entry, A² term)
         contribution with its target ``w``; ``w_b1[w_ptr[row]:w_ptr[row+1]]`` are the distinct
         B¹ rows of each row (union over species)."""
-        t = self.tables
+        t = self.layer2_tables
         n_rows = t.n_functions
         per_row: list[dict] = [{} for _ in range(n_rows)]
         terms = []  # (s, row, g, e, b1)
@@ -428,7 +428,7 @@ class TwoLayerBasis:
         return max(layer2, nu1 + 1 if self.readout_layer1 else 0)
 
     def describe(self) -> str:
-        t = self.tables
+        t = self.layer2_tables
         counts = dict.fromkeys(range(1, self.order + 1), 0)
         for lab in t.labels:
             counts[lab["order"]] += 1
@@ -460,7 +460,7 @@ class TwoLayerBasis:
         if self.readout_layer1:
             for lab in self.layer1.tables(0).labels:
                 d1.append(float(sum(n + self.w_L * l for _, n, l in lab["nl"])))
-        d2 = [float(Fraction(lab["degree"])) for lab in self.tables.labels]
+        d2 = [float(Fraction(lab["degree"])) for lab in self.layer2_tables.labels]
         return np.tile(np.array(d1 + d2), len(self.elements))
 
     def to_dict(self) -> dict:
@@ -505,7 +505,7 @@ class TwoLayerBasis:
         """SHA-256 of the specification, both layers' tables and the A² coupling terms."""
         h = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode())
         h.update(self.layer1.fingerprint().encode())
-        t = self.tables
+        t = self.layer2_tables
         for a in (t.product_index, t.c_indptr, t.c_indices, self.e_slot, self.e_phi, self.e_b1):
             h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
         for a in (t.c_data, self.e_val):
@@ -562,7 +562,7 @@ class TwoLayerBasis:
         ns = len(self.elements)
         A2 = _layer2_base(off2, j2, species, phi2, B1, self.e_slot, self.e_phi, self.e_b1,
                           self.e_val, ns, self.n_slot2)  # fmt: skip
-        t = self.tables
+        t = self.layer2_tables
         B2 = kernels.product_features(
             A2, t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
         )
@@ -586,7 +586,7 @@ class TwoLayerBasis:
         i2, j2, D2, off2, pt2 = self._layer2_pairs(atoms, species, where)
         phi2, dphi2 = kernels.pair_basis(D2, pt2, self._radial_params(), self.max_n, self.max_l)
         ns = len(self.elements)
-        t = self.tables
+        t = self.layer2_tables
         E2, F2, V2 = _layer2_rows(
             off2, i2, j2, D2, species, phi2, dphi2, B1, dB1, off1, j1, D1,
             self.e_slot, self.e_phi, self.e_b1, self.e_val, self.e_ptr, ns, self.n_slot2,

@@ -547,7 +547,7 @@ def span_inclusion(
         excess = float(sig_j[r_f] / tol_j) if r_f < len(sig_j) else 0.0
         margin = float(sig_j[r_j - 1] / tol_j) if r_j else np.inf
         unreachable = []
-        if blocks and hasattr(full, "tables"):
+        if blocks and callable(getattr(full, "tables", None)):
             U = U_s[:, :r_s]
             noise_s = float(np.linalg.norm(Ds))
             gap = sig_s[r_s - 1] - noise_s if r_s else 1.0

@@ -206,3 +206,23 @@ def test_cli_two_layer_fit_eval_basis(basis, tmp_path, capsys):
     assert isinstance(load(model), TwoLayerModel)
     assert main(["eval", str(model), str(tmp_path / "d.xyz")]) == 0
     assert "d.xyz" in capsys.readouterr().out
+
+
+def test_two_layer_features_lie_outside_single_layer_ace(cache):
+    """span_inclusion on any two feature maps: the layer-1 readout of a two-layer basis lies
+    in the span of a single-layer ACE basis (same cutoff, higher body order), the message-
+    passing features do not — even on clusters where every atom sees every other one."""
+    from ace_ref.sparsify import span_inclusion
+
+    layer1 = ACEBasis(["H", "O"], order=1, max_n=[3], max_l=[0], r_cut=RC, cache_dir=cache)
+    two = TwoLayerBasis(layer1, lmax_hidden=1, max_n=3, order=1, constant_channel=False,
+                        cache_dir=cache)  # fmt: skip
+    full = ACEBasis(["H", "O"], order=3, max_n=[3, 3, 3], max_l=[0, 2, 2], r_cut=RC,
+                    cache_dir=cache)  # fmt: skip
+    assert span_inclusion(layer1, full, blocks=False).included
+    report = span_inclusion(two, full, blocks=False)
+    assert not report.included
+    for s in report.species:
+        assert s.excess > 1e6
+        # everything but the 3 + 3 layer-1 readout functions is new
+        assert s.rank_joint - s.rank_full == s.n_sparse - layer1.n_functions_per_species
