@@ -122,8 +122,8 @@ class TwoLayerBasis:
     ) -> None:
         if not isinstance(layer1, ACEBasis):
             raise TypeError(f"layer1 must be an ACEBasis, got {type(layer1).__name__}")
-        for name, value, low in (("lmax_hidden", lmax_hidden, 0), ("max_n", max_n, 1),
-                                 ("order", order, 1)):  # fmt: skip
+        checks = (("lmax_hidden", lmax_hidden, 0), ("max_n", max_n, 1), ("order", order, 1))
+        for name, value, low in checks:
             if isinstance(value, bool) or int(value) != value or value < low:
                 raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
         self.layer1 = layer1
@@ -150,8 +150,8 @@ class TwoLayerBasis:
         if r_cut is None:
             self.r_cut = layer1.r_cut.copy()
         elif isinstance(r_cut, dict):
-            self.r_cut = ACEBasis(self.elements, 1, max_n=[1], max_l=[0], r_cut=r_cut,
-                                  cache_dir=None).r_cut  # fmt: skip
+            probe = ACEBasis(self.elements, 1, max_n=[1], max_l=[0], r_cut=r_cut, cache_dir=None)
+            self.r_cut = probe.r_cut  # the pair table, validated as ACEBasis does
         else:
             self.r_cut = np.full((ns, ns), float(r_cut))
         if not np.all(np.isfinite(self.r_cut)) or np.any(self.r_cut <= 0):
@@ -162,8 +162,9 @@ class TwoLayerBasis:
             if radial_options is not None
             else (layer1.radial_options if radial is None else {})
         )
-        self.radials = [[self._radial(float(self.r_cut[a, b])) for b in range(ns)]
-                        for a in range(ns)]  # fmt: skip
+        self.radials = [
+            [self._radial(float(self.r_cut[a, b])) for b in range(ns)] for a in range(ns)
+        ]
         self.receptive_field = float(np.max(layer1.r_cut) + np.max(self.r_cut))
         self.max_functions = int(max_functions)
         self._coupling = CouplingCache(cache_dir)
@@ -560,8 +561,10 @@ class TwoLayerBasis:
         i2, j2, D2, off2, pt2 = self._layer2_pairs(atoms, species, where)
         phi2, _ = kernels.pair_basis(D2, pt2, self._radial_params(), self.max_n, self.max_l)
         ns = len(self.elements)
-        A2 = _layer2_base(off2, j2, species, phi2, B1, self.e_slot, self.e_phi, self.e_b1,
-                          self.e_val, ns, self.n_slot2)  # fmt: skip
+        A2 = _layer2_base(
+            off2, j2, species, phi2, B1, self.e_slot, self.e_phi, self.e_b1, self.e_val, ns,
+            self.n_slot2,
+        )  # fmt: skip
         t = self.layer2_tables
         B2 = kernels.product_features(
             A2, t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
@@ -787,8 +790,11 @@ class TwoLayerModel:
             "basis_fingerprint": self.basis.fingerprint(),
         }
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, header=np.array(json.dumps(header, sort_keys=True)),
-                     coefficients=self.coefficients)  # fmt: skip
+            np.savez(
+                fh,
+                header=np.array(json.dumps(header, sort_keys=True)),
+                coefficients=self.coefficients,
+            )
         return path
 
 
