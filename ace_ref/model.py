@@ -143,7 +143,8 @@ class LinearACEModel:
 
 
 def load(path: str | Path, cache_dir="default") -> LinearACEModel:
-    """Read a model written by :meth:`LinearACEModel.save`; any defect raises ModelFileError."""
+    """Read a model written by :meth:`LinearACEModel.save` (or a
+    :class:`ace_ref.multilayer.TwoLayerModel`); any defect raises ModelFileError."""
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"model file {path} does not exist")
@@ -153,6 +154,10 @@ def load(path: str | Path, cache_dir="default") -> LinearACEModel:
             coefficients = np.array(f["coefficients"])
     except Exception as exc:  # noqa: BLE001 - anything unreadable is a corrupt file
         raise ModelFileError(f"{path}: not a readable ace_ref model file ({exc})") from exc
+    if header.get("format") == "ace_ref.TwoLayerModel":
+        from ace_ref.multilayer import _from_parts
+
+        return _from_parts(path, header, coefficients, cache_dir)
     if header.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not an ace_ref model (format {header.get('format')!r})")
     if header.get("version") != FORMAT_VERSION:
