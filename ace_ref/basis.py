@@ -37,7 +37,7 @@ from ase.data import atomic_numbers
 from ace_ref import defaults, kernels
 from ace_ref.coupling import CouplingCache, o3_multiplicity
 from ace_ref.neighbours import neighbour_list
-from ace_ref.radial import ACE1Radial, BesselRadial, PolynomialRadial
+from ace_ref.radial import make_radial
 
 __all__ = ["ACEBasis", "BasisTables", "DesignRows"]
 
@@ -304,27 +304,15 @@ class ACEBasis:
 
     def _make_radials(self) -> list:
         ns = len(self.elements)
-        out = []
-        for a in range(ns):
-            row = []
-            for b in range(ns):
-                rc = float(self.r_cut[a, b])
-                if self.radial_kind == "bessel":
-                    row.append(BesselRadial(self.n_max, rc, **self.radial_options))
-                elif self.radial_kind in ("polynomial", "ace1"):
-                    opts = dict(self.radial_options)
-                    opts.setdefault("r_0", defaults.POLYNOMIAL_R0_FRACTION * rc)
-                    if self.radial_kind == "ace1":
-                        opts.setdefault("r_in", defaults.ACE1_R_IN_FRACTION * rc)
-                    cls = PolynomialRadial if self.radial_kind == "polynomial" else ACE1Radial
-                    row.append(cls(self.n_max, rc, **opts))
-                else:
-                    raise ValueError(
-                        f"unknown radial basis {self.radial_kind!r} "
-                        "(choose 'bessel', 'polynomial' or 'ace1')"
-                    )
-            out.append(row)
-        return out
+        return [
+            [
+                make_radial(
+                    self.radial_kind, self.n_max, float(self.r_cut[a, b]), self.radial_options
+                )
+                for b in range(ns)
+            ]
+            for a in range(ns)
+        ]
 
     def _types(self, nu: int) -> list[tuple[int, int, int]]:
         nmax, lmax = self._caps[nu - 1]

@@ -58,7 +58,7 @@ from ace_ref.atomic import atomic_path
 from ace_ref.basis import ACEBasis, BasisTables, DesignRows
 from ace_ref.coupling import CouplingCache, coupled_block, o3_multiplicity
 from ace_ref.neighbours import neighbour_list
-from ace_ref.radial import BesselRadial, PolynomialRadial
+from ace_ref.radial import make_radial
 
 __all__ = ["TwoLayerBasis", "TwoLayerModel", "FORMAT_NAME", "load"]
 
@@ -172,13 +172,7 @@ class TwoLayerBasis:
 
     # ------------------------------------------------------------------ construction
     def _radial(self, rc: float):
-        if self.radial_kind == "bessel":
-            return BesselRadial(self.max_n, rc, **self.radial_options)
-        if self.radial_kind == "polynomial":
-            opts = dict(self.radial_options)
-            opts.setdefault("r_0", defaults.POLYNOMIAL_R0_FRACTION * rc)
-            return PolynomialRadial(self.max_n, rc, **opts)
-        raise ValueError(f"unknown radial basis {self.radial_kind!r} (bessel or polynomial)")
+        return make_radial(self.radial_kind, self.max_n, rc, self.radial_options)
 
     def _channels(self):
         """Layer-1 channels ``(L1, k, first B¹ row, degree, label)``; B¹ rows: the constant

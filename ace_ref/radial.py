@@ -784,3 +784,27 @@ def radial_from_dict(d: dict) -> BesselRadial | PolynomialRadial | ACE1Radial:
     if t not in _KINDS:
         raise ValueError(f"unknown radial basis type {t!r}; expected one of {sorted(_KINDS)}")
     return _KINDS[t].from_dict(d)
+
+
+RADIAL_KINDS = ("bessel", "polynomial", "ace1")
+
+
+def make_radial(kind: str, n_max: int, r_cut: float, options: dict | None = None):
+    """The radial basis ``kind`` (one of :data:`RADIAL_KINDS`) with ``n_max`` functions.
+
+    ``options`` are passed to the class; defaults that depend on the cutoff are filled in
+    here, in one place: ``r_0 = POLYNOMIAL_R0_FRACTION · r_cut`` for "polynomial" and "ace1",
+    ``r_in = ACE1_R_IN_FRACTION · r_cut`` for "ace1" (:mod:`ace_ref.defaults`).
+    """
+    from ace_ref import defaults
+
+    opts = dict(options or {})
+    if kind == "bessel":
+        return BesselRadial(n_max, r_cut, **opts)
+    if kind in ("polynomial", "ace1"):
+        opts.setdefault("r_0", defaults.POLYNOMIAL_R0_FRACTION * r_cut)
+        if kind == "ace1":
+            opts.setdefault("r_in", defaults.ACE1_R_IN_FRACTION * r_cut)
+            return ACE1Radial(n_max, r_cut, **opts)
+        return PolynomialRadial(n_max, r_cut, **opts)
+    raise ValueError(f"unknown radial basis {kind!r} (choose one of {', '.join(RADIAL_KINDS)})")

@@ -135,8 +135,10 @@ def check_exportable(model) -> None:
     ``.yace`` equivalent; return ``None`` if the model can be written exactly.
 
     Exportable: a :class:`ace_ref.model.LinearACEModel` on an :class:`ace_ref.ACEBasis`
-    (one layer, any elements, correlation orders, truncations and per-pair cutoffs) whose
-    radial basis is :class:`ace_ref.radial.ACE1Radial` for every species pair.
+    (one layer, any elements, correlation orders, truncations and per-pair cutoffs, and the
+    single-layer NequIP-style sparsifications of :mod:`ace_ref.sparsify`, which are other
+    coupling matrices over the same products) whose radial basis is
+    :class:`ace_ref.radial.ACE1Radial` for every species pair.
     """
     from ace_ref.basis import ACEBasis
     from ace_ref.model import LinearACEModel
@@ -151,8 +153,7 @@ def check_exportable(model) -> None:
         raise YaceExportError(
             f"the model's basis is a {type(basis).__name__}, not an ace_ref ACEBasis: the "
             ".yace writer only knows how ACEBasis builds its features (a two-layer or "
-            "message-passing basis has no .yace equivalent; a sparsified single-layer basis "
-            "would need its own support here)"
+            "message-passing basis has no .yace equivalent)"
         )
     ns = len(basis.elements)
     for a in range(ns):

@@ -282,6 +282,16 @@ def test_refuses_other_models_and_bases():
         check_exportable(model)
 
 
+def test_refuses_a_real_two_layer_model():
+    from ace_ref.multilayer import TwoLayerBasis, TwoLayerModel
+
+    layer1 = ACEBasis("Ta", order=2, max_n=[2, 2], max_l=[0, 1], radial="ace1")
+    basis = TwoLayerBasis(layer1, lmax_hidden=1, max_n=2)
+    model = TwoLayerModel(basis, np.ones(len(basis)), {"Ta": 0.0})
+    with pytest.raises(YaceExportError, match="multi-layer"):
+        check_exportable(model)
+
+
 def test_refuses_wrong_suffix(tmp_path):
     with pytest.raises(ValueError, match=r"\.yace"):
         export_yace(_model(order=2, max_n=[2, 2], max_l=[0, 1]), tmp_path / "m.yaml")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ase.build import molecule
 from ase.io import read
 
 from ace_ref import ACEBasis
@@ -110,3 +111,28 @@ def test_multispecies_per_pair_cutoffs_order4_and_sparse_coefficients(tmp_path, 
     assert out.n_functions["H"] == 0
     structures = read(ACAC / "test_MD_300K.xyz", ":4")
     _check(pyace_agreement(model, out.path, structures, evaluator))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"coupling": "chain", "lmax_hidden": 1},
+        {"channels": "uvu"},
+        {"coupling": "chain", "lmax_hidden": 2, "channels": "uvu"},
+    ],
+    ids=["chain-L1", "uvu", "linearised-NequIP"],
+)
+def test_sparsified_single_layer_models_export_exactly(tmp_path, options):
+    """A sparsification is another coupling matrix over the same products, so c̃ = Cᵀc and the
+    .yace file are exact for it too."""
+    basis = ACEBasis(
+        ["H", "C", "O"], 3, max_degree=[8, 8, 6], w_L=1, r_cut=4.5, radial="ace1", **options
+    )
+    c = np.random.default_rng(11).normal(size=len(basis)) * 0.01
+    model = LinearACEModel(basis, c, {"H": -13.6, "C": -1029.5, "O": -2041.25})
+    path = model.export_yace(tmp_path / "m.yace", report=None).path
+    structures = [molecule("CH3COCH3"), molecule("CH3CH2OH")]
+    for k, a in enumerate(structures):
+        a.rattle(0.05, seed=k)
+    r = pyace_agreement(model, path, structures)
+    assert r["energy"] < 1e-8 and r["forces"] < 1e-8
