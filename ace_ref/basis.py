@@ -157,6 +157,10 @@ class ACEBasis:
         all factors of a product (``"full"``, alias ``"uvw"``: all n-tuples);
         ``independent=False`` keeps every NequIP path as a column (linearly dependent).
         The defaults give the full symmetric ACE basis.
+    max_output_L
+        Largest ``L`` of equivariant features ``features(atoms, L)`` the basis supports. With a
+        total degree it bounds the spherical harmonics needed (see :attr:`l_max`); invariants
+        (``L = 0``) never need more than the triangle bound.
     """
 
     def __init__(
@@ -176,6 +180,7 @@ class ACEBasis:
         lmax_hidden: int | None = None,
         channels: str = "full",
         independent: bool = True,
+        max_output_L: int = defaults.MAX_OUTPUT_L,
     ) -> None:
         if isinstance(elements, str):
             elements = [elements]
@@ -205,7 +210,12 @@ class ACEBasis:
         if any(nmax < 1 for nmax, _ in self._caps):
             raise ValueError(f"truncation leaves no radial function for some order: {self._caps}")
         self.n_max = max(c[0] for c in self._caps)
-        self.l_max = max(c[1] for c in self._caps[1:]) if self.order > 1 else 0
+        if isinstance(max_output_L, bool) or int(max_output_L) != max_output_L:
+            raise ValueError(f"max_output_L must be an integer ≥ 0, got {max_output_L!r}")
+        if max_output_L < 0:
+            raise ValueError(f"max_output_L must be an integer ≥ 0, got {max_output_L!r}")
+        self.max_output_L = int(max_output_L)
+        self.l_max = self._needed_l_max()
         from ace_ref.spherical import LMAX_TABLE
 
         if self.l_max > LMAX_TABLE:  # the Y_lm kernel is tabulated up to LMAX_TABLE
@@ -281,6 +291,27 @@ class ACEBasis:
             nmax = n_deg if nmax is None else min(nmax, n_deg)
             lmax = l_deg if lmax is None else min(lmax, l_deg)
         return nmax, max(lmax, 0) if lmax is not None else 0
+
+    def _needed_l_max(self) -> int:
+        """Largest ``l`` any one-particle function can carry in a feature of output
+        ``L ≤ max_output_L`` — the extent of the spherical harmonics.
+
+        Coupling ``l_1 … l_ν`` to ``L`` needs ``l_1 ≤ l_2 + … + l_ν + L`` (triangle rule), so
+        ``2 w_L l_1 ≤ w_L (l_1 + … + l_ν) + w_L L ≤ D_ν − ν + w_L L`` with every ``n ≥ 1``:
+        ``l ≤ ⌊(D_ν − ν + w_L L)/(2 w_L)⌋``, besides the per-order cap ``max_l``. Order 1
+        carries ``l = L``. :meth:`tables` checks that no tuple exceeds it.
+        """
+        L = self.max_output_L
+        needed = min(L, self._caps[0][1] if self.order == 1 else max(c[1] for c in self._caps))
+        if self.max_degree is not None and self.max_degree[0] < 1 + self.w_L * L:
+            needed = min(needed, max(int((self.max_degree[0] - 1) / self.w_L), 0))
+        for nu in range(2, self.order + 1):
+            cap = self._caps[nu - 1][1]
+            if self.max_degree is not None:
+                D = self.max_degree[nu - 1]
+                cap = min(cap, max(int((D - nu + self.w_L * L) / (2 * self.w_L)), 0))
+            needed = max(needed, cap)
+        return needed
 
     def _pair_cutoffs(self, r_cut) -> np.ndarray:
         ns = len(self.elements)
@@ -444,6 +475,12 @@ class ACEBasis:
 
     def one_particle_index(self, s: int, n: int, l: int, m) -> np.ndarray:
         """``a = s n_slot + (n − 1)(l_max+1)^2 + l² + l + m``."""
+        if l > self.l_max:
+            raise ValueError(
+                f"a feature needs spherical harmonics of degree l = {l}, beyond this basis's "
+                f"l_max = {self.l_max} (sized for outputs L ≤ {self.max_output_L}); build the "
+                "basis with a larger max_output_L"
+            )
         return s * self.n_slot + (n - 1) * self.n_lm + l * l + l + np.asarray(m)
 
     def tables(self, L: int = 0) -> BasisTables:
@@ -614,6 +651,8 @@ class ACEBasis:
             "radial": self.radial_kind,
             "radial_options": self.radial_options,
         }
+        if self.max_output_L != defaults.MAX_OUTPUT_L:
+            d["max_output_L"] = self.max_output_L
         # sparsification keys only when they differ from the full basis, so that the
         # fingerprints of existing full-basis models do not change
         if self.coupling != "symmetric":
@@ -644,6 +683,7 @@ class ACEBasis:
             lmax_hidden=d.get("lmax_hidden"),
             channels=d.get("channels", "full"),
             independent=d.get("independent", True),
+            max_output_L=d.get("max_output_L", defaults.MAX_OUTPUT_L),
         )
 
     # ------------------------------------------------------------------ evaluation

@@ -20,6 +20,10 @@ ENVELOPE_P = 6
 W_L = Fraction(3, 2)
 """Weight of ``l`` in the total degree ``Σ_t (n_t + w_L l_t)`` (exact rational)."""
 
+MAX_OUTPUT_L = 2
+"""Largest output ``L`` of equivariant features ``basis.features(atoms, L)`` a basis is sized
+for: it sets how far the spherical harmonics go (see ``ACEBasis.l_max``)."""
+
 MAX_FUNCTIONS = 250_000
 """Refuse to build a basis with more linear coefficients than this (say how many first)."""
 

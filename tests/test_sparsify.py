@@ -222,7 +222,7 @@ def test_bad_sparsification_options():
         ACEBasis("H", order=2, max_n=2, max_l=1, coupling="chain", lmax_hidden=-1)
     # high-degree uvu bases reach l beyond the tabulated Y_lm: an error, not a crash
     with pytest.raises(ValueError, match="tabulated only up to l = 12"):
-        ACEBasis("H", order=2, max_degree=16, w_L=1, channels="uvu", cache_dir=None)
+        ACEBasis("H", order=2, max_degree=30, w_L=1, channels="uvu", cache_dir=None)
 
 
 def test_cli_basis_side_by_side(capsys):
