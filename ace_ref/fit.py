@@ -181,6 +181,10 @@ class _Summary:
     def _tpqrt(self, B: np.ndarray, triangular: bool) -> None:
         if self._empty and triangular:
             self.T[...] = B
+        elif self._empty:  # first block: a plain QR, which knows T is still zero
+            (R,) = scipy.linalg.qr(B, mode="r", overwrite_a=True, check_finite=False)
+            k = min(R.shape[0], self.K + 1)
+            self.T[:k] = R[:k]
         else:
             n = self.K + 1
             self.T, _, _, info = scipy.linalg.lapack.dtpqrt(
