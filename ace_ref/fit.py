@@ -179,9 +179,7 @@ class _Summary:
             self._fold()
 
     def _tpqrt(self, B: np.ndarray, triangular: bool) -> None:
-        if self._empty and triangular:
-            self.T[...] = B
-        elif self._empty:  # first block: a plain QR, which knows T is still zero
+        if self._empty:  # first block: a plain QR, which knows T is still zero
             (R,) = scipy.linalg.qr(B, mode="r", overwrite_a=True, check_finite=False)
             k = min(R.shape[0], self.K + 1)
             self.T[:k] = R[:k]
@@ -214,12 +212,22 @@ class _Summary:
         self._A, self._y, self._pending = [], [], 0
 
     def add_triangle(self, system: LinearSystem) -> None:
-        """Fold the rows ``[R | z]`` of a ``"qr"`` summary (its ``ρ`` is in its ``yy``)."""
+        """Fold the rows ``[R | z]`` of a ``"qr"`` summary (its ``ρ`` is in its ``yy``).
+
+        Peak memory: this summary's ``(K+1)²`` plus one ``(K+1)²`` copy of the input.
+        """
         self._fold()
-        B = np.zeros((self.K + 1, self.K + 1), order="F")
-        B[: self.K, : self.K] = np.triu(system.R)
-        B[: self.K, self.K] = system.z
-        self._tpqrt(B, triangular=True)
+        K = self.K
+        B = self.T if self._empty else np.empty((K + 1, K + 1), order="F")
+        B[:K, :K] = system.R
+        B[:K, K] = system.z
+        B[K, :] = 0.0
+        for j in range(K):  # R is triangular; clear anything below its diagonal in place
+            B[j + 1 :, j] = 0.0
+        if self._empty:
+            self._empty = False
+        else:
+            self._tpqrt(B, triangular=True)
 
     def finish(self, yy: float, n_rows: int, n_configs: int) -> LinearSystem:
         self._fold()
