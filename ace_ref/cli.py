@@ -257,6 +257,14 @@ def format_table(table: dict) -> str:
 
 def cmd_fit(args) -> int:
     from ace_ref.data import elements_of, fit_e0, read_configs, read_e0
+    from ace_ref.distributed import (
+        ClusterError,
+        MissingDependency,
+        check_cluster_options,
+        cluster_client,
+        distributed_assemble,
+        require_distributed,
+    )
     from ace_ref.fit import Weights, assemble, smoothness_prior, solve
     from ace_ref.model import LinearACEModel
 
@@ -271,6 +279,12 @@ def cmd_fit(args) -> int:
         raise SystemExit("ace-ref fit: give training files or --example acac")
     if not args.output:
         raise SystemExit("ace-ref fit: give -o MODEL")
+    if args.workers is not None or args.scheduler is not None:
+        check_cluster_options(args.workers, args.scheduler)  # before any work
+        try:
+            require_distributed()
+        except MissingDependency as exc:
+            raise SystemExit(f"ace-ref fit: {exc}") from exc
     t0 = time.perf_counter()
     train = read_configs(
         args.train,
@@ -287,14 +301,28 @@ def cmd_fit(args) -> int:
     print(basis.describe())
     weights = Weights.parse(args.weights)
     val = None
+    val_cfg = None
     if args.solver == "tsvd":
         rng = np.random.default_rng(0)
         idx = rng.permutation(len(train))
         n_val = max(1, len(train) // 10)
         val_cfg = [train[i] for i in idx[:n_val]]
         train = [train[i] for i in idx[n_val:]]
-        val = assemble(basis, val_cfg, e0, weights, progress=False, method=args.assembly)
-    system = assemble(basis, train, e0, weights, progress=not args.quiet, method=args.assembly)
+    try:
+        with cluster_client(args.workers, args.scheduler) as client:
+
+            def summary(configs, progress):
+                if client is None:
+                    return assemble(basis, configs, e0, weights, progress, method=args.assembly)
+                return distributed_assemble(
+                    basis, configs, e0, weights, client, progress=progress, method=args.assembly
+                )
+
+            if val_cfg is not None:
+                val = summary(val_cfg, progress=False)
+            system = summary(train, progress=not args.quiet)
+    except (MissingDependency, ClusterError) as exc:
+        raise SystemExit(f"ace-ref fit: {exc}") from exc
     t_assembly = time.perf_counter() - t0
     gamma = smoothness_prior(basis, args.smoothness)
     solution = solve(system, args.solver, gamma, lam=args.lam, validation=val)
@@ -521,6 +549,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="qr",
         choices=["qr", "normal"],
         help="streamed QR (accurate, default) or normal equations (faster)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="assemble on a local Dask cluster of this many worker processes "
+        "(needs the [distributed] extra; default: serial, no Dask)",
+    )
+    p.add_argument(
+        "--scheduler",
+        help="assemble on the running Dask cluster at tcp://HOST:PORT "
+        "(workers need the same ace_ref installed)",
     )
     p.add_argument(
         "--smoothness",

@@ -29,13 +29,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 import scipy.sparse.linalg
 from tqdm import tqdm
 
 from ace_ref.basis import ACEBasis
 from ace_ref.data import Config
 
-__all__ = ["Weights", "LinearSystem", "assemble", "smoothness_prior", "solve", "SOLVERS"]
+__all__ = [
+    "Weights",
+    "LinearSystem",
+    "assemble",
+    "merge",
+    "smoothness_prior",
+    "solve",
+    "SOLVERS",
+]
 
 SOLVERS = ("ridge", "blr", "tsvd", "lsqr")
 
@@ -159,6 +168,106 @@ def config_rows(basis: ACEBasis, config: Config, e0: dict[str, float], weights: 
     return np.concatenate(blocks), np.concatenate([np.ravel(t) for t in targets])
 
 
+def check_e0(configs: list[Config], e0: dict[str, float]) -> None:
+    """Raise ``ValueError`` naming the first configuration with an element missing from ``e0``."""
+    for c in configs:
+        for s in set(c.atoms.get_chemical_symbols()):
+            if s not in e0:
+                raise ValueError(f"{c.source}: no reference energy E0 for element {s}")
+
+
+class _Summary:
+    """Running ``O(K²)`` summary of weighted rows ``(A, y)`` fed a block at a time.
+
+    Rows are buffered until ``block_rows`` are pending, then folded: into ``AᵀA``, ``Aᵀy``
+    (``"normal"``) or into the upper-triangular factor ``T = [[R, z], [0, ρ]]`` of ``[A | y]``
+    (``"qr"``, ``z = Qᵀy``, ``Q`` never formed). A QR fold is LAPACK's triangular–pentagonal
+    QR ``dtpqrt`` of ``[T; block]``: it updates ``T`` in place and never refactors its zeros,
+    so memory is ``(K+1)²`` plus one block. :meth:`add_triangle` folds another summary's
+    triangle (TSQR). The fold order is the order of the calls, so equal inputs give bitwise
+    equal summaries.
+    """
+
+    def __init__(self, K: int, method: str, block_rows: int) -> None:
+        if method not in ("normal", "qr"):
+            raise ValueError(f"unknown assembly method {method!r} (normal or qr)")
+        self.K, self.method, self.block_rows = K, method, block_rows
+        self.T = np.zeros((K + 1, K + 1), order="F") if method == "qr" else None
+        self.G = np.zeros((K, K)) if method == "normal" else None
+        self.b = np.zeros(K) if method == "normal" else None
+        self._empty = True  # T holds no rows yet
+        self._A: list[np.ndarray] = []
+        self._y: list[np.ndarray] = []
+        self._pending = 0
+
+    def add(self, A: np.ndarray, y: np.ndarray) -> None:
+        self._A.append(A)
+        self._y.append(y)
+        self._pending += len(y)
+        if self._pending >= self.block_rows:
+            self._fold()
+
+    def _tpqrt(self, B: np.ndarray, triangular: bool) -> None:
+        if self._empty:  # first block: a plain QR, which knows T is still zero
+            (R,) = scipy.linalg.qr(B, mode="r", overwrite_a=True, check_finite=False)
+            k = min(R.shape[0], self.K + 1)
+            self.T[:k] = R[:k]
+        else:
+            n = self.K + 1
+            self.T, _, _, info = scipy.linalg.lapack.dtpqrt(
+                n if triangular else 0, min(64, n), self.T, B, overwrite_a=1, overwrite_b=1
+            )
+            if info != 0:
+                raise RuntimeError(f"LAPACK dtpqrt failed (info={info})")
+        self._empty = False
+
+    def _fold(self) -> None:
+        if not self._pending:
+            return
+        if self.method == "normal":
+            A = np.concatenate(self._A)
+            y = np.concatenate(self._y)
+            self.G += A.T @ A
+            self.b += A.T @ y
+        else:
+            B = np.empty((self._pending, self.K + 1), order="F")
+            row = 0
+            for a, t in zip(self._A, self._y, strict=True):
+                B[row : row + len(t), : self.K] = a
+                B[row : row + len(t), self.K] = t
+                row += len(t)
+            self._A, self._y = [], []
+            self._tpqrt(B, triangular=False)
+        self._A, self._y, self._pending = [], [], 0
+
+    def add_triangle(self, system: LinearSystem) -> None:
+        """Fold the rows ``[R | z]`` of a ``"qr"`` summary (its ``ρ`` is in its ``yy``).
+
+        Peak memory: this summary's ``(K+1)²`` plus one ``(K+1)²`` copy of the input.
+        """
+        self._fold()
+        K = self.K
+        B = self.T if self._empty else np.empty((K + 1, K + 1), order="F")
+        B[:K, :K] = system.R
+        B[:K, K] = system.z
+        B[K, :] = 0.0
+        for j in range(K):  # R is triangular; clear anything below its diagonal in place
+            B[j + 1 :, j] = 0.0
+        if self._empty:
+            self._empty = False
+        else:
+            self._tpqrt(B, triangular=True)
+
+    def finish(self, yy: float, n_rows: int, n_configs: int) -> LinearSystem:
+        self._fold()
+        if self.method == "normal":
+            return LinearSystem("normal", yy, n_rows, n_configs, G=self.G, b=self.b)
+        K, T = self.K, self.T
+        for j in range(K):  # below the diagonal dtpqrt leaves reflectors: clear in place
+            T[j + 1 :, j] = 0.0
+        return LinearSystem("qr", yy, n_rows, n_configs, R=T[:K, :K], z=T[:K, K])
+
+
 def assemble(
     basis: ACEBasis,
     configs: list[Config],
@@ -170,67 +279,64 @@ def assemble(
 ) -> LinearSystem:
     """Stream all rows into an ``O(K²)`` summary (see :class:`LinearSystem`).
 
-    ``method="qr"`` (default) folds blocks of ``block_rows`` rows (default ``max(4K, 2048)``)
-    into a QR factor and keeps the conditioning of ``A``. ``method="normal"`` accumulates
-    ``AᵀA`` (several times faster) but squares the condition number: on acetylacetone with
-    BLR it measurably loses accuracy (BENCHMARKS.md), because the evidence-optimal
-    regularisation lies below what a float64 Gram matrix resolves.
+    ``method="qr"`` (default) folds blocks of ``block_rows`` rows (default
+    :func:`default_block_rows`) into a QR factor and keeps the conditioning of ``A``.
+    ``method="normal"`` accumulates ``AᵀA`` (several times faster) but squares the condition
+    number: on acetylacetone with BLR it measurably loses accuracy (BENCHMARKS.md), because
+    the evidence-optimal regularisation lies below what a float64 Gram matrix resolves.
+
+    The same function summarises one partition of the data on a Dask worker
+    (:mod:`ace_ref.distributed`); :func:`merge` combines partition summaries.
     """
     if method not in ("normal", "qr"):
         raise ValueError(f"unknown assembly method {method!r} (normal or qr)")
     weights = weights or Weights()
-    for c in configs:
-        for s in set(c.atoms.get_chemical_symbols()):
-            if s not in e0:
-                raise ValueError(f"{c.source}: no reference energy E0 for element {s}")
+    check_e0(configs, e0)
     K = len(basis)
-    block_rows = block_rows or max(4 * K, 2048)
-    R = np.zeros((0, K))
-    z = np.zeros(0)
-    G = np.zeros((K, K)) if method == "normal" else None
-    rhs = np.zeros(K) if method == "normal" else None
+    summary = _Summary(K, method, block_rows or default_block_rows(K))
     yy = 0.0
     n_rows = 0
-    pending_A: list[np.ndarray] = []
-    pending_y: list[np.ndarray] = []
-    pending = 0
-
-    def fold():
-        nonlocal R, z, pending, pending_A, pending_y
-        if method == "normal":
-            A = np.concatenate(pending_A)
-            y = np.concatenate(pending_y)
-            G[...] += A.T @ A
-            rhs[...] += A.T @ y
-        else:
-            # factor [A | y] without forming Q: R_aug = [[R, z], [0, ρ]] with z = Qᵀy
-            blocks = [np.column_stack([R, z])] + [
-                np.column_stack([a, t]) for a, t in zip(pending_A, pending_y, strict=True)
-            ]
-            (R_aug,) = scipy.linalg.qr(
-                np.concatenate(blocks), mode="r", overwrite_a=True, check_finite=False
-            )
-            k = min(K, R_aug.shape[0])
-            R, z = R_aug[:k, :K], R_aug[:k, K]
-        pending_A, pending_y, pending = [], [], 0
-
     for c in tqdm(configs, desc="design matrix", unit="config", disable=not progress):
         A, y = config_rows(basis, c, e0, weights)
-        pending_A.append(A)
-        pending_y.append(y)
-        pending += len(y)
+        summary.add(A, y)
         yy += float(y @ y)
         n_rows += len(y)
-        if pending >= block_rows:
-            fold()
-    if pending:
-        fold()
-    if method == "normal":
-        return LinearSystem("normal", yy, n_rows, len(configs), G=G, b=rhs)
-    if R.shape[0] < K:  # fewer rows than unknowns: pad to a square factor
-        R = np.vstack([R, np.zeros((K - R.shape[0], K))])
-        z = np.concatenate([z, np.zeros(K - len(z))])
-    return LinearSystem("qr", yy, n_rows, len(configs), R=R, z=z)
+    return summary.finish(yy, n_rows, len(configs))
+
+
+def default_block_rows(K: int) -> int:
+    """Rows buffered before a fold: blocks of at most 2²⁵ numbers (256 MiB), 256 to 4096 rows."""
+    return max(256, min(4096, 2**25 // (K + 1)))
+
+
+def merge(systems: list[LinearSystem]) -> LinearSystem:
+    """One summary of the union of the rows of ``systems`` (all of one method and size).
+
+    ``"normal"``: sums of ``G``, ``b``. ``"qr"`` (TSQR): the triangular factor of the stacked
+    ``[R_p | z_p]``, since ``Σ_p ‖R_p c − z_p‖² = ‖R c − z‖² + const`` (the constant is
+    carried by ``‖y‖²``); two triangles are combined by ``dtpqrt`` in about ``(2/3)K³`` flops.
+    Folded in list order, so the same list gives bitwise the same summary, whatever order its
+    elements were computed in.
+    """
+    if not systems:
+        raise ValueError("merge needs at least one system")
+    methods = {s.method for s in systems}
+    sizes = {s.n_columns for s in systems}
+    if len(methods) != 1 or len(sizes) != 1:
+        raise ValueError(f"cannot merge systems of methods {methods} and sizes {sizes}")
+    K, method = sizes.pop(), methods.pop()
+    summary = _Summary(K, method, default_block_rows(K))
+    for s in systems:
+        if method == "normal":
+            summary.G += s.G
+            summary.b += s.b
+        else:
+            summary.add_triangle(s)
+    return summary.finish(
+        float(sum(s.yy for s in systems)),
+        sum(s.n_rows for s in systems),
+        sum(s.n_configs for s in systems),
+    )
 
 
 def _spectral(system: LinearSystem, gamma: np.ndarray):

@@ -1,0 +1,463 @@
+"""Design-matrix assembly on a Dask cluster (optional extra ``ace-ref[distributed]``).
+
+The configurations are split into contiguous partitions of about equal row count. Each
+partition becomes one task that runs the serial :func:`ace_ref.fit.assemble` on its
+configurations and returns that partition's ``O(K²)`` summary — the triangular factor of
+``[A | y]`` (``method="qr"``) or ``AᵀA, Aᵀy`` (``method="normal"``), plus ``‖y‖²`` and the
+row and configuration counts. The rows themselves (``rows × K``) never leave the worker that
+computed them. Partition summaries are combined by :func:`ace_ref.fit.merge` in a reduction
+tree of fixed shape (groups of :data:`MERGE_FAN_IN` consecutive partitions, level by level),
+also on the workers, so the result depends only on the data and the number of partitions,
+never on which worker finished first.
+
+What crosses the network:
+
+* the basis, with its index and coupling tables, once per worker (scattered with
+  ``broadcast=True``; a replacement worker fetches it from a peer, nothing is rebuilt);
+* each partition's configurations as flat arrays (:class:`PackedConfigs`, ``O(atoms)``);
+* one ``K × K`` summary per partition and per merge.
+
+A worker that dies mid-fit loses its running and stored tasks; the Dask scheduler runs them
+again elsewhere (up to ``distributed.scheduler.allowed-failures`` times), and because every
+task is a pure function of its inputs the summary is unchanged.
+
+Dask is imported only when a cluster is used: ``import ace_ref.distributed`` works without
+it, and :func:`require_distributed` names the extra to install.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from tqdm import tqdm
+
+from ace_ref.basis import ACEBasis
+from ace_ref.data import Config
+from ace_ref.fit import LinearSystem, Weights, assemble, check_e0, merge
+
+__all__ = [
+    "ClusterError",
+    "check_cluster_options",
+    "MERGE_FAN_IN",
+    "MissingDependency",
+    "PackedConfigs",
+    "cluster_client",
+    "default_partitions",
+    "distributed_assemble",
+    "merge_tree",
+    "partition_bounds",
+    "require_distributed",
+    "row_counts",
+]
+
+MERGE_FAN_IN = 2
+"""Summaries combined per merge task. Two keeps a QR merge at four ``(K+1)²`` arrays (two
+inputs, the result, one work copy): 8.7 GB at K = 16 488."""
+
+PARTITION_KEY = "ace-ref-partition"
+"""Prefix of the Dask keys of partition tasks (``{PARTITION_KEY}-{run}-{index}``)."""
+
+
+class MissingDependency(ImportError):
+    """Dask (``distributed``) is not installed."""
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster cannot run the assembly (no workers, ace_ref missing or different)."""
+
+
+def require_distributed():
+    """The ``distributed`` module, or :class:`MissingDependency` naming the extra to install."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise MissingDependency(
+            "distributed assembly needs Dask (dask.distributed), an optional dependency: "
+            "pip install 'ace-ref[distributed]'"
+        ) from exc
+    return distributed
+
+
+@dataclass(frozen=True)
+class PackedConfigs:
+    """Configurations as flat arrays, to ship to a worker without pickling ``Atoms``.
+
+    Per-atom arrays are concatenated over configurations; configuration ``k`` owns atoms
+    ``offsets[k]:offsets[k+1]``. ``has_*`` flags mark which optional labels are present.
+    """
+
+    offsets: np.ndarray
+    numbers: np.ndarray
+    positions: np.ndarray
+    cells: np.ndarray
+    pbc: np.ndarray
+    energy: np.ndarray
+    has_energy: np.ndarray
+    forces: np.ndarray
+    has_forces: np.ndarray
+    stress: np.ndarray
+    has_stress: np.ndarray
+    weight: np.ndarray
+    force_weights: np.ndarray
+    has_force_weights: np.ndarray
+    config_type: tuple[str, ...]
+    source: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @classmethod
+    def pack(cls, configs: list[Config]) -> PackedConfigs:
+        """Flatten ``configs`` (the ``info`` dicts are not needed for rows and are dropped)."""
+        n = np.array([len(c.atoms) for c in configs], dtype=np.int64)
+        offsets = np.zeros(len(configs) + 1, dtype=np.int64)
+        np.cumsum(n, out=offsets[1:])
+        n_atoms = int(offsets[-1])
+
+        def per_atom(get, width):
+            out = np.zeros((n_atoms, width) if width else n_atoms)
+            for k, c in enumerate(configs):
+                value = get(c)
+                if value is not None:
+                    out[offsets[k] : offsets[k + 1]] = value
+            return out
+
+        return cls(
+            offsets=offsets,
+            numbers=np.concatenate([c.atoms.numbers for c in configs]).astype(np.int64)
+            if configs
+            else np.zeros(0, dtype=np.int64),
+            positions=per_atom(lambda c: c.atoms.positions, 3),
+            cells=np.array([c.atoms.cell.array for c in configs]).reshape(-1, 3, 3),
+            pbc=np.array([c.atoms.pbc for c in configs], dtype=bool).reshape(-1, 3),
+            energy=np.array([np.nan if c.energy is None else c.energy for c in configs]),
+            has_energy=np.array([c.energy is not None for c in configs], dtype=bool),
+            forces=per_atom(lambda c: c.forces, 3),
+            has_forces=np.array([c.forces is not None for c in configs], dtype=bool),
+            stress=np.array(
+                [np.zeros((3, 3)) if c.stress is None else c.stress for c in configs]
+            ).reshape(-1, 3, 3),
+            has_stress=np.array([c.stress is not None for c in configs], dtype=bool),
+            weight=np.array([c.weight for c in configs], dtype=float),
+            force_weights=per_atom(lambda c: c.force_weights, 0),
+            has_force_weights=np.array([c.force_weights is not None for c in configs], dtype=bool),
+            config_type=tuple(c.config_type for c in configs),
+            source=tuple(c.source for c in configs),
+        )
+
+    def unpack(self) -> list[Config]:
+        """The configurations again (``Atoms`` with numbers, positions, cell and pbc)."""
+        out = []
+        for k in range(len(self)):
+            a, b = self.offsets[k], self.offsets[k + 1]
+            atoms = Atoms(self.numbers[a:b], positions=self.positions[a:b])
+            atoms.cell, atoms.pbc = self.cells[k], self.pbc[k]
+            out.append(
+                Config(
+                    atoms=atoms,
+                    energy=float(self.energy[k]) if self.has_energy[k] else None,
+                    forces=self.forces[a:b].copy() if self.has_forces[k] else None,
+                    stress=self.stress[k].copy() if self.has_stress[k] else None,
+                    config_type=self.config_type[k],
+                    weight=float(self.weight[k]),
+                    force_weights=self.force_weights[a:b].copy()
+                    if self.has_force_weights[k]
+                    else None,
+                    source=self.source[k],
+                )
+            )
+        return out
+
+
+def row_counts(configs: list[Config], weights: Weights) -> np.ndarray:
+    """Rows :func:`ace_ref.fit.config_rows` gives each configuration (energy, 3N forces, 6
+    virial), without computing them."""
+    counts = np.zeros(len(configs), dtype=np.int64)
+    for k, c in enumerate(configs):
+        n = len(c.atoms)
+        counts[k] = (
+            (c.energy is not None and weights.energy > 0)
+            + 3 * n * (c.forces is not None and weights.forces > 0)
+            + 6 * (c.stress is not None and weights.virial > 0)
+        )
+    return counts
+
+
+def default_partitions(total_rows: int, K: int, n_workers: int) -> int:
+    """Number of partitions when the caller gives none.
+
+    One per ``max(4K, 2048)`` rows — a partition's own QR costs ``2·rows·K²`` flops and
+    merging its summary about ``(2/3)K³``, so merging adds at most ~8 % — but at least one per
+    worker as long as each partition keeps at least ``K`` rows: a QR summary of fewer rows
+    than columns is as large as the rows themselves.
+    """
+    n = math.ceil(total_rows / max(4 * K, 2048))
+    if n < n_workers:
+        n = min(n_workers, total_rows // max(K, 1))
+    return max(n, 1)
+
+
+def partition_bounds(rows: np.ndarray, n_partitions: int) -> list[tuple[int, int]]:
+    """Contiguous ``(start, stop)`` ranges of configurations with about equal row sums.
+
+    Every range is non-empty; there are ``min(n_partitions, len(rows))`` of them.
+    """
+    n = len(rows)
+    if n_partitions < 1:
+        raise ValueError(f"the number of partitions must be at least 1, got {n_partitions}")
+    p = min(n_partitions, n)
+    if p == 0:
+        return []
+    cum = np.cumsum(rows, dtype=float)
+    targets = cum[-1] * np.arange(1, p) / p
+    cuts = np.searchsorted(cum, targets, side="left") + 1
+    # keep the cuts strictly increasing inside (0, n) so no partition is empty
+    cuts = np.maximum(cuts, np.arange(1, p))
+    cuts = np.minimum(cuts, n - p + np.arange(1, p))
+    for i in range(1, len(cuts)):
+        cuts[i] = max(cuts[i], cuts[i - 1] + 1)
+    edges = [0, *cuts.tolist(), n]
+    return [(edges[i], edges[i + 1]) for i in range(p)]
+
+
+def _partition_summary(
+    basis: ACEBasis,
+    packed: PackedConfigs,
+    e0: dict[str, float],
+    weights: Weights,
+    method: str,
+    block_rows: int | None,
+) -> LinearSystem:
+    """Worker task: the serial summary of one partition."""
+    return assemble(
+        basis, packed.unpack(), e0, weights, progress=False, block_rows=block_rows, method=method
+    )
+
+
+def _worker_version() -> str:
+    import ace_ref
+
+    return ace_ref.__version__
+
+
+def _check_workers(client) -> None:
+    import ace_ref
+
+    try:
+        versions = client.run(_worker_version)
+    except Exception as exc:  # noqa: BLE001 - whatever the worker raised, report it
+        raise ClusterError(
+            f"Dask workers cannot run ace_ref ({type(exc).__name__}: {exc}); install the same "
+            "ace_ref on every worker"
+        ) from exc
+    wrong = {w: v for w, v in versions.items() if v != ace_ref.__version__}
+    if wrong:
+        raise ClusterError(
+            f"Dask workers run other ace_ref versions than this client "
+            f"({ace_ref.__version__}): {wrong}"
+        )
+
+
+def merge_tree(items: list, combine) -> object:
+    """Reduce ``items`` with ``combine(group)`` over groups of :data:`MERGE_FAN_IN` consecutive
+    items, level by level, until one is left. The shape depends only on ``len(items)``."""
+    level = list(items)
+    if not level:
+        raise ValueError("nothing to merge")
+    depth = 0
+    while len(level) > 1:
+        depth += 1
+        level = [
+            combine(level[j : j + MERGE_FAN_IN], depth, j // MERGE_FAN_IN)
+            for j in range(0, len(level), MERGE_FAN_IN)
+        ]
+    return level[0]
+
+
+def distributed_assemble(
+    basis: ACEBasis,
+    configs: list[Config],
+    e0: dict[str, float],
+    weights: Weights | None = None,
+    client=None,
+    *,
+    partitions: int | None = None,
+    progress: bool = True,
+    block_rows: int | None = None,
+    method: str = "qr",
+    worker_timeout: float = 60.0,
+) -> LinearSystem:
+    """:func:`ace_ref.fit.assemble` by partitions, on the workers of a Dask ``client``.
+
+    Parameters
+    ----------
+    basis, configs, e0, weights, block_rows, method
+        As for :func:`ace_ref.fit.assemble`; ``block_rows`` applies inside each partition.
+    client
+        A ``distributed.Client`` (see :func:`cluster_client`). ``None`` runs the same
+        partition tasks and merge tree in this process, without Dask.
+    partitions
+        Number of partitions (tasks); default :func:`default_partitions` for the number of
+        workers present (1 without a client).
+    progress
+        A progress bar over finished partitions.
+    worker_timeout
+        Seconds to wait for at least one worker to join before giving up.
+
+    Returns
+    -------
+    LinearSystem
+        A deterministic function of the data and the number of partitions: bitwise the same
+        whichever workers ran which task, in whatever order, and with or without a client.
+        It equals the serial :func:`ace_ref.fit.assemble` summary up to round-off (the rows
+        are folded in another order).
+    """
+    if method not in ("normal", "qr"):
+        raise ValueError(f"unknown assembly method {method!r} (normal or qr)")
+    weights = weights or Weights()
+    check_e0(configs, e0)
+    for c in configs:  # fail here, not in a worker, on data the basis cannot describe
+        for s in set(c.atoms.get_chemical_symbols()):
+            if s not in basis.elements:
+                raise ValueError(f"{c.source}: element {s} is not in the basis {basis.elements}")
+    if partitions is not None and (
+        isinstance(partitions, bool) or int(partitions) != partitions or partitions < 1
+    ):
+        raise ValueError(f"partitions must be a positive integer, got {partitions!r}")
+    if not configs:
+        return assemble(basis, configs, e0, weights, progress=False, method=method)
+    rows = row_counts(configs, weights)
+    if client is None:
+        parts = partition_bounds(
+            rows, partitions or default_partitions(int(rows.sum()), len(basis), 1)
+        )
+        summaries = [
+            _partition_summary(
+                basis, PackedConfigs.pack(configs[a:b]), e0, weights, method, block_rows
+            )
+            for a, b in tqdm(parts, desc="design matrix", unit="partition", disable=not progress)
+        ]
+        return merge_tree(summaries, lambda group, *_: merge(group))
+    return _on_cluster(
+        client, basis, configs, rows, e0, weights, partitions, progress, block_rows, method,
+        worker_timeout,
+    )  # fmt: skip
+
+
+def _on_cluster(
+    client, basis, configs, rows, e0, weights, partitions, progress, block_rows, method, timeout
+) -> LinearSystem:
+    """The Dask half of :func:`distributed_assemble`."""
+    require_distributed()
+    from distributed import as_completed
+
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError as exc:
+        raise ClusterError(f"no Dask worker joined within {timeout} s") from exc
+    _check_workers(client)
+    if partitions is None:
+        n_workers = len(client.scheduler_info()["workers"])
+        partitions = default_partitions(int(rows.sum()), len(basis), n_workers)
+    bounds = partition_bounds(rows, partitions)
+    run = uuid.uuid4().hex[:12]
+    held: list = []  # every future of this run, cancelled at the end (or on error)
+    try:
+        basis_future = client.scatter(basis, broadcast=True, hash=False)
+        held.append(basis_future)
+        futures = [
+            client.submit(
+                _partition_summary,
+                basis_future,
+                PackedConfigs.pack(configs[a:b]),
+                e0,
+                weights,
+                method,
+                block_rows,
+                key=f"{PARTITION_KEY}-{run}-{i}",
+                pure=False,
+            )
+            for i, (a, b) in enumerate(bounds)
+        ]
+        held.extend(futures)
+
+        def combine(group, depth, index):
+            future = client.submit(
+                merge, group, key=f"ace-ref-merge-{run}-{depth}-{index}", pure=False
+            )
+            held.append(future)
+            return future
+
+        root = merge_tree(futures, combine)
+        done = tqdm(
+            as_completed(futures),
+            total=len(futures),
+            desc=f"design matrix ({len(futures)} partitions)",
+            unit="partition",
+            disable=not progress,
+        )
+        for future in done:
+            if future.status == "error":
+                future.result()  # raises the worker's exception here
+        return root.result()
+    finally:
+        client.cancel(held)
+
+
+def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
+    """``ValueError`` for ``--workers`` and ``--scheduler`` together, a worker count below 1
+    or a scheduler address without a protocol."""
+    if workers is not None and scheduler is not None:
+        raise ValueError("give --workers or --scheduler, not both")
+    if workers is not None and (
+        isinstance(workers, bool) or int(workers) != workers or workers < 1
+    ):
+        raise ValueError(f"--workers must be a positive integer, got {workers!r}")
+    if scheduler is not None and "://" not in scheduler:
+        raise ValueError(f"scheduler address {scheduler!r} is not of the form tcp://HOST:PORT")
+
+
+@contextmanager
+def cluster_client(
+    workers: int | None = None, scheduler: str | None = None, threads_per_worker: int = 1
+) -> Iterator:
+    """A Dask client for the CLI's ``--workers`` / ``--scheduler``, or ``None`` (serial).
+
+    ``workers=N`` starts a ``LocalCluster`` of ``N`` worker processes on the loopback interface
+    (closed on exit); ``scheduler="tcp://host:port"`` connects to a running cluster (left
+    running). Workers inherit ``PYTHONPATH`` and the environment of this process.
+    """
+    check_cluster_options(workers, scheduler)
+    if workers is None and scheduler is None:
+        yield None
+        return
+    distributed = require_distributed()
+    if scheduler is not None:
+        try:
+            client = distributed.Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise ValueError(f"cannot connect to the Dask scheduler {scheduler}: {exc}") from exc
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    with (
+        distributed.LocalCluster(
+            n_workers=int(workers),
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

@@ -1,0 +1,192 @@
+"""Design-matrix assembly of the 3BPA training set: serial vs a Dask ``LocalCluster`` (issue 8).
+
+Run (one BLAS/Numba thread per process, so serial = one core and N workers = N cores)::
+
+    NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/dask_assembly.py --workers 2
+
+Default basis: the ``ace-ref fit`` defaults (order 3, total degree 11/11/9, w_L = 1,
+r_cut = 4.5 Å) on H/C/N/O. Prints one JSON line per measurement and a final summary with the
+inputs of the paper estimate in BENCHMARKS.md: per-structure design-row time, the rate of the
+QR fold (flop/s) and of one merge of two triangles. Cluster start-up is timed separately from
+the assembly; CPU seconds are reported next to wall seconds because the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ace_ref import ACEBasis
+from ace_ref.cli import FIT_DEFAULTS
+from ace_ref.data import read_configs, read_e0
+from ace_ref.distributed import distributed_assemble
+from ace_ref.fit import LinearSystem, Weights, assemble, config_rows, merge
+
+BPA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3bpa"
+
+
+def _emit(**row) -> dict:
+    row["load_average_1min"] = os.getloadavg()[0]
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def _cpu() -> float:
+    return time.process_time()
+
+
+def _peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _warm_worker() -> int:
+    """Load the Numba kernels (from the on-disk cache) before timing."""
+    from ase.build import molecule
+
+    b = ACEBasis(["H", "C", "O"], order=2, max_n=[2, 2], max_l=[0, 1], cache_dir=None)
+    b.design_rows(molecule("CH3OH"))
+    return os.getpid()
+
+
+def _invariants(system: LinearSystem) -> np.ndarray:
+    """``Aᵀy`` and ``‖A v‖`` for four fixed random ``v``: the same for any factor of ``A``."""
+    v = np.random.default_rng(1).normal(size=(system.n_columns, 4))
+    if system.method == "qr":
+        return np.concatenate([system.R.T @ system.z, np.linalg.norm(system.R @ v, axis=0)])
+    return np.concatenate([system.b, np.sqrt(np.einsum("ij,ij->j", v, system.G @ v))])
+
+
+def per_structure_seconds(basis, configs, e0, n=20) -> float:
+    """Median wall time of the weighted rows of one configuration (no fold)."""
+    times = []
+    for c in configs[:n]:
+        t = time.perf_counter()
+        config_rows(basis, c, e0, Weights())
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def merge_seconds(K: int) -> float:
+    """Wall time of merging two random ``K × K`` triangular summaries (one ``dtpqrt``)."""
+    rng = np.random.default_rng(0)
+    parts = [
+        LinearSystem("qr", 1.0, K, 1, R=np.triu(rng.normal(size=(K, K))), z=rng.normal(size=K))
+        for _ in range(2)
+    ]
+    t = time.perf_counter()
+    merge(parts)
+    return time.perf_counter() - t
+
+
+def main(args) -> None:
+    configs = read_configs(BPA / "train_300K.xyz")[: args.limit]
+    e0 = read_e0(BPA / "iso_atoms.xyz")
+    degree = [Fraction(x) for x in args.degree.split(",")]
+    basis = ACEBasis(
+        ["H", "C", "N", "O"],
+        order=len(degree),
+        max_degree=degree,
+        w_L=Fraction(args.wl),
+        r_cut=args.rcut,
+        radial=FIT_DEFAULTS["radial"],
+    )
+    K = len(basis)
+    config_rows(basis, configs[0], e0, Weights())  # Numba warm-up
+    t_struct = per_structure_seconds(basis, configs, e0)
+    _emit(
+        step="setup",
+        configs=len(configs),
+        basis_functions=K,
+        method=args.method,
+        seconds_per_structure=t_struct,
+        threads=os.environ.get("OMP_NUM_THREADS"),
+    )
+    t_merge = merge_seconds(K) if args.method == "qr" else None
+    if t_merge is not None:
+        _emit(
+            step="merge of two K×K triangles", seconds=t_merge, flop_rate=(2 / 3) * K**3 / t_merge
+        )
+    results = {}
+    if not args.skip_serial:
+        t, c = time.perf_counter(), _cpu()
+        serial = assemble(basis, configs, e0, progress=False, method=args.method)
+        wall, cpu = time.perf_counter() - t, _cpu() - c
+        la = wall - t_struct * len(configs)
+        results["serial"] = _emit(
+            step="serial assembly",
+            rows=serial.n_rows,
+            seconds=wall,
+            cpu_seconds=cpu,
+            fold_seconds_estimate=la,
+            fold_flop_rate=2 * serial.n_rows * K**2 / la if la > 0 else None,
+        )
+        probe_serial = _invariants(serial)
+        if args.probe:
+            np.save(args.probe, probe_serial)
+        del serial
+    elif args.probe:
+        probe_serial = np.load(args.probe)
+    from distributed import Client, LocalCluster
+
+    for n in args.workers:
+        t = time.perf_counter()
+        with (
+            LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            pids = client.run(_warm_worker)
+            startup = time.perf_counter() - t
+            cpu0 = client.run(_cpu)
+            t = time.perf_counter()
+            system = distributed_assemble(
+                basis, configs, e0, client=client, progress=False, method=args.method
+            )
+            wall = time.perf_counter() - t
+            cpu1 = client.run(_cpu)
+            peak = client.run(_peak_rss_gb)
+            restarted = set(client.run(os.getpid).values()) != set(pids.values())
+        probe = _invariants(system)
+        row = dict(
+            step=f"{n} workers",
+            rows=system.n_rows,
+            seconds=wall,
+            worker_cpu_seconds=[cpu1[w] - cpu0[w] for w in cpu0 if w in cpu1],
+            cluster_startup_seconds=startup,
+            worker_peak_rss_GB=list(peak.values()),
+            worker_restarted=restarted,
+        )
+        if "serial" in results:
+            row["speedup"] = results["serial"]["seconds"] / wall
+        if "serial" in results or args.probe:
+            row["max_rel_diff_Aty_and_Av"] = float(
+                np.max(np.abs(probe - probe_serial) / np.abs(probe_serial).max())
+            )
+        results[n] = _emit(**row)
+        del system
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--degree", default=",".join(str(d) for d in FIT_DEFAULTS["max_degree"]))
+    p.add_argument("--wl", default=str(FIT_DEFAULTS["w_L"]))
+    p.add_argument("--rcut", type=float, default=FIT_DEFAULTS["r_cut"])
+    p.add_argument("--method", default="qr", choices=["qr", "normal"])
+    p.add_argument("--workers", type=int, nargs="+", default=[2])
+    p.add_argument("--limit", type=int, help="use only the first N configurations")
+    p.add_argument("--skip-serial", action="store_true")
+    p.add_argument("--probe", help="save the serial invariants here (or load them, --skip-serial)")
+    main(p.parse_args())
