@@ -132,7 +132,8 @@ def _triad(a, b, c, s):
 
 def piece_machine(quick: bool = False) -> dict:
     """CPU, memory, versions, and this machine's measured peaks: dgemm GFLOP/s with 1 and 2
-    BLAS threads (``threadpoolctl``), ``numpy.copyto`` bandwidth (1 thread, read + write
+    BLAS threads (``threadpoolctl``), a blocked Householder QR (``scipy.linalg.qr``, LAPACK
+    dgeqrf) with 1 and 2 BLAS threads, ``numpy.copyto`` bandwidth (1 thread, read + write
     bytes) and a Numba ``prange`` triad ``a = b + s c`` (2 threads, 24 bytes per element)."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -163,6 +164,22 @@ def piece_machine(quick: bool = False) -> dict:
             t = _timed(lambda: a @ b, 2 if quick else 4, 0.0)
         gemm[th] = 2 * n**3 / t["min"] / 1e9
     out["dgemm_gflops"] = gemm
+    # blocked Householder QR (what the assembly's folding calls), 1 vs 2 BLAS threads
+    import scipy.linalg
+
+    m_qr, n_qr = (2000, 800) if quick else (4000, 1500)
+    a_qr = np.random.default_rng(2).normal(size=(m_qr, n_qr))
+    qr = {1: [], 2: []}
+    for _ in range(1 if quick else 2):
+        for th in (1, 2):
+            with threadpool_limits(th, user_api="blas"):
+                work = a_qr.copy()
+                t0 = time.perf_counter()
+                scipy.linalg.qr(work, mode="r", overwrite_a=True, check_finite=False)
+                qr[th].append(time.perf_counter() - t0)
+    flops_qr = 2 * m_qr * n_qr**2 - 2 * n_qr**3 / 3
+    out["qr_shape"] = [m_qr, n_qr]
+    out["qr_gflops"] = {th: flops_qr / min(v) / 1e9 for th, v in qr.items()}
     m = 5_000_000 if quick else 25_000_000
     x = np.ones(m)
     y = np.empty(m)

@@ -154,7 +154,8 @@ def test_render_and_write_section(tmp_path):
     assert "| E+F Si64 si703: ours (1 thr) / pyace recursive | ≤ 0.5 | 0.76 | **missed** |" in text
     assert "E+F CHO64 cho3" in text and "**met**" in text
     assert "**Target missed: Si64 si703**" in text and "Roofline" in text
-    assert "speed-up 1→2" in text and "1.20" in text  # 60 / 50
+    assert "| 2 | 2 | 1 | 30.0 | 20.0 | 50.0 | 1.20 | 400 |" in text  # speed-up 60 / 50
+    assert "assembly 2-thread speed-up" in text and "Amdahl" in text
     assert "FitSNAP 3.1 sym_ACE | cold | 210.0" in text
     assert "ef acac cho3: `ValueError: x`" in text
     assert "load average 3.0–4.0" in text
