@@ -37,7 +37,7 @@ from ase.data import atomic_numbers
 from ace_ref import defaults, kernels
 from ace_ref.coupling import CouplingCache, o3_multiplicity
 from ace_ref.neighbours import neighbour_list
-from ace_ref.radial import BesselRadial, PolynomialRadial
+from ace_ref.radial import make_radial
 
 __all__ = ["ACEBasis", "BasisTables", "DesignRows"]
 
@@ -142,12 +142,25 @@ class ACEBasis:
         Cutoff (Å), or a dict ``{("C", "H"): 4.5, ...}`` of pair cutoffs (symmetric; pairs not
         named use ``defaults.R_CUT`` unless a ``"default"`` key is given).
     radial
-        ``"bessel"`` or ``"polynomial"``; ``radial_options`` go to the radial class.
+        ``"bessel"``, ``"polynomial"`` or ``"ace1"`` (:class:`ace_ref.radial.ACE1Radial`, the
+        one that exports to LAMMPS ``.yace`` exactly); ``radial_options`` go to the radial
+        class.
     cache_dir
         Coupling cache directory (``"default"``: :func:`ace_ref.coupling.default_cache_dir`;
         ``None``: no disk cache).
     max_functions
         Refuse larger bases (the error states the size).
+    coupling, lmax_hidden, channels, independent
+        NequIP-style sparsifications (:mod:`ace_ref.sparsify`): ``coupling="chain"`` builds
+        the functions by iterated tensor products, with every hidden feature capped at
+        ``L ≤ lmax_hidden`` (``None``: no cap); ``channels="uvu"`` ties the radial index n of
+        all factors of a product (``"full"``, alias ``"uvw"``: all n-tuples);
+        ``independent=False`` keeps every NequIP path as a column (linearly dependent).
+        The defaults give the full symmetric ACE basis.
+    max_output_L
+        Largest ``L`` of equivariant features ``features(atoms, L)`` the basis supports. With a
+        total degree it bounds the spherical harmonics needed (see :attr:`l_max`); invariants
+        (``L = 0``) never need more than the triangle bound.
     """
 
     def __init__(
@@ -163,6 +176,11 @@ class ACEBasis:
         radial_options: dict | None = None,
         cache_dir="default",
         max_functions: int = defaults.MAX_FUNCTIONS,
+        coupling: str = "symmetric",
+        lmax_hidden: int | None = None,
+        channels: str = "full",
+        independent: bool = True,
+        max_output_L: int = defaults.MAX_OUTPUT_L,
     ) -> None:
         if isinstance(elements, str):
             elements = [elements]
@@ -187,11 +205,25 @@ class ACEBasis:
         if self.max_n is not None and self.max_l is None and self.max_degree is None:
             raise ValueError("max_n needs max_l (or max_degree) as well")
         self.max_functions = int(max_functions)
+        self._set_sparsification(coupling, lmax_hidden, channels, independent)
         self._caps = [self._order_caps(nu) for nu in range(1, self.order + 1)]
         if any(nmax < 1 for nmax, _ in self._caps):
             raise ValueError(f"truncation leaves no radial function for some order: {self._caps}")
         self.n_max = max(c[0] for c in self._caps)
-        self.l_max = max(c[1] for c in self._caps[1:]) if self.order > 1 else 0
+        if isinstance(max_output_L, bool) or int(max_output_L) != max_output_L:
+            raise ValueError(f"max_output_L must be an integer ≥ 0, got {max_output_L!r}")
+        if max_output_L < 0:
+            raise ValueError(f"max_output_L must be an integer ≥ 0, got {max_output_L!r}")
+        self.max_output_L = int(max_output_L)
+        self.l_max = self._needed_l_max()
+        from ace_ref.spherical import LMAX_TABLE
+
+        if self.l_max > LMAX_TABLE:  # the Y_lm kernel is tabulated up to LMAX_TABLE
+            raise ValueError(
+                f"this truncation needs spherical harmonics up to l = {self.l_max}, but they "
+                f"are tabulated only up to l = {LMAX_TABLE}: cap max_l (it combines with "
+                "max_degree) or lower max_degree"
+            )
         self.radial_kind = radial
         self.radial_options = dict(radial_options or {})
         self.r_cut = self._pair_cutoffs(r_cut)
@@ -199,16 +231,54 @@ class ACEBasis:
         self._coupling = CouplingCache(cache_dir)
         self._tables: dict[int, BasisTables] = {}
         self._nl_cache: dict[tuple[int, int], list] = {}
+        self._n_paths: dict[int, int] = {}
         self._refuse_absurd_size()
-        n = self._count(0)
+        n = self._count(0)  # the full count bounds every independent sparsification
+        self._check_size(n)
+        self.n_functions_per_species = n
+        if self.coupling == "chain":
+            self.n_functions_per_species = self.tables(0).n_functions
+            self._check_size(self.n_functions_per_species)
+        self.tables(0)
+
+    def _check_size(self, n: int) -> None:
         if n * len(self.elements) > self.max_functions:
             raise ValueError(
                 f"this specification gives {n * len(self.elements)} basis functions "
                 f"({n} per species), more than max_functions={self.max_functions}; "
                 "lower order/max_n/max_l/max_degree or raise max_functions"
             )
-        self.n_functions_per_species = n
-        self.tables(0)
+
+    def _set_sparsification(self, coupling, lmax_hidden, channels, independent) -> None:
+        from ace_ref.sparsify import CHANNELS, COUPLINGS
+
+        if coupling not in COUPLINGS:
+            raise ValueError(f"unknown coupling {coupling!r} (choose from {COUPLINGS})")
+        channels = "full" if channels == "uvw" else channels
+        if channels not in CHANNELS:
+            raise ValueError(f"unknown channels {channels!r} (choose 'full'/'uvw' or 'uvu')")
+        if lmax_hidden is not None:
+            if coupling != "chain":
+                raise ValueError(
+                    "lmax_hidden caps the hidden features of the chain tree: it needs "
+                    "coupling='chain'"
+                )
+            if isinstance(lmax_hidden, bool) or int(lmax_hidden) != lmax_hidden:
+                raise ValueError(f"lmax_hidden must be an integer ≥ 0, got {lmax_hidden!r}")
+            if lmax_hidden < 0:
+                raise ValueError(f"lmax_hidden must be an integer ≥ 0, got {lmax_hidden!r}")
+            lmax_hidden = int(lmax_hidden)
+        if not isinstance(independent, bool | np.bool_):
+            raise ValueError(f"independent must be True or False, got {independent!r}")
+        self.coupling = coupling
+        self.lmax_hidden = lmax_hidden
+        self.channels = channels
+        self.independent = bool(independent)
+
+    @property
+    def is_sparsified(self) -> bool:
+        """True unless this is the full symmetric ACE basis."""
+        return self.coupling != "symmetric" or self.channels != "full"
 
     # ------------------------------------------------------------------ specification
     def _order_caps(self, nu: int) -> tuple[int, int]:
@@ -221,6 +291,27 @@ class ACEBasis:
             nmax = n_deg if nmax is None else min(nmax, n_deg)
             lmax = l_deg if lmax is None else min(lmax, l_deg)
         return nmax, max(lmax, 0) if lmax is not None else 0
+
+    def _needed_l_max(self) -> int:
+        """Largest ``l`` any one-particle function can carry in a feature of output
+        ``L ≤ max_output_L`` — the extent of the spherical harmonics.
+
+        Coupling ``l_1 … l_ν`` to ``L`` needs ``l_1 ≤ l_2 + … + l_ν + L`` (triangle rule), so
+        ``2 w_L l_1 ≤ w_L (l_1 + … + l_ν) + w_L L ≤ D_ν − ν + w_L L`` with every ``n ≥ 1``:
+        ``l ≤ ⌊(D_ν − ν + w_L L)/(2 w_L)⌋``, besides the per-order cap ``max_l``. Order 1
+        carries ``l = L``. :meth:`tables` checks that no tuple exceeds it.
+        """
+        L = self.max_output_L
+        needed = min(L, self._caps[0][1] if self.order == 1 else max(c[1] for c in self._caps))
+        if self.max_degree is not None and self.max_degree[0] < 1 + self.w_L * L:
+            needed = min(needed, max(int((self.max_degree[0] - 1) / self.w_L), 0))
+        for nu in range(2, self.order + 1):
+            cap = self._caps[nu - 1][1]
+            if self.max_degree is not None:
+                D = self.max_degree[nu - 1]
+                cap = min(cap, max(int((D - nu + self.w_L * L) / (2 * self.w_L)), 0))
+            needed = max(needed, cap)
+        return needed
 
     def _pair_cutoffs(self, r_cut) -> np.ndarray:
         ns = len(self.elements)
@@ -244,24 +335,15 @@ class ACEBasis:
 
     def _make_radials(self) -> list:
         ns = len(self.elements)
-        out = []
-        for a in range(ns):
-            row = []
-            for b in range(ns):
-                rc = float(self.r_cut[a, b])
-                if self.radial_kind == "bessel":
-                    row.append(BesselRadial(self.n_max, rc, **self.radial_options))
-                elif self.radial_kind == "polynomial":
-                    opts = dict(self.radial_options)
-                    opts.setdefault("r_0", defaults.POLYNOMIAL_R0_FRACTION * rc)
-                    row.append(PolynomialRadial(self.n_max, rc, **opts))
-                else:
-                    raise ValueError(
-                        f"unknown radial basis {self.radial_kind!r} "
-                        "(choose 'bessel' or 'polynomial')"
-                    )
-            out.append(row)
-        return out
+        return [
+            [
+                make_radial(
+                    self.radial_kind, self.n_max, float(self.r_cut[a, b]), self.radial_options
+                )
+                for b in range(ns)
+            ]
+            for a in range(ns)
+        ]
 
     def _types(self, nu: int) -> list[tuple[int, int, int]]:
         nmax, lmax = self._caps[nu - 1]
@@ -300,7 +382,11 @@ class ACEBasis:
         scaled = {t: int(self._degree1(t[1], t[2]) * q) for t in types}
         bound_q = int(Fraction(bound) * q)
         memo: dict = {}
-        for combo in itertools.combinations_with_replacement(types, nu):
+        pools = self._pools(types)
+        combos = itertools.chain.from_iterable(
+            itertools.combinations_with_replacement(pool, nu) for pool in pools
+        )
+        for combo in combos:
             if (-1) ** sum(t[2] for t in combo) != parity:
                 continue
             if sum(scaled[t] for t in combo) > bound_q:
@@ -316,6 +402,16 @@ class ACEBasis:
                 memo[key] = o3_multiplicity(groups, L, parity)
             if memo[key]:
                 yield combo, sizes, memo[key]
+
+    def _pools(self, types) -> list[list]:
+        """Sets of one-particle types whose sorted tuples are candidates: all types, or for
+        ``channels="uvu"`` one pool per radial index n (every factor shares the channel n)."""
+        if self.channels != "uvu":
+            return [types]
+        by_n: dict = {}
+        for t in types:
+            by_n.setdefault(t[1], []).append(t)
+        return [by_n[n] for n in sorted(by_n)]
 
     def _types_order1(self):
         nmax, _ = self._caps[0]
@@ -339,14 +435,16 @@ class ACEBasis:
 
         budget = 20 * self.max_functions
         for nu in range(2, self.order + 1):
-            types = self._types(nu)
-            n_tuples = comb(len(types) + nu - 1, nu)
+            pools = self._pools(self._types(nu))
+            sizes_ = np.array([comb(len(p) + nu - 1, nu) for p in pools], dtype=float)
+            n_tuples = int(sizes_.sum())
             if n_tuples <= budget:
                 continue
             rng = np.random.default_rng(0)
             total = 0
             for _ in range(400):
-                combo = tuple(sorted(types[k] for k in rng.integers(len(types), size=nu)))
+                pool = pools[rng.choice(len(pools), p=sizes_ / sizes_.sum())]
+                combo = tuple(sorted(pool[k] for k in rng.integers(len(pool), size=nu)))
                 if (-1) ** sum(t[2] for t in combo) != 1:
                     continue
                 sizes = [len(list(g)) for _, g in itertools.groupby(combo)]
@@ -377,6 +475,12 @@ class ACEBasis:
 
     def one_particle_index(self, s: int, n: int, l: int, m) -> np.ndarray:
         """``a = s n_slot + (n − 1)(l_max+1)^2 + l² + l + m``."""
+        if l > self.l_max:
+            raise ValueError(
+                f"a feature needs spherical harmonics of degree l = {l}, beyond this basis's "
+                f"l_max = {self.l_max} (sized for outputs L ≤ {self.max_output_L}); build the "
+                "basis with a larger max_output_L"
+            )
         return s * self.n_slot + (n - 1) * self.n_lm + l * l + l + np.asarray(m)
 
     def tables(self, L: int = 0) -> BasisTables:
@@ -387,14 +491,25 @@ class ACEBasis:
         n_products = 0
         k = 0
         width = 2 * L + 1
+        n_paths = 0
         for nu in range(1, self.order + 1):
             for combo, sizes, mult in self.nl_tuples(nu, L):
-                block = self._coupling.get(tuple(t[2] for t in combo), sizes, L, (-1) ** L)
-                if block.n_functions != mult:
-                    raise RuntimeError(
-                        f"coupling of {combo} gave {block.n_functions} functions, "
-                        f"character formula says {mult}"
-                    )
+                ls = tuple(t[2] for t in combo)
+                if self.coupling == "chain":
+                    from ace_ref.sparsify import chain_block
+
+                    block = chain_block(ls, sizes, L, (-1) ** L, self.lmax_hidden, self.independent)
+                    n_paths += block.n_paths
+                    if block.n_functions == 0:
+                        continue
+                else:
+                    block = self._coupling.get(ls, sizes, L, (-1) ** L)
+                    n_paths += block.n_functions
+                    if block.n_functions != mult:
+                        raise RuntimeError(
+                            f"coupling of {combo} gave {block.n_functions} functions, "
+                            f"character formula says {mult}"
+                        )
                 base = np.array([self.one_particle_index(s, n, l, 0) for s, n, l in combo])
                 a = base[None, :] + block.m_tuples.astype(np.int64)
                 padded = np.full((len(a), self.order), -1, dtype=np.int64)
@@ -405,13 +520,14 @@ class ACEBasis:
                 c_cols.append(n_products + t_idx)
                 c_vals.append(block.coeffs[f_idx, t_idx, M_idx])
                 for f in range(block.n_functions):
-                    labels.append(
-                        {
-                            "order": nu,
-                            "nl": [(self.elements[s], n, l) for s, n, l in combo],
-                            "path": [int(x) for x in block.paths[f]],
-                        }
-                    )
+                    label = {
+                        "order": nu,
+                        "nl": [(self.elements[s], n, l) for s, n, l in combo],
+                        "path": [int(x) for x in block.paths[f]],
+                    }
+                    if self.coupling == "chain":
+                        label["ordering"] = [int(x) for x in block.orderings[f]]
+                    labels.append(label)
                 n_products += len(a)
                 k += block.n_functions
         product_index = (
@@ -458,7 +574,14 @@ class ACEBasis:
             labels=labels,
         )
         self._tables[L] = tables
+        self._n_paths[L] = n_paths
         return tables
+
+    def n_paths(self, L: int = 0) -> int:
+        """Number of coupling paths per species before any reduction: for ``coupling="chain"``
+        every non-zero NequIP path (ordering × chain path), otherwise the function count."""
+        self.tables(L)
+        return self._n_paths[L]
 
     # ------------------------------------------------------------------ descriptions
     def __len__(self) -> int:
@@ -485,8 +608,15 @@ class ACEBasis:
                 if self.max_degree is not None
                 else ""
             ),
-            f"{'order':>6} {'per species':>12}",
         ]
+        if self.is_sparsified:
+            lines.append(
+                f"sparsification: coupling '{self.coupling}', hidden L ≤ "
+                f"{'∞' if self.lmax_hidden is None else self.lmax_hidden}, channels "
+                f"'{self.channels}', {'independent functions' if self.independent else 'all paths'}"
+                f" ({self.n_paths(0)} NequIP paths per species)"
+            )
+        lines += [f"{'order':>6} {'per species':>12}"]
         for nu, c in counts.items():
             lines.append(f"{nu:>6} {c:>12}")
         lines.append(f"{'total':>6} {self.n_functions_per_species:>12}")
@@ -510,7 +640,7 @@ class ACEBasis:
 
     def to_dict(self) -> dict:
         """Plain-JSON specification from which :meth:`from_dict` rebuilds the same basis."""
-        return {
+        d = {
             "elements": self.elements,
             "order": self.order,
             "max_n": self.max_n,
@@ -521,6 +651,17 @@ class ACEBasis:
             "radial": self.radial_kind,
             "radial_options": self.radial_options,
         }
+        if self.max_output_L != defaults.MAX_OUTPUT_L:
+            d["max_output_L"] = self.max_output_L
+        # sparsification keys only when they differ from the full basis, so that the
+        # fingerprints of existing full-basis models do not change
+        if self.coupling != "symmetric":
+            d["coupling"] = self.coupling
+            d["lmax_hidden"] = self.lmax_hidden
+            d["independent"] = self.independent
+        if self.channels != "full":
+            d["channels"] = self.channels
+        return d
 
     @classmethod
     def from_dict(cls, d: dict, cache_dir="default") -> ACEBasis:
@@ -538,6 +679,11 @@ class ACEBasis:
             radial=d["radial"],
             radial_options=d.get("radial_options") or {},
             cache_dir=cache_dir,
+            coupling=d.get("coupling", "symmetric"),
+            lmax_hidden=d.get("lmax_hidden"),
+            channels=d.get("channels", "full"),
+            independent=d.get("independent", True),
+            max_output_L=d.get("max_output_L", defaults.MAX_OUTPUT_L),
         )
 
     # ------------------------------------------------------------------ evaluation

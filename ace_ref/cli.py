@@ -1,4 +1,4 @@
-"""The ``ace-ref`` command: ``fit``, ``eval``, ``basis``, ``verify``.
+"""The ``ace-ref`` command: ``fit``, ``eval``, ``export``, ``basis``, ``verify``.
 
 Every option's default comes from :mod:`ace_ref.defaults` (or the ``FIT_DEFAULTS`` below,
 chosen as the best settings found for small molecules, see BENCHMARKS.md).
@@ -55,6 +55,7 @@ def _build_basis(args, elements):
     from ace_ref import ACEBasis
 
     kwargs = dict(order=args.order, r_cut=args.rcut, radial=args.radial, w_L=Fraction(args.wl))
+    kwargs.update(_sparsification_kwargs(args))
     if args.degree is not None:
         values = [Fraction(x) for x in str(args.degree).replace(",", " ").split()]
         kwargs["max_degree"] = values[0] if len(values) == 1 else values
@@ -70,7 +71,38 @@ def _build_basis(args, elements):
                 "(the default degree is for order 3)"
             )
         kwargs["max_degree"] = FIT_DEFAULTS["max_degree"]
-    return ACEBasis(elements, **kwargs)
+    basis = ACEBasis(elements, **kwargs)
+    if getattr(args, "layers", 1) == 2:
+        from ace_ref.multilayer import TwoLayerBasis
+
+        degree = None
+        if args.l2_degree is not None:
+            degree = [Fraction(x) for x in str(args.l2_degree).replace(",", " ").split()]
+        return TwoLayerBasis(
+            basis,
+            lmax_hidden=args.l2_lmax,
+            max_n=args.l2_max_n,
+            order=args.l2_order,
+            max_degree=degree,
+            constant_channel=not args.l2_no_constant,
+        )
+    if getattr(args, "layers", 1) != 1:
+        raise ValueError(f"--layers must be 1 or 2, got {args.layers}")
+    return basis
+
+
+def _sparsification_kwargs(args) -> dict:
+    """``ACEBasis`` keywords of the NequIP-style sparsification options (docs/sparsify.md)."""
+    coupling = getattr(args, "coupling", "symmetric")
+    lmax_hidden = getattr(args, "lmax_hidden", None)
+    if lmax_hidden is not None and coupling == "symmetric":
+        coupling = "chain"  # a hidden-L cap only exists in the chain tree
+    return {
+        "coupling": coupling,
+        "lmax_hidden": lmax_hidden,
+        "channels": getattr(args, "channels", "full"),
+        "independent": not getattr(args, "all_paths", False),
+    }
 
 
 def _add_basis_options(p):
@@ -90,7 +122,49 @@ def _add_basis_options(p):
         default=str(FIT_DEFAULTS["w_L"]),
         help="weight w_L of l in the total degree Σ(n + w_L l), e.g. 1 or 3/2",
     )
-    p.add_argument("--radial", default=FIT_DEFAULTS["radial"], choices=["bessel", "polynomial"])
+    p.add_argument(
+        "--radial",
+        default=FIT_DEFAULTS["radial"],
+        choices=["bessel", "polynomial", "ace1"],
+        help="radial basis ('ace1' exports exactly to LAMMPS: ace-ref export)",
+    )
+    g = p.add_argument_group("NequIP-style sparsifications (docs/theory/sparsification.md)")
+    g.add_argument(
+        "--coupling",
+        default="symmetric",
+        choices=["symmetric", "chain"],
+        help="symmetric: full ACE coupling (default); chain: iterated tensor products "
+        "h^(ν) = [φ ⊗ h^(ν-1)]_L, every order of the factors",
+    )
+    g.add_argument(
+        "--lmax-hidden",
+        type=int,
+        help="cap L ≤ this on every hidden feature of the chain (NequIP's l_max); "
+        "implies --coupling chain",
+    )
+    g.add_argument(
+        "--channels",
+        default="full",
+        choices=["full", "uvw", "uvu"],
+        help="full/uvw: all radial channels couple; uvu: all factors share one radial index n",
+    )
+    g.add_argument(
+        "--all-paths",
+        action="store_true",
+        help="keep every NequIP path as a column (linearly dependent) instead of an "
+        "independent subset of each block",
+    )
+    g = p.add_argument_group(
+        "two-layer linear message passing (multi-ACE; the options above define layer 1)"
+    )
+    g.add_argument("--layers", type=int, default=1, choices=[1, 2], help="1: ACE; 2: multi-ACE")
+    g.add_argument(
+        "--l2-lmax", type=int, default=1, help="largest L of the layer-1 channels and of A²"
+    )
+    g.add_argument("--l2-max-n", type=int, default=4, help="layer-2 radial functions")
+    g.add_argument("--l2-order", type=int, default=1, help="correlation order ν2 of layer 2")
+    g.add_argument("--l2-degree", help="total degree of the layer-2 products (one per order)")
+    g.add_argument("--l2-no-constant", action="store_true", help="no constant channel in layer 2")
 
 
 def _apply_config_file(args):
@@ -107,7 +181,9 @@ def _apply_config_file(args):
             raise SystemExit(f"ace-ref: {path}: unknown option {key!r}")
         if isinstance(value, list):
             value = (
-                ",".join(str(v) for v in value) if attr in ("max_n", "max_l", "degree") else value
+                ",".join(str(v) for v in value)
+                if attr in ("max_n", "max_l", "degree", "l2_degree")
+                else value
             )
         setattr(args, attr, value)
 
@@ -231,7 +307,12 @@ def cmd_fit(args) -> int:
         "seconds_assembly": t_assembly,
         "seconds_total": t_total,
     }
-    model = LinearACEModel(basis, solution.coefficients, e0, meta)
+    if hasattr(basis, "layer1"):
+        from ace_ref.multilayer import TwoLayerModel
+
+        model = TwoLayerModel(basis, solution.coefficients, e0, meta)
+    else:
+        model = LinearACEModel(basis, solution.coefficients, e0, meta)
     path = model.save(args.output)
     print(
         f"fitted {len(basis)} coefficients on {len(train)} configurations "
@@ -324,7 +405,42 @@ def cmd_basis(args) -> int:
     elements = args.elements or ["Si"]
     basis = _build_basis(args, elements)
     print(basis.describe())
+    if getattr(basis, "is_sparsified", False):
+        print()
+        print(size_comparison(basis))
     return 0
+
+
+def size_comparison(basis) -> str:
+    """Per-order sizes of a sparsified basis next to the full ACE basis of the same
+    truncation (functions per species; NequIP paths before the independence reduction)."""
+    from ace_ref import ACEBasis
+
+    spec = basis.to_dict()
+    for key in ("coupling", "lmax_hidden", "channels", "independent"):
+        spec.pop(key, None)
+    full = ACEBasis.from_dict(spec)
+    name = (
+        f"{basis.coupling}"
+        + ("" if basis.lmax_hidden is None else f" L≤{basis.lmax_hidden}")
+        + f" {basis.channels}"
+    )
+    fc, sc = full.counts_by_order(), basis.counts_by_order()
+    lines = [
+        "sizes per species, same truncation:",
+        f"{'order':>6} {'full ACE':>10} {name:>20}",
+    ]
+    for nu in fc:
+        lines.append(f"{nu:>6} {fc[nu]:>10} {sc[nu]:>20}")
+    lines.append(
+        f"{'total':>6} {full.n_functions_per_species:>10} {basis.n_functions_per_species:>20}"
+    )
+    lines.append(f"{'paths':>6} {full.n_paths(0):>10} {basis.n_paths(0):>20}")
+    lines.append(
+        f"all species: full {len(full)}, sparsified {len(basis)} linear coefficients "
+        f"({100 * len(basis) / len(full):.1f} %)"
+    )
+    return "\n".join(lines)
 
 
 def cmd_verify(args) -> int:
@@ -369,6 +485,22 @@ def cmd_verify(args) -> int:
         else:
             print("ace-ref verify: no body-order spectrum to plot", file=sys.stderr)
     return 0 if all(r.passed for r in rows) else 1
+
+
+def cmd_export(args) -> int:
+    """Write a fitted model as an ML-PACE ``.yace`` file and print the LAMMPS lines for it."""
+    from ace_ref.model import load
+    from ace_ref.yace import export_yace
+
+    model = load(args.model)
+    out = export_yace(
+        model, args.output, report=print, type_elements=args.types, evaluator=args.evaluator
+    )
+    print(f"model written to {out.path}")
+    print("LAMMPS (units metal, newton on):")
+    print(out.pair_style)
+    print(out.pair_coeff)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -416,6 +548,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stress-unit", default="eV/A3")
     p.add_argument("--stress-convention", default="ase", choices=["ase", "pressure"])
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("export", help="write a model as .yace for LAMMPS pair_style pace")
+    p.add_argument("model", help="model file (.npz) fitted with --radial ace1")
+    p.add_argument("-o", "--output", required=True, help="output file (.yace)")
+    p.add_argument(
+        "--types",
+        nargs="+",
+        help="element of LAMMPS atom type 1, 2, ... (default: the model's elements)",
+    )
+    p.add_argument("--evaluator", default="recursive", choices=["recursive", "product"])
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("basis", help="print basis sizes without fitting")
     _add_basis_options(p)
     p.set_defaults(func=cmd_basis)

@@ -261,7 +261,12 @@ def _spectral(system: LinearSystem, gamma: np.ndarray):
 
 
 def smoothness_prior(basis: ACEBasis, p: float = 2.0) -> np.ndarray:
-    """Diagonal ``Γ_kk = (1 + deg_k)^p``, ``deg_k = Σ_t (n_t + w_L l_t)``, in column order."""
+    """Diagonal ``Γ_kk = (1 + deg_k)^p``, ``deg_k = Σ_t (n_t + w_L l_t)``, in column order.
+
+    A basis with a ``column_degrees()`` method (e.g. :class:`ace_ref.multilayer.TwoLayerBasis`)
+    supplies its own degrees in column order."""
+    if hasattr(basis, "column_degrees"):
+        return (1.0 + np.asarray(basis.column_degrees(), dtype=float)) ** p
     degs = np.array(
         [float(sum(n + basis.w_L * l for _, n, l in lab["nl"])) for lab in basis.tables(0).labels]
     )

@@ -101,6 +101,22 @@ class LinearACEModel:
         return ACECalculator(self)
 
     # ------------------------------------------------------------------ files
+    def export_yace(
+        self, path: str | Path, report=print, type_elements=None, evaluator: str = "recursive"
+    ):
+        """Write the model as an ML-PACE ``.yace`` file for LAMMPS ``pair_style pace``.
+
+        Exact for models on the ``"ace1"`` radial basis; anything without a ``.yace``
+        equivalent raises :class:`ace_ref.yace.YaceExportError`. See
+        :func:`ace_ref.yace.export_yace` (returns a :class:`ace_ref.yace.YaceExport` with the
+        size and the ``pair_style``/``pair_coeff`` lines).
+        """
+        from ace_ref.yace import export_yace
+
+        return export_yace(
+            self, path, report=report, type_elements=type_elements, evaluator=evaluator
+        )
+
     def save(self, path: str | Path) -> Path:
         """Write the model atomically (see module docstring); returns the path."""
         path = Path(path)
@@ -127,7 +143,8 @@ class LinearACEModel:
 
 
 def load(path: str | Path, cache_dir="default") -> LinearACEModel:
-    """Read a model written by :meth:`LinearACEModel.save`; any defect raises ModelFileError."""
+    """Read a model written by :meth:`LinearACEModel.save` (or a
+    :class:`ace_ref.multilayer.TwoLayerModel`); any defect raises ModelFileError."""
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"model file {path} does not exist")
@@ -137,6 +154,10 @@ def load(path: str | Path, cache_dir="default") -> LinearACEModel:
             coefficients = np.array(f["coefficients"])
     except Exception as exc:  # noqa: BLE001 - anything unreadable is a corrupt file
         raise ModelFileError(f"{path}: not a readable ace_ref model file ({exc})") from exc
+    if header.get("format") == "ace_ref.TwoLayerModel":
+        from ace_ref.multilayer import _from_parts
+
+        return _from_parts(path, header, coefficients, cache_dir)
     if header.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not an ace_ref model (format {header.get('format')!r})")
     if header.get("version") != FORMAT_VERSION:

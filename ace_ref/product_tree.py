@@ -236,7 +236,7 @@ def build_product_tree(
         counts = np.bincount(parent[parent >= 0], minlength=n)
         n_internal_children = np.bincount(parent[(parent >= 0) & is_internal], minlength=n)
         n_roots = int(np.sum(parent < 0))
-        first_child = n_roots + np.concatenate(([0], np.cumsum(counts)[:-1]))
+        first_child = n_roots + np.cumsum(counts) - counts
         parts["parent"].append(np.where(parent >= 0, parent + off, -1))
         parts["slot"].append(slot_of_rank[r] if n else r)
         parts["coeff"].append(c)

@@ -23,6 +23,11 @@ Kinds
   transformed distance ``x(r)`` mapped linearly to ``y`` with ``y(r_c) = −1``, ``y(r_in) = +1``.
   ``x`` is the ACE1 ``PolyTransform`` ``((1 + r_0)/(1 + r))^q`` (default) or the generalised
   Agnesi transform of ACEpotentials.
+* :class:`ACE1Radial`: ``R_n(r) = P_{n−1}(2u − 1) u^{p} (1 − u)^{p_in}`` with
+  ``u = (x(r) − x(r_c))/(x(r_in) − x(r_c))`` and ``x = ((1 + r_0)/(1 + r))^q`` (integer ``q``):
+  the envelope is a polynomial in the *transformed* distance, as in ACE1.jl. This is the form
+  ML-PACE (LAMMPS ``pair_style pace``) evaluates analytically as radial basis
+  ``ACE.jl.Basic``, so models built on it export to ``.yace`` exactly (:mod:`ace_ref.yace`).
 
 Numba interface
 ---------------
@@ -30,24 +35,25 @@ Numba interface
 different pairs/kinds stack into a 2-D table); :func:`radial_with_derivative` evaluates one
 distance from such a row without allocating. Layout (unused entries are zero):
 
-=====  ==================  ==========================================================
-index  BesselRadial        PolynomialRadial
-=====  ==================  ==========================================================
-0      kind code (0)       kind code (1)
-1      r_c                 r_c
-2      envelope p          envelope p
-3      √(2/r_c)            r_0
-4      π/r_c               q
-5      0                   r_in
-6      0                   transform code (0 = "poly", 1 = "agnesi")
-7      0                   Agnesi p (0 for "poly")
-8      0                   Agnesi a (0 for "poly")
-9      0                   x(r_c)  (transform value at the cutoff)
-10     0                   2/(x(r_in) − x(r_c))  (slope of the linear map x → y)
-11     0                   0 (reserved)
-=====  ==================  ==========================================================
+=====  ==================  ==========================================  =========================
+index  BesselRadial        PolynomialRadial                            ACE1Radial
+=====  ==================  ==========================================  =========================
+0      kind code (0)       kind code (1)                               kind code (2)
+1      r_c                 r_c                                         r_c
+2      envelope p          envelope p                                  envelope p (of u)
+3      √(2/r_c)            r_0                                         r_0
+4      π/r_c               q                                           q
+5      0                   r_in                                        r_in
+6      0                   transform code (0 = "poly", 1 = "agnesi")   p_in
+7      0                   Agnesi p (0 for "poly")                     0
+8      0                   Agnesi a (0 for "poly")                     0
+9      0                   x(r_c)  (transform value at the cutoff)     x(r_c)
+10     0                   2/(x(r_in) − x(r_c))  (slope of x → y)      1/(x(r_in) − x(r_c))
+11     0                   0 (reserved)                                0
+=====  ==================  ==========================================  =========================
 
-Entries 3–4 (Bessel) and 9–10 (polynomial) are derived from the others; the kernel trusts them.
+Entries 3–4 (Bessel), 9–10 (polynomial, ACE1) are derived from the others; the kernel trusts
+them.
 """
 
 from __future__ import annotations
@@ -64,10 +70,12 @@ __all__ = [
     "MAX_PARAMS",
     "KIND_BESSEL",
     "KIND_POLYNOMIAL",
+    "KIND_ACE1",
     "TRANSFORM_POLY",
     "TRANSFORM_AGNESI",
     "BesselRadial",
     "PolynomialRadial",
+    "ACE1Radial",
     "radial_from_dict",
     "radial_with_derivative",
     "envelope_polynomial",
@@ -78,6 +86,7 @@ MAX_PARAMS = 12
 
 KIND_BESSEL = 0
 KIND_POLYNOMIAL = 1
+KIND_ACE1 = 2
 
 TRANSFORM_POLY = 0
 TRANSFORM_AGNESI = 1
@@ -117,6 +126,41 @@ def envelope_polynomial(x, p):
 
 
 @njit(cache=True)
+def _ace1_radial(params, n_max, r, R_out, dR_out):
+    """ACE1Radial inside ``(r_in, r_c)`` (or ``(0, r_c)`` when ``p_in = 0``); see the class."""
+    q = params[4]
+    x = ((1.0 + params[3]) / (1.0 + r)) ** q
+    dx = -q * x / (1.0 + r)
+    inv_d = params[10]
+    u = (x - params[9]) * inv_d
+    du = dx * inv_d
+    p = params[2]
+    p_in = params[6]
+    e = u**p
+    de = p * u ** (p - 1.0) * du
+    if p_in > 0.0:
+        w = 1.0 - u
+        e_in = w**p_in
+        de = de * e_in - e * p_in * w ** (p_in - 1.0) * du
+        e = e * e_in
+    y = 2.0 * u - 1.0
+    dy = 2.0 * du
+    P_prev = 0.0
+    P = 1.0
+    dP_prev = 0.0
+    dP = 0.0
+    for n in range(n_max):
+        R_out[n] = P * e
+        dR_out[n] = dP * dy * e + P * de
+        P_next = ((2.0 * n + 1.0) * y * P - n * P_prev) / (n + 1.0)
+        dP_next = dP_prev + (2.0 * n + 1.0) * P
+        P_prev = P
+        P = P_next
+        dP_prev = dP
+        dP = dP_next
+
+
+@njit(cache=True)
 def radial_with_derivative(params, n_max, r, R_out, dR_out):
     """Evaluate ``R_n(r)`` and ``dR_n/dr`` for ``n = 1..n_max`` from a packed parameter row.
 
@@ -139,10 +183,13 @@ def radial_with_derivative(params, n_max, r, R_out, dR_out):
     """
     kind = int(params[0])
     rc = params[1]
-    if r >= rc:
+    if r >= rc or (kind == KIND_ACE1 and params[6] > 0.0 and r <= params[5]):
         for n in range(n_max):
             R_out[n] = 0.0
             dR_out[n] = 0.0
+        return
+    if kind == KIND_ACE1:
+        _ace1_radial(params, n_max, r, R_out, dR_out)
         return
     f, dfdx = envelope_polynomial(r / rc, params[2])
     df = dfdx / rc
@@ -541,14 +588,191 @@ class PolynomialRadial(_RadialBase):
         return P * f[:, None], dP * (dy * f)[:, None] + P * df[:, None]
 
 
+@dataclass(frozen=True)
+class ACE1Radial(_RadialBase):
+    r"""Legendre polynomials of the transformed distance with an envelope in that distance.
+
+    .. math::
+
+        x(r) = \Big(\frac{1 + r_0}{1 + r}\Big)^q, \qquad
+        u(r) = \frac{x(r) - x(r_c)}{x(r_{in}) - x(r_c)}, \qquad
+        R_n(r) = P_{n-1}(2u - 1)\, u^{p}\, (1 - u)^{p_{in}},
+
+    for ``r_in < r < r_c`` (for all ``0 < r < r_c`` when ``p_in = 0``), ``R_n = 0`` for
+    ``r ≥ r_c`` and, when ``p_in > 0``, for ``r ≤ r_in``. ``u`` falls from 1 at ``r_in`` to 0 at
+    ``r_c``; ``P_k`` are Legendre polynomials. ``R_n`` and its first ``p − 1`` derivatives
+    vanish at ``r_c`` (C^{p−1}); with ``p_in = 0`` nothing is clamped below ``r_in`` (``u > 1``).
+    ``r_0`` cancels in ``u``: it only fixes the scale of ``x`` (kept because the exported file
+    states it).
+
+    This is the ACE1.jl form of a radial basis (polynomials in ``x`` times an envelope that is a
+    polynomial in ``x``). ML-PACE evaluates exactly this family analytically, without splines,
+    as radial basis ``ACE.jl.Basic`` — ``P_0 = A_0 f(x)``, ``P_1 = (A_1 x + B_1) P_0``,
+    ``P_k = (A_k x + B_k) P_{k−1} + C_k P_{k−2}``, ``f = (x − x_l)^{p_l} (x − x_r)^{p_r}`` — so a
+    model on this basis is written to ``.yace`` without approximation
+    (:meth:`pace_recursion` gives the coefficients; :mod:`ace_ref.yace` writes them).
+
+    Parameters
+    ----------
+    n_max : int
+        Number of radial functions (``≥ 1``).
+    r_cut : float
+        Cutoff ``r_c > 0``.
+    r_0 : float
+        Transform scale ``r_0 > 0``.
+    q : int, default 1
+        Transform exponent (an integer ``≥ 1``: ML-PACE reads it as one). ``q = 1`` fitted
+        acac and Ta better than ``q = 2`` (BENCHMARKS.md).
+    r_in : float, default 0
+        Distance where ``u = 1``; ``0 ≤ r_in < r_c``. With ``p_in = 0`` it does not change the
+        space spanned by ``R_1..R_{n_max}`` (``u`` is affine in ``x``), only its conditioning.
+    envelope_p : int, default 2
+        Exponent ``p ≥ 1`` of ``u`` (smoothness at the cutoff).
+    envelope_p_in : int, default 0
+        Exponent ``p_in ≥ 0`` of ``1 − u`` (``> 0``: the functions vanish below ``r_in``).
+
+    Notes
+    -----
+    ``params()`` layout: ``[2, r_c, p, r_0, q, r_in, p_in, 0, 0, x(r_c), 1/(x(r_in) − x(r_c)),
+    0]``.
+    """
+
+    n_max: int
+    r_cut: float
+    r_0: float
+    q: int = 1
+    r_in: float = 0.0
+    envelope_p: int = 2
+    envelope_p_in: int = 0
+
+    kind: ClassVar[int] = KIND_ACE1
+    name: ClassVar[str] = "ace1"
+
+    def __post_init__(self):
+        self._check_common()
+        r_0 = _real("r_0", self.r_0)
+        if r_0 <= 0:
+            raise ValueError(f"r_0 must be positive, got {r_0!r}")
+        r_in = _real("r_in", self.r_in)
+        if not 0 <= r_in < self.r_cut:
+            raise ValueError(f"r_in must satisfy 0 ≤ r_in < r_cut = {self.r_cut}, got {r_in!r}")
+        object.__setattr__(self, "q", _integer("q (ACE1Radial transform exponent)", self.q, 1))
+        object.__setattr__(self, "envelope_p_in", _integer("envelope_p_in", self.envelope_p_in, 0))
+        object.__setattr__(self, "r_0", r_0)
+        object.__setattr__(self, "r_in", r_in)
+
+    def _x(self, r) -> float | np.ndarray:
+        """Transform ``x(r) = ((1 + r_0)/(1 + r))^q`` (NumPy; also valid at ``r = 0``)."""
+        return ((1.0 + self.r_0) / (1.0 + np.asarray(r, dtype=float))) ** self.q
+
+    def params(self) -> np.ndarray:
+        """Packed float64 parameter row for :func:`radial_with_derivative`."""
+        x_c = float(self._x(self.r_cut))
+        x_in = float(self._x(self.r_in))
+        out = np.zeros(MAX_PARAMS)
+        out[:7] = (
+            self.kind,
+            self.r_cut,
+            self.envelope_p,
+            self.r_0,
+            self.q,
+            self.r_in,
+            self.envelope_p_in,
+        )
+        out[9] = x_c
+        out[10] = 1.0 / (x_in - x_c)
+        return out
+
+    def pace_recursion(self) -> dict:
+        """Parameters of the same functions in ML-PACE's ``ACE.jl.Basic`` form.
+
+        With ``a = 2/D``, ``b = −1 − a x(r_c)``, ``D = x(r_in) − x(r_c)`` (so ``2u − 1 =
+        a x + b``), the Legendre recurrence ``k P_k = (2k−1)(2u−1) P_{k−1} − (k−1) P_{k−2}``
+        gives ``A_0 = (−1)^{p_in}/D^{p + p_in}`` (``f = (x − x_l)^p (x − x_r)^{p_in}`` with
+        ``x_l = x(r_c)``, ``x_r = x(r_in)``), ``A_1 = a``, ``B_1 = b`` and, for ``k ≥ 2``,
+        ``A_k = (2k−1) a/k``, ``B_k = (2k−1) b/k``, ``C_k = −(k−1)/k``.
+
+        When ``p_in = 0`` the factor ``(x − x_r)^0`` is 1 whatever ``x_r``; ML-PACE's derivative
+        formula would still form ``0 · (x − x_r)^{−1}`` (NaN at ``x = x_r``), so ``x_r`` is then
+        set to ``2 x(0) + 1``, a value ``x(r)`` never reaches for ``r ≥ 0``.
+
+        Returns
+        -------
+        dict
+            ``{"r0", "p", "rcut", "xl", "xr", "pl", "pr", "maxn", "A", "B", "C"}`` (Python
+            ints and floats; lists of length ``n_max``).
+        """
+        x_c = float(self._x(self.r_cut))
+        x_in = float(self._x(self.r_in))
+        d = x_in - x_c
+        a = 2.0 / d
+        b = -1.0 - a * x_c
+        n = self.n_max
+        A, B, C = [0.0] * n, [0.0] * n, [0.0] * n
+        A[0] = (-1.0) ** self.envelope_p_in / d ** (self.envelope_p + self.envelope_p_in)
+        if n > 1:
+            A[1], B[1] = a, b
+        for k in range(2, n):
+            A[k] = (2 * k - 1) * a / k
+            B[k] = (2 * k - 1) * b / k
+            C[k] = -(k - 1) / k
+        xr = x_in if self.envelope_p_in > 0 else 2.0 * float(self._x(0.0)) + 1.0
+        return {
+            "r0": float(self.r_0),
+            "p": int(self.q),
+            "rcut": float(self.r_cut),
+            "xl": x_c,
+            "xr": xr,
+            "pl": int(self.envelope_p),
+            "pr": int(self.envelope_p_in),
+            "maxn": int(n),
+            "A": A,
+            "B": B,
+            "C": C,
+        }
+
+    def __call__(self, r) -> tuple[np.ndarray, np.ndarray]:
+        R, dR = super().__call__(r)
+        if self.envelope_p_in > 0:
+            below = _validate_r(r) <= self.r_in
+            R[below] = 0.0
+            dR[below] = 0.0
+        return R, dR
+
+    __call__.__doc__ = _RadialBase.__call__.__doc__
+
+    def _inside(self, r):
+        x = self._x(r)
+        dx = -self.q * x / (1.0 + r)
+        x_c = float(self._x(self.r_cut))
+        d = float(self._x(self.r_in)) - x_c
+        u = (x - x_c) / d
+        du = dx / d
+        p, p_in = self.envelope_p, self.envelope_p_in
+        e = u**p * (1.0 - u) ** p_in
+        de = p * u ** (p - 1) * (1.0 - u) ** p_in * du
+        if p_in > 0:
+            de = de - u**p * p_in * (1.0 - u) ** (p_in - 1) * du
+        y = 2.0 * u - 1.0
+        P = np.empty((len(r), self.n_max))
+        dP = np.empty((len(r), self.n_max))
+        P[:, 0], dP[:, 0] = 1.0, 0.0
+        if self.n_max > 1:
+            P[:, 1], dP[:, 1] = y, 1.0
+        for k in range(1, self.n_max - 1):
+            P[:, k + 1] = ((2 * k + 1) * y * P[:, k] - k * P[:, k - 1]) / (k + 1)
+            dP[:, k + 1] = dP[:, k - 1] + (2 * k + 1) * P[:, k]
+        return P * e[:, None], dP * (2.0 * du * e)[:, None] + P * de[:, None]
+
+
 def _agnesi_a(p: float, q: float) -> float:
     return (-2.0 * q + p * (-2.0 + 4.0 * q)) / (p + p * p + q + q * q)
 
 
-_KINDS = {cls.name: cls for cls in (BesselRadial, PolynomialRadial)}
+_KINDS = {cls.name: cls for cls in (BesselRadial, PolynomialRadial, ACE1Radial)}
 
 
-def radial_from_dict(d: dict) -> BesselRadial | PolynomialRadial:
+def radial_from_dict(d: dict) -> BesselRadial | PolynomialRadial | ACE1Radial:
     """Build a radial kind from :meth:`to_dict` output, dispatching on ``d["type"]``.
 
     Raises
@@ -560,3 +784,27 @@ def radial_from_dict(d: dict) -> BesselRadial | PolynomialRadial:
     if t not in _KINDS:
         raise ValueError(f"unknown radial basis type {t!r}; expected one of {sorted(_KINDS)}")
     return _KINDS[t].from_dict(d)
+
+
+RADIAL_KINDS = ("bessel", "polynomial", "ace1")
+
+
+def make_radial(kind: str, n_max: int, r_cut: float, options: dict | None = None):
+    """The radial basis ``kind`` (one of :data:`RADIAL_KINDS`) with ``n_max`` functions.
+
+    ``options`` are passed to the class; defaults that depend on the cutoff are filled in
+    here, in one place: ``r_0 = POLYNOMIAL_R0_FRACTION · r_cut`` for "polynomial" and "ace1",
+    ``r_in = ACE1_R_IN_FRACTION · r_cut`` for "ace1" (:mod:`ace_ref.defaults`).
+    """
+    from ace_ref import defaults
+
+    opts = dict(options or {})
+    if kind == "bessel":
+        return BesselRadial(n_max, r_cut, **opts)
+    if kind in ("polynomial", "ace1"):
+        opts.setdefault("r_0", defaults.POLYNOMIAL_R0_FRACTION * r_cut)
+        if kind == "ace1":
+            opts.setdefault("r_in", defaults.ACE1_R_IN_FRACTION * r_cut)
+            return ACE1Radial(n_max, r_cut, **opts)
+        return PolynomialRadial(n_max, r_cut, **opts)
+    raise ValueError(f"unknown radial basis {kind!r} (choose one of {', '.join(RADIAL_KINDS)})")

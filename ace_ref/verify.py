@@ -937,6 +937,8 @@ def _local_cluster(atoms: Atoms, size: int) -> Atoms:
 
 def _claimed_body_order(calc) -> int | None:
     basis = getattr(getattr(calc, "model", None), "basis", None)
+    if callable(getattr(basis, "body_order", None)):  # e.g. the two-layer basis
+        return int(basis.body_order())
     order = getattr(basis, "order", None)
     return None if order is None else int(order) + 1
 
@@ -970,7 +972,8 @@ def verify_report(
     """
     rows = check_invariance(calc, atoms, n_trials=n_trials, seed=seed)
     basis = getattr(getattr(calc, "model", None), "basis", None)
-    if features_fn is None and basis is not None:
+    equivariant = getattr(basis, "has_equivariant_features", True)
+    if features_fn is None and basis is not None and equivariant:
 
         def features_fn(a, _basis=basis, _L=L):
             return _basis.features(a, L=_L)

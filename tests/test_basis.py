@@ -289,3 +289,16 @@ def test_pair_cutoffs_are_respected():
     assert np.abs(basis.features(Atoms("HO", positions=[[0, 0, 0], [2.5, 0, 0]]))).max() > 0
     with pytest.raises(ValueError, match="not in"):
         ACEBasis(["H"], order=1, max_n=[2], max_l=[0], r_cut={("H", "C"): 2.0})
+
+
+def test_l_max_is_the_triangle_bound_and_larger_L_needs_max_output_L():
+    """Invariants of order ν with total degree D never need l > (D − ν)/(2 w_L); the basis
+    sizes its spherical harmonics by that (plus the largest equivariant output L)."""
+    b = ACEBasis(["H", "C", "O"], 3, max_degree=[11, 11, 9], w_L=1, max_output_L=0)
+    assert b.l_max == 4  # ν = 2: (11 − 2)/2 = 4.5; ν = 3: (9 − 3)/2 = 3
+    used = {l for t in b.tables(0).labels for _, _, l in t["nl"]}
+    assert max(used) == 4
+    assert len(b) == len(ACEBasis(["H", "C", "O"], 3, max_degree=[11, 11, 9], w_L=1))
+    with pytest.raises(ValueError, match="larger max_output_L"):
+        b.tables(1)
+    assert ACEBasis("Si", 2, max_degree=8, w_L=1, max_output_L=2).l_max == 4  # (8 − 2 + 2)/2

@@ -126,6 +126,25 @@ def test_predict_equals_design_rows(ch_basis, atoms):
     np.testing.assert_allclose(out["forces"], rows.forces @ c, atol=1e-11)
 
 
+def test_species_without_coefficients_and_all_zero_model(ch_basis):
+    """A central species whose coefficients are all zero has an empty trie (and so does an
+    all-zero model): its atoms get exactly zero energy and the other species are unaffected."""
+    rng = np.random.default_rng(8)
+    K = ch_basis.n_functions_per_species
+    c = rng.normal(size=len(ch_basis)) * 0.1
+    c[:K] = 0.0  # species H (elements sorted by Z: H, C, O)
+    atoms = molecule("CH3CH2OH")
+    atoms.rattle(0.05, seed=9)
+    out = LinearACEModel(ch_basis, c).predict(atoms)
+    rows = ch_basis.design_rows(atoms)
+    assert out["energy"] == pytest.approx(rows.energy @ c, abs=1e-11)
+    np.testing.assert_allclose(out["forces"], rows.forces @ c, atol=1e-11)
+    h = np.array(atoms.get_chemical_symbols()) == "H"
+    assert np.all(out["energies"][h] == 0.0)
+    zero = LinearACEModel(ch_basis, np.zeros(len(ch_basis))).predict(atoms)
+    assert zero["energy"] == 0.0 and np.all(zero["forces"] == 0.0)
+
+
 def test_threads_give_identical_results(ch_basis):
     big = molecule("C6H6")
     big.cell = [6.0, 6.0, 4.0]

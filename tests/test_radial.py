@@ -17,6 +17,7 @@ from scipy.special import eval_legendre
 
 from ace_ref.radial import (
     MAX_PARAMS,
+    ACE1Radial,
     BesselRadial,
     PolynomialRadial,
     envelope_polynomial,
@@ -31,6 +32,8 @@ RADIALS = [
     PolynomialRadial(6, 4.0, r_0=1.5, q=3.5, envelope_p=3),
     PolynomialRadial(8, 5.0, r_0=2.5, q=4.0, r_in=0.3, transform="agnesi", agnesi_p=2.0),
     PolynomialRadial(5, 6.0, r_0=2.0, q=2.0, transform="agnesi"),
+    ACE1Radial(8, 5.0, r_0=2.5, envelope_p=3),
+    ACE1Radial(6, 4.5, r_0=1.0, q=3, r_in=0.8, envelope_p=4, envelope_p_in=3),
 ]
 IDS = [repr(r) for r in RADIALS]
 
@@ -125,6 +128,97 @@ def test_r0_cancels_for_poly_transform_but_not_for_agnesi():
     c = PolynomialRadial(5, 5.0, r_0=1.0, q=4.0, transform="agnesi")(r)[0]
     d = PolynomialRadial(5, 5.0, r_0=3.0, q=4.0, transform="agnesi")(r)[0]
     assert np.abs(c - d).max() > 1e-2
+
+
+@pytest.mark.parametrize("evaluate", [lambda rad, r: rad(r), _kernel], ids=["numpy", "numba"])
+@pytest.mark.parametrize("rad", [r for r in RADIALS if r.name == "ace1"], ids=repr)
+def test_ace1_formula(rad, evaluate):
+    """``R_n = P_{n−1}(2u − 1) u^p (1 − u)^{p_in}``, u linear in ``((1 + r_0)/(1 + r))^q``."""
+    r = np.linspace(0.05, rad.r_cut * 0.999, 80)
+
+    def x(t):
+        return ((1 + rad.r_0) / (1 + t)) ** rad.q
+
+    u = (x(r) - x(rad.r_cut)) / (x(rad.r_in) - x(rad.r_cut))
+    env = u**rad.envelope_p * (1 - u) ** rad.envelope_p_in
+    if rad.envelope_p_in > 0:
+        env = np.where(r <= rad.r_in, 0.0, env)
+    R, _ = evaluate(rad, r)
+    for n in range(1, rad.n_max + 1):
+        np.testing.assert_allclose(
+            R[:, n - 1], eval_legendre(n - 1, 2 * u - 1) * env, rtol=1e-11, atol=1e-13
+        )
+
+
+@pytest.mark.parametrize(
+    "rad",
+    [
+        ACE1Radial(8, 5.0, r_0=2.5),
+        ACE1Radial(1, 3.0, r_0=1.0, r_in=1.0),
+        ACE1Radial(6, 4.5, r_0=1.0, q=3, r_in=0.8, envelope_p=3, envelope_p_in=2),
+    ],
+    ids=repr,
+)
+def test_ace1_is_ml_pace_ace_jl_basic(rad):
+    """The parameters of :meth:`ACE1Radial.pace_recursion`, run through ML-PACE's
+    ``SHIPsRadPolyBasis`` formulas as written here, give the same values and derivatives
+    (ML-PACE: x = pow((1+r0)/(1+r), p); f = (x−xl)^pl (x−xr)^pr, 0 if x < xl (pl > 0) or
+    x > xr (pr > 0); P0 = A0 f; P1 = (A1 x + B1) P0; Pn = (An x + Bn) Pn−1 + Cn Pn−2)."""
+    c = rad.pace_recursion()
+    assert [type(c[k]) for k in ("p", "pl", "pr", "maxn")] == [int] * 4
+    assert len(c["A"]) == len(c["B"]) == len(c["C"]) == rad.n_max == c["maxn"]
+    r = np.linspace(0.05, 1.1 * rad.r_cut, 300)
+    r = r[np.abs(r - rad.r_in) > 1e-9]
+
+    def pace(r):
+        x = ((1 + c["r0"]) / (1 + r)) ** c["p"]
+        dx = -c["p"] * ((1 + r) / (1 + c["r0"])) ** (-c["p"] - 1) / (1 + c["r0"])
+        zero = ((x < c["xl"]) & (c["pl"] > 0)) | ((x > c["xr"]) & (c["pr"] > 0))
+        f = np.where(zero, 0.0, (x - c["xl"]) ** c["pl"] * (x - c["xr"]) ** c["pr"])
+        df = np.where(
+            zero,
+            0.0,
+            c["pl"] * (x - c["xl"]) ** (c["pl"] - 1) * (x - c["xr"]) ** c["pr"]
+            + (x - c["xl"]) ** c["pl"] * c["pr"] * (x - c["xr"]) ** (c["pr"] - 1.0),
+        )
+        A, B, C = c["A"], c["B"], c["C"]
+        P = np.zeros((len(r), c["maxn"]))
+        dP = np.zeros_like(P)
+        P[:, 0], dP[:, 0] = A[0] * f, A[0] * df * dx
+        for n in range(1, c["maxn"]):
+            prev2 = P[:, n - 2] if n >= 2 else 0.0
+            dprev2 = dP[:, n - 2] if n >= 2 else 0.0
+            P[:, n] = (A[n] * x + B[n]) * P[:, n - 1] + C[n] * prev2
+            dP[:, n] = A[n] * dx * P[:, n - 1] + (A[n] * x + B[n]) * dP[:, n - 1] + C[n] * dprev2
+        return P, dP
+
+    R, dR = rad(r)
+    P, dP = pace(r)
+    assert np.all(np.isfinite(dP))
+    np.testing.assert_allclose(P, R, rtol=1e-12, atol=1e-14 * np.abs(R).max())
+    np.testing.assert_allclose(dP, dR, rtol=1e-11, atol=1e-13 * np.abs(dR).max())
+
+
+def test_ace1_default_envelope_is_a_double_zero_and_inner_envelope_clamps():
+    rad = ACE1Radial(3, 5.0, r_0=2.0)  # p = 2: R and R' vanish at r_c, R'' does not
+    d = 1e-3
+    R1, dR1 = rad(np.array([5.0 - d]))
+    R2, dR2 = rad(np.array([5.0 - 2 * d]))
+    np.testing.assert_allclose(R2 / R1, 4.0, rtol=0.01)
+    np.testing.assert_allclose(dR2 / dR1, 2.0, rtol=0.01)
+    inner = ACE1Radial(3, 5.0, r_0=2.0, r_in=1.0, envelope_p_in=2)
+    R, dR = inner(np.array([0.3, 1.0, 1.0 + 1e-3]))
+    assert np.all(R[:2] == 0) and np.all(dR[:2] == 0) and np.all(R[2] != 0)
+    Rk, dRk = _kernel(inner, np.array([0.3, 1.0]))
+    assert np.all(Rk == 0) and np.all(dRk == 0)
+
+
+def test_ace1_r0_cancels():
+    r = np.linspace(0.3, 4.9, 20)
+    a = ACE1Radial(5, 5.0, r_0=1.0, r_in=0.5)(r)
+    b = ACE1Radial(5, 5.0, r_0=3.0, r_in=0.5)(r)
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-11, atol=1e-13)
 
 
 def test_envelope_polynomial():
@@ -226,7 +320,9 @@ def test_kernel_does_not_allocate():
         """
         import numba, numpy as np
         from numba.core.runtime import rtsys
-        from ace_ref.radial import BesselRadial, PolynomialRadial, radial_with_derivative
+        from ace_ref.radial import (
+            ACE1Radial, BesselRadial, PolynomialRadial, radial_with_derivative
+        )
 
         @numba.njit
         def loop(p, n, m, R, dR):
@@ -237,7 +333,8 @@ def test_kernel_does_not_allocate():
             return acc
 
         for rad in (BesselRadial(4, 5.0), PolynomialRadial(4, 5.0, 2.0),
-                    PolynomialRadial(4, 5.0, 2.0, q=4.0, transform="agnesi")):
+                    PolynomialRadial(4, 5.0, 2.0, q=4.0, transform="agnesi"),
+                    ACE1Radial(4, 5.0, 2.0, r_in=0.5, envelope_p_in=2)):
             p, R, dR = rad.params(), np.zeros(4), np.zeros(4)
             loop(p, 4, 1, R, dR)
             s0 = rtsys.get_allocation_stats(); loop(p, 4, 1, R, dR)
@@ -312,6 +409,12 @@ def test_from_dict_errors():
         (lambda: PolynomialRadial(3, 5.0, 1.0, r_in=-0.1), "r_in"),
         (lambda: PolynomialRadial(3, 5.0, 1.0, r_in=5.0), "r_in"),
         (lambda: PolynomialRadial(3, 5.0, 1.0, transform="morse"), "transform"),
+        (lambda: ACE1Radial(3, 5.0, 1.0, q=2.5), "q"),
+        (lambda: ACE1Radial(3, 5.0, 1.0, q=0), "q"),
+        (lambda: ACE1Radial(3, 5.0, 0.0), "r_0"),
+        (lambda: ACE1Radial(3, 5.0, 1.0, r_in=5.0), "r_in"),
+        (lambda: ACE1Radial(3, 5.0, 1.0, envelope_p=0), "envelope_p"),
+        (lambda: ACE1Radial(3, 5.0, 1.0, envelope_p_in=-1), "envelope_p_in"),
         (
             lambda: PolynomialRadial(3, 5.0, 1.0, q=2.0, transform="agnesi", agnesi_p=3.0),
             "agnesi_p",

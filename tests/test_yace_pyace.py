@@ -1,0 +1,138 @@
+"""Round trip through ML-PACE: pyace (the C++ evaluator LAMMPS ``pair_style pace`` runs) reads
+the exported ``.yace`` and reproduces our energies, forces and stresses to ≤ 1e-8 relative.
+
+Evaluators: ``recursive`` and ``product`` are what ``pair_style pace recursive|product`` run
+in LAMMPS; ``ctilde`` is pyace's default. Relative measures: :func:`ace_ref.yace_check.
+pyace_agreement`. The numbers measured on larger models are in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import molecule
+from ase.io import read
+
+from ace_ref import ACEBasis
+from ace_ref.data import fit_e0, read_configs, read_e0
+from ace_ref.fit import Weights, assemble, smoothness_prior, solve
+from ace_ref.model import LinearACEModel
+from ace_ref.yace_check import PYACE_EVALUATORS, pyace_agreement
+
+pytest.importorskip("pyace", reason="pyace (pip install --pre python-ace) not installed")
+
+ACAC = Path(__file__).resolve().parents[1] / "ace_ref" / "example_data" / "acac"
+TA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ta"
+TOL = 1e-8
+EVALUATORS = list(PYACE_EVALUATORS)
+
+
+def _fit(basis, configs, e0):
+    system = assemble(basis, configs, e0, Weights.parse("energy=30,forces=1,virial=1"), False)
+    solution = solve(system, "blr", smoothness_prior(basis, 2.0))
+    return LinearACEModel(basis, solution.coefficients, e0)
+
+
+def _check(agreement, periodic=False):
+    for key in ("energy", "energies", "forces") + (("stress",) if periodic else ()):
+        assert agreement[key] <= TOL, (key, agreement)
+
+
+@pytest.fixture(scope="module")
+def acac(tmp_path_factory):
+    train = read_configs(ACAC / "train_300K.xyz")[:20]
+    basis = ACEBasis(["H", "C", "O"], 3, max_degree=[6, 6, 5], w_L=1, r_cut=4.5, radial="ace1")
+    model = _fit(basis, train, read_e0(ACAC / "isolated_atoms.xyz"))
+    path = model.export_yace(tmp_path_factory.mktemp("acac") / "acac.yace", report=None).path
+    return model, path, read_configs(ACAC / "test_MD_300K.xyz")[:8]
+
+
+@pytest.fixture(scope="module")
+def ta(tmp_path_factory):
+    if not TA.is_dir():
+        pytest.skip(f"Ta data not found at {TA} (../shared/data/ta of the project checkout)")
+    configs = []
+    for name in ("Volume_BCC", "Displaced_BCC", "Elastic_BCC", "GSF_110", "Liquid"):
+        group = read_configs(TA / f"{name}.xyz", stress_unit="bar", stress_convention="pressure")
+        configs += group[:3]
+    basis = ACEBasis("Ta", 4, max_degree=[14, 12, 10, 8], w_L=1, r_cut=5.0, radial="ace1")
+    model = _fit(basis, configs, fit_e0(configs, ["Ta"]))
+    path = model.export_yace(tmp_path_factory.mktemp("ta") / "ta.yace", report=None).path
+    return model, path, [c.atoms for c in configs]
+
+
+@pytest.mark.parametrize("evaluator", EVALUATORS)
+def test_acac_fitted_model_round_trip(acac, evaluator):
+    model, path, test = acac
+    agreement = pyace_agreement(model, path, [c.atoms for c in test], evaluator)
+    assert agreement["n_structures"] == 8
+    _check(agreement)
+
+
+@pytest.mark.parametrize("evaluator", EVALUATORS)
+def test_periodic_ta_fitted_model_round_trip_with_stress(ta, evaluator):
+    model, path, structures = ta
+    assert all(s.pbc.all() for s in structures)
+    agreement = pyace_agreement(model, path, structures, evaluator)
+    assert agreement["stress"] is not None and agreement["abs_stress"] < 1e-10
+    _check(agreement, periodic=True)
+
+
+def test_fitted_model_is_a_fit(acac):
+    """The round trip is of a real fit, not of noise: it predicts unseen structures."""
+    model, _, test = acac
+    f_err = np.concatenate([(model.predict(c.atoms)["forces"] - c.forces).ravel() for c in test])
+    f_ref = np.concatenate([c.forces.ravel() for c in test])
+    assert np.sqrt(np.mean(f_err**2)) < 0.3 * np.sqrt(np.mean(f_ref**2))
+
+
+@pytest.mark.parametrize("evaluator", EVALUATORS)
+def test_multispecies_per_pair_cutoffs_order4_and_sparse_coefficients(tmp_path, evaluator):
+    """Random coefficients (with exact zeros, all of H's among them), order 4, three species
+    with different pair cutoffs: the ML-PACE evaluation still agrees."""
+    basis = ACEBasis(
+        ["H", "C", "O"],
+        4,
+        max_n=[4, 3, 2, 2],
+        max_l=[0, 3, 2, 1],
+        r_cut={("H", "H"): 3.2, ("C", "H"): 4.0, ("O", "H"): 3.6, "default": 4.6},
+        radial="ace1",
+        radial_options={"q": 3, "envelope_p": 3},
+    )
+    rng = np.random.default_rng(5)
+    c = rng.normal(size=len(basis))
+    K = basis.n_functions_per_species
+    c[:K] = 0.0
+    c[K + rng.permutation(2 * K)[:K]] = 0.0
+    model = LinearACEModel(basis, c, {"H": -13.6, "C": -1029.5, "O": -2041.25})
+    out = model.export_yace(tmp_path / "m.yace", report=None)
+    assert out.n_functions["H"] == 0
+    structures = read(ACAC / "test_MD_300K.xyz", ":4")
+    _check(pyace_agreement(model, out.path, structures, evaluator))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"coupling": "chain", "lmax_hidden": 1},
+        {"channels": "uvu"},
+        {"coupling": "chain", "lmax_hidden": 2, "channels": "uvu"},
+    ],
+    ids=["chain-L1", "uvu", "linearised-NequIP"],
+)
+def test_sparsified_single_layer_models_export_exactly(tmp_path, options):
+    """A sparsification is another coupling matrix over the same products, so c̃ = Cᵀc and the
+    .yace file are exact for it too."""
+    basis = ACEBasis(
+        ["H", "C", "O"], 3, max_degree=[8, 8, 6], w_L=1, r_cut=4.5, radial="ace1", **options
+    )
+    c = np.random.default_rng(11).normal(size=len(basis)) * 0.01
+    model = LinearACEModel(basis, c, {"H": -13.6, "C": -1029.5, "O": -2041.25})
+    path = model.export_yace(tmp_path / "m.yace", report=None).path
+    structures = [molecule("CH3COCH3"), molecule("CH3CH2OH")]
+    for k, a in enumerate(structures):
+        a.rattle(0.05, seed=k)
+    r = pyace_agreement(model, path, structures)
+    assert r["energy"] < 1e-8 and r["forces"] < 1e-8
