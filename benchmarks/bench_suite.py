@@ -226,8 +226,20 @@ def ours_atomic_base_with_gradients(basis: ACEBasis, atoms):
     species, i, j, D, offsets, pair_type = basis._prepare(atoms, "bench")
     phi, dphi = basis._pair_basis(D, pair_type)
     A = kernels.atomic_base(offsets, species[j], phi, len(basis.elements), basis.n_slot)
-    self_grad = -np.add.reduceat(dphi, offsets[:-1], axis=0)
+    self_grad = _self_gradient(dphi.reshape(len(dphi), -1), offsets).reshape(-1, basis.n_slot, 3)
     return A, dphi, self_grad
+
+
+@numba.njit(cache=True)
+def _self_gradient(dphi2, offsets):
+    """−Σ_{pairs p of i} ∇φ_p for every atom i (``np.add.reduceat`` along the pair axis of
+    the 3-D array was 20× slower on the C/H/O box)."""
+    out = np.zeros((len(offsets) - 1, dphi2.shape[1]))
+    for i in range(len(offsets) - 1):
+        for p in range(offsets[i], offsets[i + 1]):
+            for k in range(dphi2.shape[1]):
+                out[i, k] -= dphi2[p, k]
+    return out
 
 
 def ours_invariants_with_gradients(basis: ACEBasis, atoms):
