@@ -119,32 +119,35 @@ class LinearACEModel:
 
     def save(self, path: str | Path) -> Path:
         """Write the model atomically (see module docstring); returns the path."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = (
-                path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-            )
-        header = {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "basis": self.basis.to_dict(),
-            "e0": self.e0,
-            "metadata": self.metadata,
-            "coefficients_sha256": hashlib.sha256(self.coefficients.tobytes()).hexdigest(),
-            "basis_fingerprint": self.basis.fingerprint(),
-        }
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                header=np.array(json.dumps(header, sort_keys=True)),
-                coefficients=self.coefficients,
-            )
-        return path
+        return write_model_file(path, FORMAT_NAME, FORMAT_VERSION, self)
 
 
-def load(path: str | Path, cache_dir="default") -> LinearACEModel:
-    """Read a model written by :meth:`LinearACEModel.save` (or a
-    :class:`ace_ref.multilayer.TwoLayerModel`); any defect raises ModelFileError."""
+def write_model_file(path: str | Path, format_name: str, version: int, model) -> Path:
+    """Write ``model`` (``basis``, ``coefficients``, ``e0``, ``metadata``) as the ``.npz`` of
+    the module docstring under ``format_name``/``version``, atomically; returns the path."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+    header = {
+        "format": format_name,
+        "version": version,
+        "basis": model.basis.to_dict(),
+        "e0": model.e0,
+        "metadata": model.metadata,
+        "coefficients_sha256": hashlib.sha256(model.coefficients.tobytes()).hexdigest(),
+        "basis_fingerprint": model.basis.fingerprint(),
+    }
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            header=np.array(json.dumps(header, sort_keys=True)),
+            coefficients=model.coefficients,
+        )
+    return path
+
+
+def read_model_file(path: str | Path) -> tuple[Path, dict, np.ndarray]:
+    """``(path, header, coefficients)`` of a model file; unreadable → ModelFileError."""
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"model file {path} does not exist")
@@ -154,24 +157,36 @@ def load(path: str | Path, cache_dir="default") -> LinearACEModel:
             coefficients = np.array(f["coefficients"])
     except Exception as exc:  # noqa: BLE001 - anything unreadable is a corrupt file
         raise ModelFileError(f"{path}: not a readable ace_ref model file ({exc})") from exc
-    if header.get("format") == "ace_ref.TwoLayerModel":
-        from ace_ref.multilayer import _from_parts
+    return path, header, coefficients
 
-        return _from_parts(path, header, coefficients, cache_dir)
-    if header.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"{path}: not an ace_ref model (format {header.get('format')!r})")
-    if header.get("version") != FORMAT_VERSION:
+
+def model_from_parts(
+    path: Path,
+    header: dict,
+    coefficients: np.ndarray,
+    *,
+    format_name: str,
+    version: int,
+    basis_class,
+    model_class,
+    cache_dir="default",
+):
+    """Check a file's header and coefficients (format, version, dtype, checksum, basis
+    fingerprint) and build ``model_class`` on ``basis_class``; any defect → ModelFileError."""
+    if header.get("format") != format_name:
+        raise ModelFileError(f"{path}: not an {format_name} file (format {header.get('format')!r})")
+    if header.get("version") != version:
         raise ModelFileError(
             f"{path}: model format version {header.get('version')} is not "
-            f"supported (this ace_ref reads version {FORMAT_VERSION})"
+            f"supported (this ace_ref reads version {version})"
         )
     if coefficients.dtype != np.float64 or coefficients.ndim != 1:
         raise ModelFileError(f"{path}: coefficients must be a 1-d float64 array")
     if hashlib.sha256(coefficients.tobytes()).hexdigest() != header.get("coefficients_sha256"):
         raise ModelFileError(f"{path}: coefficients do not match their checksum (file altered)")
     try:
-        basis = ACEBasis.from_dict(header["basis"], cache_dir=cache_dir)
-        model = LinearACEModel(basis, coefficients, header["e0"], header.get("metadata"))
+        basis = basis_class.from_dict(header["basis"], cache_dir=cache_dir)
+        model = model_class(basis, coefficients, header["e0"], header.get("metadata"))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: invalid model header ({exc})") from exc
     if header.get("basis_fingerprint") != basis.fingerprint():
@@ -180,6 +195,26 @@ def load(path: str | Path, cache_dir="default") -> LinearACEModel:
             "the one the coefficients were fitted with (basis fingerprint mismatch)"
         )
     return model
+
+
+def load(path: str | Path, cache_dir="default") -> LinearACEModel:
+    """Read a model written by :meth:`LinearACEModel.save` (or a
+    :class:`ace_ref.multilayer.TwoLayerModel`); any defect raises ModelFileError."""
+    path, header, coefficients = read_model_file(path)
+    if header.get("format") == "ace_ref.TwoLayerModel":
+        from ace_ref.multilayer import _from_parts
+
+        return _from_parts(path, header, coefficients, cache_dir)
+    return model_from_parts(
+        path,
+        header,
+        coefficients,
+        format_name=FORMAT_NAME,
+        version=FORMAT_VERSION,
+        basis_class=ACEBasis,
+        model_class=LinearACEModel,
+        cache_dir=cache_dir,
+    )
 
 
 class ACECalculator(Calculator):

@@ -54,7 +54,6 @@ from ase import Atoms
 from numba import njit
 
 from ace_ref import defaults, kernels
-from ace_ref.atomic import atomic_path
 from ace_ref.basis import ACEBasis, BasisTables, DesignRows
 from ace_ref.coupling import CouplingCache, coupled_block, o3_multiplicity
 from ace_ref.neighbours import neighbour_list
@@ -769,62 +768,29 @@ class TwoLayerModel:
         return ACECalculator(self)
 
     def save(self, path) -> Path:
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = (
-                path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-            )
-        header = {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "basis": self.basis.to_dict(),
-            "e0": self.e0,
-            "metadata": self.metadata,
-            "coefficients_sha256": hashlib.sha256(self.coefficients.tobytes()).hexdigest(),
-            "basis_fingerprint": self.basis.fingerprint(),
-        }
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                header=np.array(json.dumps(header, sort_keys=True)),
-                coefficients=self.coefficients,
-            )
-        return path
+        """Write the model atomically as an ``.npz`` (:func:`ace_ref.model.write_model_file`)."""
+        from ace_ref.model import write_model_file
+
+        return write_model_file(path, FORMAT_NAME, FORMAT_VERSION, self)
 
 
 def load(path, cache_dir="default") -> TwoLayerModel:
     """Read a :class:`TwoLayerModel` file (also reached through :func:`ace_ref.model.load`)."""
-    from ace_ref.model import ModelFileError
+    from ace_ref.model import read_model_file
 
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            header = json.loads(str(f["header"]))
-            coefficients = np.array(f["coefficients"])
-    except Exception as exc:  # noqa: BLE001
-        raise ModelFileError(f"{path}: not a readable ace_ref model file ({exc})") from exc
-    return _from_parts(path, header, coefficients, cache_dir)
+    return _from_parts(*read_model_file(path), cache_dir)
 
 
 def _from_parts(path, header, coefficients, cache_dir) -> TwoLayerModel:
-    from ace_ref.model import ModelFileError
+    from ace_ref.model import model_from_parts
 
-    if header.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"{path}: not a two-layer model (format {header.get('format')!r})")
-    if header.get("version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: two-layer model version {header.get('version')} is not supported "
-            f"(this ace_ref reads version {FORMAT_VERSION})"
-        )
-    if coefficients.dtype != np.float64 or coefficients.ndim != 1:
-        raise ModelFileError(f"{path}: coefficients must be a 1-d float64 array")
-    if hashlib.sha256(coefficients.tobytes()).hexdigest() != header.get("coefficients_sha256"):
-        raise ModelFileError(f"{path}: coefficients do not match their checksum (file altered)")
-    try:
-        basis = TwoLayerBasis.from_dict(header["basis"], cache_dir=cache_dir)
-        model = TwoLayerModel(basis, coefficients, header["e0"], header.get("metadata"))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: invalid model header ({exc})") from exc
-    if header.get("basis_fingerprint") != basis.fingerprint():
-        raise ModelFileError(f"{path}: basis fingerprint mismatch (built basis differs)")
-    return model
+    return model_from_parts(
+        path,
+        header,
+        coefficients,
+        format_name=FORMAT_NAME,
+        version=FORMAT_VERSION,
+        basis_class=TwoLayerBasis,
+        model_class=TwoLayerModel,
+        cache_dir=cache_dir,
+    )
