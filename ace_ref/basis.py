@@ -125,6 +125,67 @@ class DesignRows:
     virial: np.ndarray
 
 
+def assemble_tables(
+    L: int,
+    n_functions: int,
+    width: int,
+    prod_rows: list,
+    c_rows: list,
+    c_cols: list,
+    c_vals: list,
+    order: int,
+    n_species: int,
+    n_slot: int,
+    labels: list,
+) -> BasisTables:
+    """:class:`BasisTables` from the per-block pieces: padded product rows, and the coupling
+    matrix as COO triplets (row = function · width + M, column = product).
+
+    Sorts ``C`` into CSR and derives the gradient pattern: every ``(row, v, t)`` with
+    ``a = product_index[v, t]``, de-duplicated into ``(row, a)`` slots ``g`` with pointers
+    ``g_ptr[row, s]`` per neighbour species block ``s`` (slots ``s n_slot … (s+1) n_slot``).
+    """
+    product_index = np.concatenate(prod_rows) if prod_rows else np.zeros((0, order), dtype=np.int64)
+    product_order = np.sum(product_index >= 0, axis=1).astype(np.int64)
+    rows = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=np.int64)
+    cols = np.concatenate(c_cols) if c_cols else np.zeros(0, dtype=np.int64)
+    vals = np.concatenate(c_vals) if c_vals else np.zeros(0)
+    order_ = np.lexsort((cols, rows))
+    rows, cols, vals = rows[order_], cols[order_], vals[order_]
+    n_rows = n_functions * width
+    c_indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=c_indptr[1:])
+    reps = product_order[cols]
+    t_rows = np.repeat(rows, reps)
+    t_v = np.repeat(cols, reps)
+    t_c = np.repeat(vals, reps)
+    starts = np.repeat(np.cumsum(reps) - reps, reps)
+    t_t = np.arange(len(t_v)) - starts
+    t_a = product_index[t_v, t_t]
+    n_A = n_species * n_slot
+    key = t_rows * n_A + t_a
+    g_keys, t_g = np.unique(key, return_inverse=True)
+    g_a = g_keys % n_A
+    bounds = np.arange(n_rows)[:, None] * n_A + np.arange(n_species + 1)[None, :] * n_slot
+    g_ptr = np.searchsorted(g_keys, bounds.ravel()).reshape(n_rows, n_species + 1)
+    return BasisTables(
+        L=L,
+        n_functions=n_functions,
+        product_index=product_index,
+        product_order=product_order,
+        c_indptr=c_indptr,
+        c_indices=cols.astype(np.int64),
+        c_data=vals,
+        triple_g=t_g.astype(np.int64).reshape(-1),
+        triple_v=t_v.astype(np.int64),
+        triple_t=t_t.astype(np.int64),
+        triple_c=t_c,
+        g_a=g_a.astype(np.int64),
+        g_ptr=g_ptr.astype(np.int64),
+        labels=labels,
+    )
+
+
 class ACEBasis:
     """Full linear ACE basis (see module docstring for formulas and layout).
 
@@ -530,49 +591,10 @@ class ACEBasis:
                     labels.append(label)
                 n_products += len(a)
                 k += block.n_functions
-        product_index = (
-            np.concatenate(prod_rows) if prod_rows else np.zeros((0, self.order), dtype=np.int64)
-        )
-        product_order = np.sum(product_index >= 0, axis=1).astype(np.int64)
-        rows = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=np.int64)
-        cols = np.concatenate(c_cols) if c_cols else np.zeros(0, dtype=np.int64)
-        vals = np.concatenate(c_vals) if c_vals else np.zeros(0)
-        order_ = np.lexsort((cols, rows))
-        rows, cols, vals = rows[order_], cols[order_], vals[order_]
-        n_rows = k * width
-        c_indptr = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n_rows), out=c_indptr[1:])
-        # gradient pattern: every (row, v, t) with a = product_index[v, t]
-        reps = product_order[cols]
-        t_rows = np.repeat(rows, reps)
-        t_v = np.repeat(cols, reps)
-        t_c = np.repeat(vals, reps)
-        starts = np.repeat(np.cumsum(reps) - reps, reps)
-        t_t = np.arange(len(t_v)) - starts
-        t_a = product_index[t_v, t_t]
-        n_A = len(self.elements) * self.n_slot
-        key = t_rows * n_A + t_a
-        g_keys, t_g = np.unique(key, return_inverse=True)
-        g_a = g_keys % n_A
-        ns = len(self.elements)
-        bounds = np.arange(n_rows)[:, None] * n_A + np.arange(ns + 1)[None, :] * self.n_slot
-        g_ptr = np.searchsorted(g_keys, bounds.ravel()).reshape(n_rows, ns + 1)
-        tables = BasisTables(
-            L=L,
-            n_functions=k,
-            product_index=product_index,
-            product_order=product_order,
-            c_indptr=c_indptr,
-            c_indices=cols.astype(np.int64),
-            c_data=vals,
-            triple_g=t_g.astype(np.int64).reshape(-1),
-            triple_v=t_v.astype(np.int64),
-            triple_t=t_t.astype(np.int64),
-            triple_c=t_c,
-            g_a=g_a.astype(np.int64),
-            g_ptr=g_ptr.astype(np.int64),
-            labels=labels,
-        )
+        tables = assemble_tables(
+            L, k, width, prod_rows, c_rows, c_cols, c_vals, self.order,
+            len(self.elements), self.n_slot, labels,
+        )  # fmt: skip
         self._tables[L] = tables
         self._n_paths[L] = n_paths
         return tables

@@ -54,7 +54,7 @@ from ase import Atoms
 from numba import njit
 
 from ace_ref import defaults, kernels
-from ace_ref.basis import ACEBasis, BasisTables, DesignRows
+from ace_ref.basis import ACEBasis, DesignRows, assemble_tables
 from ace_ref.coupling import CouplingCache, coupled_block, o3_multiplicity
 from ace_ref.neighbours import neighbour_list
 from ace_ref.radial import make_radial
@@ -326,44 +326,8 @@ class TwoLayerBasis:
                 )
             n_products += len(a)
             k += block.n_functions
-        product_index = np.concatenate(prod_rows) if prod_rows else np.zeros((0, self.order), int)
-        product_order = np.sum(product_index >= 0, axis=1).astype(np.int64)
-        rows = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=np.int64)
-        cols = np.concatenate(c_cols) if c_cols else np.zeros(0, dtype=np.int64)
-        vals = np.concatenate(c_vals) if c_vals else np.zeros(0)
-        o = np.lexsort((cols, rows))
-        rows, cols, vals = rows[o], cols[o], vals[o]
-        n_rows = k
-        c_indptr = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n_rows), out=c_indptr[1:])
-        reps = product_order[cols]
-        t_rows = np.repeat(rows, reps)
-        t_v = np.repeat(cols, reps)
-        t_c = np.repeat(vals, reps)
-        starts = np.repeat(np.cumsum(reps) - reps, reps)
-        t_t = np.arange(len(t_v)) - starts
-        t_a = product_index[t_v, t_t]
-        n_A = ns * self.n_slot2
-        key = t_rows * n_A + t_a
-        g_keys, t_g = np.unique(key, return_inverse=True)
-        g_a = g_keys % n_A
-        bounds = np.arange(n_rows)[:, None] * n_A + np.arange(ns + 1)[None, :] * self.n_slot2
-        g_ptr = np.searchsorted(g_keys, bounds.ravel()).reshape(n_rows, ns + 1)
-        self.layer2_tables = BasisTables(
-            L=0,
-            n_functions=k,
-            product_index=product_index,
-            product_order=product_order,
-            c_indptr=c_indptr,
-            c_indices=cols.astype(np.int64),
-            c_data=vals,
-            triple_g=t_g.astype(np.int64).reshape(-1),
-            triple_v=t_v.astype(np.int64),
-            triple_t=t_t.astype(np.int64),
-            triple_c=t_c,
-            g_a=g_a.astype(np.int64),
-            g_ptr=g_ptr.astype(np.int64),
-            labels=labels,
+        self.layer2_tables = assemble_tables(
+            0, k, 1, prod_rows, c_rows, c_cols, c_vals, self.order, ns, self.n_slot2, labels
         )
         self._build_adjoint_pattern(ns)
 
