@@ -145,13 +145,23 @@ def _ace1_radial(params, n_max, r, R_out, dR_out):
         e = e * e_in
     y = 2.0 * u - 1.0
     dy = 2.0 * du
+    _legendre_times(n_max, y, dy, e, de, R_out, dR_out)
+
+
+@njit(cache=True)
+def _legendre_times(n_max, y, dy, f, df, R_out, dR_out):
+    """``R_n = P_{n−1}(y) f`` and ``dR_n/dr = P'_{n−1}(y) y' f + P_{n−1}(y) f'`` for n = 1..n_max.
+
+    Legendre recursion: ``(k+1) P_{k+1} = (2k+1) y P_k − k P_{k−1}``,
+    ``P'_{k+1} = P'_{k−1} + (2k+1) P_k``.
+    """
     P_prev = 0.0
     P = 1.0
     dP_prev = 0.0
     dP = 0.0
     for n in range(n_max):
-        R_out[n] = P * e
-        dR_out[n] = dP * dy * e + P * de
+        R_out[n] = P * f
+        dR_out[n] = dP * dy * f + P * df
         P_next = ((2.0 * n + 1.0) * y * P - n * P_prev) / (n + 1.0)
         dP_next = dP_prev + (2.0 * n + 1.0) * P
         P_prev = P
@@ -232,20 +242,7 @@ def radial_with_derivative(params, n_max, r, R_out, dR_out):
         slope = params[10]
         y = slope * (x - params[9]) - 1.0
         dy = slope * dx
-        # Legendre: (k+1) P_{k+1} = (2k+1) y P_k − k P_{k−1};  P'_{k+1} = P'_{k−1} + (2k+1) P_k
-        P_prev = 0.0
-        P = 1.0
-        dP_prev = 0.0
-        dP = 0.0
-        for n in range(n_max):
-            R_out[n] = P * f
-            dR_out[n] = dP * dy * f + P * df
-            P_next = ((2.0 * n + 1.0) * y * P - n * P_prev) / (n + 1.0)
-            dP_next = dP_prev + (2.0 * n + 1.0) * P
-            P_prev = P
-            P = P_next
-            dP_prev = dP
-            dP = dP_next
+        _legendre_times(n_max, y, dy, f, df, R_out, dR_out)
     else:
         raise ValueError("radial_with_derivative: unknown radial kind code in params[0]")
 
