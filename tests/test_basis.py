@@ -302,3 +302,6 @@ def test_l_max_is_the_triangle_bound_and_larger_L_needs_max_output_L():
     with pytest.raises(ValueError, match="larger max_output_L"):
         b.tables(1)
     assert ACEBasis("Si", 2, max_degree=8, w_L=1, max_output_L=2).l_max == 4  # (8 − 2 + 2)/2
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="max_output_L must be an integer"):
+            ACEBasis("Si", 2, max_degree=8, max_output_L=bad)
