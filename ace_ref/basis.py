@@ -772,12 +772,21 @@ class ACEBasis:
             out[rows, s * K : (s + 1) * K] = B[rows]
         return out
 
-    def design_rows(self, atoms: Atoms, where: str = "structure") -> DesignRows:
-        """Energy, force and virial rows of the design matrix for one structure."""
+    def design_rows(
+        self, atoms: Atoms, where: str = "structure", force_rows: np.ndarray | None = None
+    ) -> DesignRows:
+        """Energy, force and virial rows of the design matrix for one structure.
+
+        With ``force_rows`` (shape ``(3 n_atoms, len(basis))``, e.g. a slice of a block
+        buffer) the force rows are written there, row ``3i + a`` for atom ``i`` and direction
+        ``a``, and ``DesignRows.forces`` is that array instead of ``(n_atoms, 3, K)``.
+        """
         t = self.tables(0)
         species, i, j, D, offsets, pair_type = self._prepare(atoms, where)
         phi, dphi = self._pair_basis(D, pair_type)
         A = kernels.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
         B, dB = kernels.features_and_pair_gradients(A, offsets, species[j], dphi, self.n_slot, t)
-        E, F, V = kernels.scatter_design_rows(B, dB, species, i, j, D, len(self.elements))
+        E, F, V = kernels.scatter_design_rows(
+            B, dB, species, i, j, D, len(self.elements), force_rows
+        )
         return DesignRows(E, F, V)

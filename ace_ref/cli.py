@@ -279,6 +279,15 @@ def cmd_fit(args) -> int:
         raise SystemExit("ace-ref fit: give training files or --example acac")
     if not args.output:
         raise SystemExit("ace-ref fit: give -o MODEL")
+    if args.threads is not None:
+        import numba
+
+        if args.threads < 1 or args.threads > numba.config.NUMBA_NUM_THREADS:
+            raise SystemExit(
+                f"ace-ref fit: --threads must lie in 1 … {numba.config.NUMBA_NUM_THREADS} "
+                f"(NUMBA_NUM_THREADS), got {args.threads}"
+            )
+        numba.set_num_threads(args.threads)
     if args.workers is not None or args.scheduler is not None:
         check_cluster_options(args.workers, args.scheduler)  # before any work
         try:
@@ -549,6 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="qr",
         choices=["qr", "normal"],
         help="streamed QR (accurate, default) or normal equations (faster)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="threads for assembly and prediction (default: all cores, or NUMBA_NUM_THREADS); "
+        "the fitted coefficients do not depend on it",
     )
     p.add_argument(
         "--workers",

@@ -40,3 +40,11 @@ ACE1_R_IN_FRACTION = 0.4
 (for ``envelope_p_in = 0``), only the conditioning of the fit: with ``r_in = 0`` the occupied
 distances (≳ 1 Å) squeeze into small ``u`` (Ta, order 4, q = 2: fitted coefficients ~1e13
 with r_in = 0, ~5e3 with 0.4 r_cut)."""
+
+ASSEMBLY_ROWS_PER_COLUMN = 8
+"""Assembly partitions hold about this many rows per basis function (``8 (K+1)``), so a
+partition's summary (``K²`` numbers) is small beside its rows (see ace_ref.reduction)."""
+
+ASSEMBLY_MIN_PARTITIONS = 4
+"""At least this many assembly partitions (parallel work for threads and Dask workers on small
+data sets), as long as each keeps at least ``max(K + 1, 2048)`` rows."""

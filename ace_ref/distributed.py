@@ -1,14 +1,16 @@
 """Design-matrix assembly on a Dask cluster (optional extra ``ace-ref[distributed]``).
 
-The configurations are split into contiguous partitions of about equal row count. Each
-partition becomes one task that runs the serial :func:`ace_ref.fit.assemble` on its
+The configurations are split into the contiguous partitions of the fixed reduction plan of
+:mod:`ace_ref.reduction` (the same as the serial and threaded :func:`ace_ref.fit.assemble`).
+Each partition becomes one task that runs :func:`ace_ref.fit.summarise` on its
 configurations and returns that partition's ``O(K²)`` summary — the triangular factor of
 ``[A | y]`` (``method="qr"``) or ``AᵀA, Aᵀy`` (``method="normal"``), plus ``‖y‖²`` and the
 row and configuration counts. The rows themselves (``rows × K``) never leave the worker that
-computed them. Partition summaries are combined by :func:`ace_ref.fit.merge` in a reduction
-tree of fixed shape (groups of :data:`MERGE_FAN_IN` consecutive partitions, level by level),
-also on the workers, so the result depends only on the data and the number of partitions,
-never on which worker finished first.
+computed them. Partition summaries are combined pairwise by :func:`ace_ref.fit.merge` in the
+reduction tree of fixed shape of :func:`ace_ref.reduction.merge_tree`, also on the workers,
+with single-threaded LAPACK everywhere, so the result depends only on the data and the
+number of partitions, never on which worker finished first — and with the default
+partitions it is bitwise the serial :func:`ace_ref.fit.assemble` summary.
 
 What crosses the network:
 
@@ -28,7 +30,6 @@ it, and :func:`require_distributed` names the extra to install.
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,30 +37,23 @@ from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from ace_ref.basis import ACEBasis
 from ace_ref.data import Config
-from ace_ref.fit import LinearSystem, Weights, assemble, check_e0, merge
+from ace_ref.fit import LinearSystem, Weights, assemble, check_e0, merge, summarise
+from ace_ref.reduction import merge_tree, partition_bounds, plan_partitions, row_counts
 
 __all__ = [
     "ClusterError",
     "check_cluster_options",
-    "MERGE_FAN_IN",
     "MissingDependency",
     "PackedConfigs",
     "cluster_client",
-    "default_partitions",
     "distributed_assemble",
-    "merge_tree",
-    "partition_bounds",
     "require_distributed",
-    "row_counts",
 ]
-
-MERGE_FAN_IN = 2
-"""Summaries combined per merge task. Two keeps a QR merge at four ``(K+1)²`` arrays (two
-inputs, the result, one work copy): 8.7 GB at K = 16 488."""
 
 PARTITION_KEY = "ace-ref-partition"
 """Prefix of the Dask keys of partition tasks (``{PARTITION_KEY}-{run}-{index}``)."""
@@ -176,57 +170,6 @@ class PackedConfigs:
         return out
 
 
-def row_counts(configs: list[Config], weights: Weights) -> np.ndarray:
-    """Rows :func:`ace_ref.fit.config_rows` gives each configuration (energy, 3N forces, 6
-    virial), without computing them."""
-    counts = np.zeros(len(configs), dtype=np.int64)
-    for k, c in enumerate(configs):
-        n = len(c.atoms)
-        counts[k] = (
-            (c.energy is not None and weights.energy > 0)
-            + 3 * n * (c.forces is not None and weights.forces > 0)
-            + 6 * (c.stress is not None and weights.virial > 0)
-        )
-    return counts
-
-
-def default_partitions(total_rows: int, K: int, n_workers: int) -> int:
-    """Number of partitions when the caller gives none.
-
-    One per ``max(4K, 2048)`` rows — a partition's own QR costs ``2·rows·K²`` flops and
-    merging its summary about ``(2/3)K³``, so merging adds at most ~8 % — but at least one per
-    worker as long as each partition keeps at least ``K`` rows: a QR summary of fewer rows
-    than columns is as large as the rows themselves.
-    """
-    n = math.ceil(total_rows / max(4 * K, 2048))
-    if n < n_workers:
-        n = min(n_workers, total_rows // max(K, 1))
-    return max(n, 1)
-
-
-def partition_bounds(rows: np.ndarray, n_partitions: int) -> list[tuple[int, int]]:
-    """Contiguous ``(start, stop)`` ranges of configurations with about equal row sums.
-
-    Every range is non-empty; there are ``min(n_partitions, len(rows))`` of them.
-    """
-    n = len(rows)
-    if n_partitions < 1:
-        raise ValueError(f"the number of partitions must be at least 1, got {n_partitions}")
-    p = min(n_partitions, n)
-    if p == 0:
-        return []
-    cum = np.cumsum(rows, dtype=float)
-    targets = cum[-1] * np.arange(1, p) / p
-    cuts = np.searchsorted(cum, targets, side="left") + 1
-    # keep the cuts strictly increasing inside (0, n) so no partition is empty
-    cuts = np.maximum(cuts, np.arange(1, p))
-    cuts = np.minimum(cuts, n - p + np.arange(1, p))
-    for i in range(1, len(cuts)):
-        cuts[i] = max(cuts[i], cuts[i - 1] + 1)
-    edges = [0, *cuts.tolist(), n]
-    return [(edges[i], edges[i + 1]) for i in range(p)]
-
-
 def _partition_summary(
     basis: ACEBasis,
     packed: PackedConfigs,
@@ -235,10 +178,16 @@ def _partition_summary(
     method: str,
     block_rows: int | None,
 ) -> LinearSystem:
-    """Worker task: the serial summary of one partition."""
-    return assemble(
-        basis, packed.unpack(), e0, weights, progress=False, block_rows=block_rows, method=method
-    )
+    """Worker task: the summary of one partition, folded as :func:`ace_ref.fit.assemble`
+    folds it (single-threaded LAPACK)."""
+    with threadpool_limits(limits=1):
+        return summarise(basis, packed.unpack(), e0, weights, method, block_rows)
+
+
+def _merge_pair(left: LinearSystem, right: LinearSystem) -> LinearSystem:
+    """Worker task: one node of the merge tree (single-threaded LAPACK, as in assembly)."""
+    with threadpool_limits(limits=1):
+        return merge([left, right])
 
 
 def _worker_version() -> str:
@@ -265,22 +214,6 @@ def _check_workers(client) -> None:
         )
 
 
-def merge_tree(items: list, combine) -> object:
-    """Reduce ``items`` with ``combine(group)`` over groups of :data:`MERGE_FAN_IN` consecutive
-    items, level by level, until one is left. The shape depends only on ``len(items)``."""
-    level = list(items)
-    if not level:
-        raise ValueError("nothing to merge")
-    depth = 0
-    while len(level) > 1:
-        depth += 1
-        level = [
-            combine(level[j : j + MERGE_FAN_IN], depth, j // MERGE_FAN_IN)
-            for j in range(0, len(level), MERGE_FAN_IN)
-        ]
-    return level[0]
-
-
 def distributed_assemble(
     basis: ACEBasis,
     configs: list[Config],
@@ -304,8 +237,8 @@ def distributed_assemble(
         A ``distributed.Client`` (see :func:`cluster_client`). ``None`` runs the same
         partition tasks and merge tree in this process, without Dask.
     partitions
-        Number of partitions (tasks); default :func:`default_partitions` for the number of
-        workers present (1 without a client).
+        Number of partitions (tasks); default :func:`ace_ref.reduction.plan_partitions`
+        (which does not depend on the number of workers).
     progress
         A progress bar over finished partitions.
     worker_timeout
@@ -335,16 +268,14 @@ def distributed_assemble(
         return assemble(basis, configs, e0, weights, progress=False, method=method)
     rows = row_counts(configs, weights)
     if client is None:
-        parts = partition_bounds(
-            rows, partitions or default_partitions(int(rows.sum()), len(basis), 1)
-        )
+        parts = partition_bounds(rows, partitions or plan_partitions(int(rows.sum()), len(basis)))
         summaries = [
             _partition_summary(
                 basis, PackedConfigs.pack(configs[a:b]), e0, weights, method, block_rows
             )
             for a, b in tqdm(parts, desc="design matrix", unit="partition", disable=not progress)
         ]
-        return merge_tree(summaries, lambda group, *_: merge(group))
+        return merge_tree(summaries, lambda left, right, *_: _merge_pair(left, right))
     return _on_cluster(
         client, basis, configs, rows, e0, weights, partitions, progress, block_rows, method,
         worker_timeout,
@@ -364,8 +295,7 @@ def _on_cluster(
         raise ClusterError(f"no Dask worker joined within {timeout} s") from exc
     _check_workers(client)
     if partitions is None:
-        n_workers = len(client.scheduler_info()["workers"])
-        partitions = default_partitions(int(rows.sum()), len(basis), n_workers)
+        partitions = plan_partitions(int(rows.sum()), len(basis))
     bounds = partition_bounds(rows, partitions)
     run = uuid.uuid4().hex[:12]
     held: list = []  # every future of this run, cancelled at the end (or on error)
@@ -388,9 +318,9 @@ def _on_cluster(
         ]
         held.extend(futures)
 
-        def combine(group, depth, index):
+        def combine(left, right, depth, index):
             future = client.submit(
-                merge, group, key=f"ace-ref-merge-{run}-{depth}-{index}", pure=False
+                _merge_pair, left, right, key=f"ace-ref-merge-{run}-{depth}-{index}", pure=False
             )
             held.append(future)
             return future

@@ -25,16 +25,20 @@ does not grow with the number of configurations — either the Gram matrix ``A�
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 import scipy.linalg
-import scipy.linalg.lapack
 import scipy.sparse.linalg
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from ace_ref import lapack
 from ace_ref.basis import ACEBasis
 from ace_ref.data import Config
+from ace_ref.reduction import partition_bounds, plan_partitions, reduce_tree, row_counts
 
 __all__ = [
     "Weights",
@@ -42,6 +46,8 @@ __all__ = [
     "assemble",
     "merge",
     "smoothness_prior",
+    "summarise",
+    "write_config_rows",
     "solve",
     "SOLVERS",
 ]
@@ -135,37 +141,70 @@ class LinearSystem:
         return float(c @ (self.G @ c) - 2 * c @ self.b + self.yy)
 
 
-def config_rows(basis: ACEBasis, config: Config, e0: dict[str, float], weights: Weights):
-    """Weighted rows ``(A_block, y_block)`` of one configuration."""
+def write_config_rows(
+    basis: ACEBasis,
+    config: Config,
+    e0: dict[str, float],
+    weights: Weights,
+    A: np.ndarray,
+    y: np.ndarray,
+) -> None:
+    """Write the weighted rows of one configuration into ``A`` (rows × K) and ``y`` in place.
+
+    ``A`` and ``y`` must have exactly :func:`ace_ref.reduction.row_counts` rows (energy,
+    forces ``3N`` in atom-major order, virial upper triangle). An :class:`ACEBasis` scatters
+    the force rows straight into ``A`` (no per-structure copy); ``A`` may be a row slice of
+    a Fortran-ordered block buffer.
+    """
     atoms = config.atoms
     n = len(atoms)
-    rows = basis.design_rows(atoms, where=config.source)
     w = config.weight
     ctype = config.config_type
-    blocks, targets = [], []
-    if config.energy is not None and weights.energy > 0:
+    use_e = config.energy is not None and weights.energy > 0
+    use_f = config.forces is not None and weights.forces > 0
+    use_v = config.stress is not None and weights.virial > 0
+    if A.shape[0] != use_e + 3 * n * use_f + 6 * use_v:
+        raise ValueError(f"{config.source}: row buffer of {A.shape[0]} rows does not fit")
+    row = 1 if use_e else 0
+    force_rows = A[row : row + 3 * n] if use_f else None
+    if force_rows is not None and isinstance(basis, ACEBasis):
+        rows = basis.design_rows(atoms, where=config.source, force_rows=force_rows)
+    else:
+        rows = basis.design_rows(atoms, where=config.source)
+        if force_rows is not None:
+            force_rows[:] = rows.forces.reshape(3 * n, -1)
+    if use_e:
         ref = sum(e0[s] for s in atoms.get_chemical_symbols())
         we = weights.energy * w * weights.factor(ctype, "energy") / n
-        blocks.append(we * rows.energy[None, :])
-        targets.append([we * (config.energy - ref)])
-    if config.forces is not None and weights.forces > 0:
+        np.multiply(rows.energy, we, out=A[0])
+        y[0] = we * (config.energy - ref)
+    if use_f:
         wf = (
             weights.forces
             * w
             * weights.factor(ctype, "forces")
             * (np.ones(n) if config.force_weights is None else config.force_weights)
         )
-        blocks.append((wf[:, None, None] * rows.forces).reshape(3 * n, -1))
-        targets.append((wf[:, None] * config.forces).reshape(-1))
-    if config.stress is not None and weights.virial > 0:
+        w_rows = np.repeat(wf, 3)
+        force_rows *= w_rows[:, None]
+        y[row : row + 3 * n] = w_rows * config.forces.reshape(-1)
+        row += 3 * n
+    if use_v:
         wv = weights.virial * w * weights.factor(ctype, "virial") / n
         iu = np.triu_indices(3)
         sym = 0.5 * (rows.virial + rows.virial.transpose(1, 0, 2))
-        blocks.append(wv * sym[iu])
-        targets.append(wv * (config.stress * atoms.get_volume())[iu])
-    if not blocks:
-        return np.zeros((0, len(basis))), np.zeros(0)
-    return np.concatenate(blocks), np.concatenate([np.ravel(t) for t in targets])
+        A[row : row + 6] = wv * sym[iu]
+        y[row : row + 6] = wv * (config.stress * atoms.get_volume())[iu]
+
+
+def config_rows(basis: ACEBasis, config: Config, e0: dict[str, float], weights: Weights):
+    """Weighted rows ``(A_block, y_block)`` of one configuration (see :func:`write_config_rows`)."""
+    (n_rows,) = row_counts([config], weights)
+    A = np.zeros((int(n_rows), len(basis)))
+    y = np.zeros(int(n_rows))
+    if n_rows:
+        write_config_rows(basis, config, e0, weights, A, y)
+    return A, y
 
 
 def check_e0(configs: list[Config], e0: dict[str, float]) -> None:
@@ -177,18 +216,20 @@ def check_e0(configs: list[Config], e0: dict[str, float]) -> None:
 
 
 class _Summary:
-    """Running ``O(K²)`` summary of weighted rows ``(A, y)`` fed a block at a time.
+    """Running ``O(K²)`` summary of weighted rows ``(A, y)``, fed a configuration at a time.
 
-    Rows are buffered until ``block_rows`` are pending, then folded: into ``AᵀA``, ``Aᵀy``
-    (``"normal"``) or into the upper-triangular factor ``T = [[R, z], [0, ρ]]`` of ``[A | y]``
-    (``"qr"``, ``z = Qᵀy``, ``Q`` never formed). A QR fold is LAPACK's triangular–pentagonal
-    QR ``dtpqrt`` of ``[T; block]``: it updates ``T`` in place and never refactors its zeros,
-    so memory is ``(K+1)²`` plus one block. :meth:`add_triangle` folds another summary's
+    Rows are written into a preallocated Fortran-ordered block buffer (``block_rows`` plus
+    room for one configuration) and folded once ``block_rows`` are pending: into ``AᵀA``,
+    ``Aᵀy`` (``"normal"``) or into the upper-triangular factor ``T = [[R, z], [0, ρ]]`` of
+    ``[A | y]`` (``"qr"``, ``z = Qᵀy``, ``Q`` never formed). The first QR fold is LAPACK's
+    ``dgeqrt`` of the block, every later one the triangular–pentagonal QR ``dtpqrt`` of
+    ``[T; block]``, which updates ``T`` in place (:mod:`ace_ref.lapack`, without the GIL), so
+    memory is ``(K+1)²`` plus one block. :meth:`add_triangle` folds another summary's
     triangle (TSQR). The fold order is the order of the calls, so equal inputs give bitwise
     equal summaries.
     """
 
-    def __init__(self, K: int, method: str, block_rows: int) -> None:
+    def __init__(self, K: int, method: str, block_rows: int, max_config_rows: int = 0) -> None:
         if method not in ("normal", "qr"):
             raise ValueError(f"unknown assembly method {method!r} (normal or qr)")
         self.K, self.method, self.block_rows = K, method, block_rows
@@ -196,49 +237,50 @@ class _Summary:
         self.G = np.zeros((K, K)) if method == "normal" else None
         self.b = np.zeros(K) if method == "normal" else None
         self._empty = True  # T holds no rows yet
-        self._A: list[np.ndarray] = []
-        self._y: list[np.ndarray] = []
+        self._buffer = np.empty((0, K + 1), order="F")
+        self._capacity = block_rows + max_config_rows
         self._pending = 0
 
-    def add(self, A: np.ndarray, y: np.ndarray) -> None:
-        self._A.append(A)
-        self._y.append(y)
-        self._pending += len(y)
+    def reserve(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Views ``(A, y)`` of the next ``n`` rows of the block buffer; :meth:`commit` after
+        writing them."""
+        if self._pending + n > self._buffer.shape[0]:
+            size = max(self._capacity, self._pending + n)
+            grown = np.empty((size, self.K + 1), order="F")
+            grown[: self._pending] = self._buffer[: self._pending]
+            self._buffer = grown
+        rows = self._buffer[self._pending : self._pending + n]
+        return rows[:, : self.K], rows[:, self.K]
+
+    def commit(self, n: int) -> None:
+        self._pending += n
         if self._pending >= self.block_rows:
             self._fold()
 
-    def _tpqrt(self, B: np.ndarray, triangular: bool) -> None:
-        if self._empty:  # first block: a plain QR, which knows T is still zero
-            (R,) = scipy.linalg.qr(B, mode="r", overwrite_a=True, check_finite=False)
-            k = min(R.shape[0], self.K + 1)
-            self.T[:k] = R[:k]
-        else:
-            n = self.K + 1
-            self.T, _, _, info = scipy.linalg.lapack.dtpqrt(
-                n if triangular else 0, min(64, n), self.T, B, overwrite_a=1, overwrite_b=1
-            )
-            if info != 0:
-                raise RuntimeError(f"LAPACK dtpqrt failed (info={info})")
-        self._empty = False
+    def add(self, A: np.ndarray, y: np.ndarray) -> None:
+        """Append rows ``A`` with targets ``y``."""
+        a_view, y_view = self.reserve(len(y))
+        a_view[:] = A
+        y_view[:] = y
+        self.commit(len(y))
 
     def _fold(self) -> None:
-        if not self._pending:
+        p = self._pending
+        if not p:
             return
+        block = self._buffer[:p]
         if self.method == "normal":
-            A = np.concatenate(self._A)
-            y = np.concatenate(self._y)
+            A, y = block[:, : self.K], block[:, self.K]
             self.G += A.T @ A
             self.b += A.T @ y
+        elif self._empty:  # first block: a plain QR, which knows T is still zero
+            lapack.geqrt(block)
+            k = min(p, self.K + 1)
+            self.T[:k] = np.triu(block[:k])
+            self._empty = False
         else:
-            B = np.empty((self._pending, self.K + 1), order="F")
-            row = 0
-            for a, t in zip(self._A, self._y, strict=True):
-                B[row : row + len(t), : self.K] = a
-                B[row : row + len(t), self.K] = t
-                row += len(t)
-            self._A, self._y = [], []
-            self._tpqrt(B, triangular=False)
-        self._A, self._y, self._pending = [], [], 0
+            lapack.tpqrt(self.T, block)
+        self._pending = 0
 
     def add_triangle(self, system: LinearSystem) -> None:
         """Fold the rows ``[R | z]`` of a ``"qr"`` summary (its ``ρ`` is in its ``yy``).
@@ -256,16 +298,46 @@ class _Summary:
         if self._empty:
             self._empty = False
         else:
-            self._tpqrt(B, triangular=True)
+            lapack.tpqrt(self.T, B, l=K + 1)
 
     def finish(self, yy: float, n_rows: int, n_configs: int) -> LinearSystem:
         self._fold()
+        self._buffer = np.empty((0, self.K + 1), order="F")
         if self.method == "normal":
             return LinearSystem("normal", yy, n_rows, n_configs, G=self.G, b=self.b)
         K, T = self.K, self.T
-        for j in range(K):  # below the diagonal dtpqrt leaves reflectors: clear in place
+        for j in range(K):  # below the diagonal LAPACK leaves reflectors: clear in place
             T[j + 1 :, j] = 0.0
         return LinearSystem("qr", yy, n_rows, n_configs, R=T[:K, :K], z=T[:K, K])
+
+
+def summarise(
+    basis: ACEBasis,
+    configs: list[Config],
+    e0: dict[str, float],
+    weights: Weights,
+    method: str = "qr",
+    block_rows: int | None = None,
+    on_config: Callable[[], None] | None = None,
+) -> LinearSystem:
+    """The summary of ``configs``' rows, folded in their order (one partition's work).
+
+    ``on_config`` is called after each configuration (progress bars)."""
+    K = len(basis)
+    rows = row_counts(configs, weights)
+    summary = _Summary(
+        K, method, block_rows or default_block_rows(K), int(rows.max()) if len(rows) else 0
+    )
+    yy = 0.0
+    for c, n in zip(configs, rows.tolist(), strict=True):
+        if n:
+            A, y = summary.reserve(n)
+            write_config_rows(basis, c, e0, weights, A, y)
+            yy += float(y @ y)
+            summary.commit(n)
+        if on_config is not None:
+            on_config()
+    return summary.finish(yy, int(rows.sum()), len(configs))
 
 
 def assemble(
@@ -276,6 +348,7 @@ def assemble(
     progress: bool = True,
     block_rows: int | None = None,
     method: str = "qr",
+    threads: int | None = None,
 ) -> LinearSystem:
     """Stream all rows into an ``O(K²)`` summary (see :class:`LinearSystem`).
 
@@ -285,23 +358,36 @@ def assemble(
     number: on acetylacetone with BLR it measurably loses accuracy (BENCHMARKS.md), because
     the evidence-optimal regularisation lies below what a float64 Gram matrix resolves.
 
-    The same function summarises one partition of the data on a Dask worker
-    (:mod:`ace_ref.distributed`); :func:`merge` combines partition summaries.
+    The configurations are split by :func:`ace_ref.reduction.plan_partitions`; each
+    partition is folded by :func:`summarise` and the partition summaries are merged by
+    :func:`merge` in the fixed tree of :func:`ace_ref.reduction.reduce_tree`, on ``threads``
+    threads (default: Numba's thread count). LAPACK runs single-threaded inside, and the
+    plan does not depend on ``threads``, so the summary is bitwise the same for any number of
+    threads — and the same as :func:`ace_ref.distributed.distributed_assemble` on any cluster.
     """
     if method not in ("normal", "qr"):
         raise ValueError(f"unknown assembly method {method!r} (normal or qr)")
     weights = weights or Weights()
     check_e0(configs, e0)
+    threads = numba.get_num_threads() if threads is None else int(threads)
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
     K = len(basis)
-    summary = _Summary(K, method, block_rows or default_block_rows(K))
-    yy = 0.0
-    n_rows = 0
-    for c in tqdm(configs, desc="design matrix", unit="config", disable=not progress):
-        A, y = config_rows(basis, c, e0, weights)
-        summary.add(A, y)
-        yy += float(y @ y)
-        n_rows += len(y)
-    return summary.finish(yy, n_rows, len(configs))
+    if not configs:
+        return summarise(basis, configs, e0, weights, method, block_rows)
+    rows = row_counts(configs, weights)
+    parts = partition_bounds(rows, plan_partitions(int(rows.sum()), K))
+    threads = min(threads, len(parts))
+    bar = tqdm(total=len(configs), desc="design matrix", unit="config", disable=not progress)
+
+    def leaf(k: int) -> LinearSystem:
+        a, b = parts[k]
+        if threads > 1:  # this thread's Numba kernels run serially; the lanes are parallel
+            numba.set_num_threads(1)
+        return summarise(basis, configs[a:b], e0, weights, method, block_rows, bar.update)
+
+    with bar, threadpool_limits(limits=1):
+        return reduce_tree(len(parts), leaf, lambda x, y: merge([x, y]), threads)
 
 
 def default_block_rows(K: int) -> int:

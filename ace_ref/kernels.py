@@ -236,18 +236,33 @@ def _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_specie
             col = species[i] * n_rows + row
             for a in range(3):
                 g = dB[p, row, a]
-                F[j, a, col] -= g
-                F[i, a, col] += g
+                F[3 * j + a, col] -= g
+                F[3 * i + a, col] += g
                 for b in range(3):
                     V[b, a, col] += vectors[p, b] * g
 
 
-def scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_species: int):
-    """Energy ``Σ_i B_i``, forces ``−∂E/∂r`` and virial ``Σ_p r_p ⊗ ∂E/∂r_p`` rows."""
+def scatter_design_rows(
+    B, dB, species, i_of_pair, j_of_pair, vectors, n_species: int, force_rows=None
+):
+    """Energy ``Σ_i B_i``, forces ``−∂E/∂r`` and virial ``Σ_p r_p ⊗ ∂E/∂r_p`` rows.
+
+    Forces are returned with shape ``(n_atoms, 3, n_cols)``; given ``force_rows`` (a
+    ``(3 n_atoms, n_cols)`` array, any memory layout, e.g. rows of a Fortran-ordered block
+    buffer), they are written there instead (row ``3i + a`` = atom ``i``, direction ``a``)
+    and ``force_rows`` is returned in their place.
+    """
     n_atoms, n_rows = B.shape
     n_cols = n_species * n_rows
     E = np.zeros(n_cols)
-    F = np.zeros((n_atoms, 3, n_cols))
+    if force_rows is None:
+        F = np.zeros((3 * n_atoms, n_cols))
+    else:
+        if force_rows.shape != (3 * n_atoms, n_cols):
+            need = (3 * n_atoms, n_cols)
+            raise ValueError(f"force_rows has shape {force_rows.shape}, need {need}")
+        F = force_rows
+        F[:] = 0.0
     V = np.zeros((3, 3, n_cols))
     _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_species, E, F, V)
-    return E, F, V
+    return E, (F.reshape(n_atoms, 3, n_cols) if force_rows is None else F), V

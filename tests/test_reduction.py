@@ -1,0 +1,186 @@
+"""The fixed reduction plan (partitions + merge tree), threaded assembly and the GIL-free
+LAPACK folds it runs on (issues 6 and 8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ace_ref import ACEBasis, lapack
+from ace_ref.data import read_configs, read_e0
+from ace_ref.fit import Weights, assemble, config_rows, smoothness_prior, solve, summarise
+from ace_ref.reduction import merge_tree, plan_partitions, reduce_tree, row_counts
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "ace_ref" / "example_data" / "acac"
+
+
+def _pair(a: str, b: str) -> str:
+    return f"({a}+{b})"
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 40), threads=st.integers(1, 4))
+def test_threaded_tree_has_the_static_shape(n, threads):
+    leaves = [str(k) for k in range(n)]
+    static = merge_tree(leaves, lambda a, b, *_: _pair(a, b))
+    assert reduce_tree(n, lambda k: leaves[k], _pair, threads) == static
+    # every leaf appears once, in order
+    assert static.replace("(", "").replace(")", "").split("+") == leaves
+
+
+def test_merge_tree_shape_and_errors():
+    assert merge_tree(["a"], _pair) == "a"
+    assert merge_tree(list("abcde"), lambda a, b, *_: _pair(a, b)) == "(((a+b)+(c+d))+e)"
+    with pytest.raises(ValueError, match="nothing to merge"):
+        merge_tree([], _pair)
+    with pytest.raises(ValueError, match="nothing to merge"):
+        reduce_tree(0, str, _pair)
+
+
+def test_reduce_tree_raises_the_leaf_error():
+    def leaf(k):
+        if k == 3:
+            raise RuntimeError("leaf 3 failed")
+        return str(k)
+
+    for threads in (1, 2):
+        with pytest.raises(RuntimeError, match="leaf 3 failed"):
+            reduce_tree(6, leaf, _pair, threads)
+
+
+def test_plan_depends_on_rows_and_columns_only():
+    # acac train_300K (23 000 rows) at the default basis (K = 5835): two partitions
+    assert plan_partitions(23_000, 5835) == 2
+    assert plan_partitions(41_000, 16_488) == 2  # 3BPA
+    assert plan_partitions(500, 16_488) == 1
+    assert plan_partitions(100_000, 1000) == 16
+    assert plan_partitions(10**8, 16_488) == 1024
+    for rows in (0, 10, 5000, 123_456, 10**7):
+        for K in (1, 50, 3000, 20_000):
+            p = plan_partitions(rows, K)
+            assert p & (p - 1) == 0  # a power of two
+            assert p == 1 or rows / p >= max(K + 1, 2048)
+    with pytest.raises(ValueError):
+        plan_partitions(10, 0)
+
+
+# ---------------------------------------------------------------- LAPACK without the GIL
+
+
+def test_geqrt_and_tpqrt_give_the_qr_triangle():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(70, 30))
+    R_ref = scipy.linalg.qr(A, mode="r")[0][:30]
+    top = np.asfortranarray(A[:40])
+    lapack.geqrt(top)
+    T = np.zeros((30, 30), order="F")
+    T[:] = np.triu(top[:30])
+    rest = np.asfortranarray(A[40:])
+    lapack.tpqrt(T, rest)
+    R = np.triu(T)
+    np.testing.assert_allclose(np.abs(R), np.abs(R_ref), atol=1e-12)
+    # a triangle folded onto a triangle (l = n): the QR of both stacked
+    other = np.triu(rng.normal(size=(30, 30)))
+    both = scipy.linalg.qr(np.vstack([R, other]), mode="r")[0][:30]
+    lapack.tpqrt(T, np.asfortranarray(other), l=30)
+    np.testing.assert_allclose(np.abs(np.triu(T)), np.abs(both), atol=1e-12)
+    # row slices of a Fortran buffer are accepted (leading dimension = buffer rows)
+    buffer = np.zeros((50, 30), order="F")
+    buffer[:40] = A[:40]
+    lapack.geqrt(buffer[:40])
+    np.testing.assert_array_equal(np.triu(buffer[:30]), np.triu(top[:30]))
+
+
+def test_lapack_refuses_what_it_cannot_fold_in_place():
+    with pytest.raises(ValueError, match="Fortran order"):
+        lapack.geqrt(np.zeros((5, 4)))
+    with pytest.raises(ValueError, match="float64"):
+        lapack.geqrt(np.zeros((5, 4), dtype=np.float32, order="F"))
+    frozen = np.zeros((4, 4), order="F")
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        lapack.geqrt(frozen)
+    with pytest.raises(ValueError, match="shapes"):
+        lapack.tpqrt(np.zeros((4, 4), order="F"), np.zeros((3, 5), order="F"))
+    with pytest.raises(ValueError, match="l = 5"):
+        lapack.tpqrt(np.zeros((4, 4), order="F"), np.zeros((3, 4), order="F"), l=5)
+
+
+# ---------------------------------------------------------------- threaded assembly
+
+
+@pytest.fixture(scope="module")
+def problem(tmp_path_factory):
+    configs = read_configs(EXAMPLE / "train_300K.xyz")[:120]
+    e0 = read_e0(EXAMPLE / "isolated_atoms.xyz")
+    basis = ACEBasis(
+        ["H", "C", "O"], order=3, max_degree=[6, 6, 4], r_cut=4.0,
+        cache_dir=tmp_path_factory.mktemp("cache"),
+    )  # fmt: skip
+    return basis, configs, e0
+
+
+@pytest.mark.parametrize("method", ["qr", "normal"])
+def test_threads_do_not_change_a_bit(problem, method):
+    basis, configs, e0 = problem
+    rows = row_counts(configs, Weights())
+    assert plan_partitions(int(rows.sum()), len(basis)) >= 2  # the tree is exercised
+    ref = assemble(basis, configs, e0, progress=False, method=method, threads=1)
+    for threads in (2, 3):
+        other = assemble(basis, configs, e0, progress=False, method=method, threads=threads)
+        for field in ("R", "z", "G", "b"):
+            if getattr(ref, field) is not None:
+                np.testing.assert_array_equal(getattr(other, field), getattr(ref, field))
+        assert (other.yy, other.n_rows, other.n_configs) == (ref.yy, ref.n_rows, ref.n_configs)
+    # the partitioned summary is the one-partition summary up to round-off
+    whole = summarise(basis, configs, e0, Weights(), method)
+    gamma = smoothness_prior(basis, 2.0)
+    a = solve(ref, "ridge", gamma, lam=1e-6).coefficients
+    b = solve(whole, "ridge", gamma, lam=1e-6).coefficients
+    assert np.max(np.abs(a - b)) / np.max(np.abs(b)) < (1e-10 if method == "qr" else 1e-6)
+    with pytest.raises(ValueError, match="threads"):
+        assemble(basis, configs, e0, progress=False, threads=0)
+
+
+def test_rows_written_into_a_block_buffer_equal_config_rows(problem):
+    basis, configs, e0 = problem
+    w = Weights.parse("energy=7,forces=2")
+    c = configs[5]
+    c.force_weights = np.linspace(0.5, 2.0, len(c.atoms))
+    A, y = config_rows(basis, c, e0, w)
+    # the generic path: design rows as (n, 3, K), weighted and stacked by hand
+    rows = basis.design_rows(c.atoms)
+    n = len(c.atoms)
+    energy_weight = 7 * c.weight / n
+    np.testing.assert_allclose(A[0], energy_weight * rows.energy, rtol=1e-15, atol=0)
+    forces = (2 * np.repeat(c.force_weights, 3))[:, None] * rows.forces.reshape(3 * n, -1)
+    np.testing.assert_allclose(A[1:], forces, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(y[1:], 2 * np.repeat(c.force_weights, 3) * c.forces.ravel())
+    c.force_weights = None
+
+
+def test_cli_threads_do_not_change_the_model(tmp_path, capsys):
+    import numba
+
+    from ace_ref.cli import main
+    from ace_ref.model import load
+
+    args = ["fit", str(EXAMPLE / "train_300K.xyz"), "--e0", str(EXAMPLE / "isolated_atoms.xyz")]
+    args += ["--order", "2", "--max-n", "4,3", "--max-l", "0,2", "--rcut", "4.0", "--quiet"]
+    try:
+        for threads in (1, 2):
+            out = tmp_path / f"t{threads}.npz"
+            assert main([*args, "--threads", str(threads), "-o", str(out)]) == 0
+        capsys.readouterr()
+        one, two = load(tmp_path / "t1.npz"), load(tmp_path / "t2.npz")
+        np.testing.assert_array_equal(one.coefficients, two.coefficients)
+        with pytest.raises(SystemExit, match="--threads must lie in 1"):
+            main([*args, "--threads", "0", "-o", str(tmp_path / "t0.npz")])
+        assert not (tmp_path / "t0.npz").exists()
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
