@@ -39,7 +39,7 @@ from ace_ref.coupling import CouplingCache, o3_multiplicity
 from ace_ref.neighbours import neighbour_list
 from ace_ref.radial import make_radial
 
-__all__ = ["ACEBasis", "BasisTables", "DesignRows"]
+__all__ = ["ACEBasis", "AtomicBaseGradients", "BasisTables", "DesignRows"]
 
 
 def _per_order(value, order: int, name: str, kind=int) -> list | None:
@@ -104,6 +104,42 @@ class BasisTables:
     @property
     def n_products(self) -> int:
         return len(self.product_order)
+
+
+@dataclass(frozen=True)
+class AtomicBaseGradients:
+    """The atomic base ``A`` of many structures and its gradients with respect to positions.
+
+    ``A_i[s n_slot + idx] = Σ_{j ∈ N(i), z_j = s} φ_idx(r_ij)`` with ``r_ij = r_j − r_i``, so
+
+    * ``∂A_i[s n_slot + idx]/∂r_j = ∇φ_idx(r_ij)`` for each pair ``p = (i, j)`` with
+      ``z_j = s`` — ``pair_gradients[p, idx]`` (only the species block of ``j`` is non-zero,
+      so it is stored once per pair, without the species axis);
+    * ``∂A_i/∂r_i = −Σ_j ∇φ(r_ij)`` — ``self_gradients[i]`` in the full layout of ``A``.
+
+    Attributes
+    ----------
+    values : ndarray (n_atoms, n_species n_slot)
+        ``A`` for every atom of every structure.
+    self_gradients : ndarray (n_atoms, n_species n_slot, 3)
+    pair_gradients : ndarray (n_pairs, n_slot, 3)
+    first, second : ndarray (n_pairs,)
+        Atoms ``i`` and ``j`` of each pair, numbered over the whole batch. A periodic image
+        of ``i`` itself appears as ``j = i`` and then contributes to both terms.
+    second_species : ndarray (n_pairs,)
+        Species index ``s`` of ``j``.
+    structure_offsets : ndarray (n_structures + 1,)
+    n_slot : int
+    """
+
+    values: np.ndarray
+    self_gradients: np.ndarray
+    pair_gradients: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+    second_species: np.ndarray
+    structure_offsets: np.ndarray
+    n_slot: int
 
 
 @dataclass(frozen=True)
@@ -739,6 +775,47 @@ class ACEBasis:
 
     def _pair_basis(self, D, pair_type):
         return kernels.pair_basis(D, pair_type, self._radial_params(), self.n_max, self.l_max)
+
+    def atomic_base_with_gradients(self, structures: Atoms | list[Atoms]) -> AtomicBaseGradients:
+        """``A`` and its position gradients for one structure or many, in one parallel sweep.
+
+        All pairs of all structures are evaluated together (Numba threads over pairs, then
+        over atoms), so a data set of small molecules keeps every core busy. Atoms are
+        numbered consecutively over the structures (structure ``k`` owns atoms
+        ``structure_offsets[k] : structure_offsets[k+1]``). See :class:`AtomicBaseGradients`.
+        """
+        batch = [structures] if isinstance(structures, Atoms) else list(structures)
+        parts = [self._prepare(a, f"structure {k}") for k, a in enumerate(batch)]
+        n_atoms = np.array([len(a) for a in batch], dtype=np.int64)
+        structure_offsets = np.zeros(len(batch) + 1, dtype=np.int64)
+        np.cumsum(n_atoms, out=structure_offsets[1:])
+        n_pairs = np.array([len(p[1]) for p in parts], dtype=np.int64)
+        pair_start = np.concatenate([[0], np.cumsum(n_pairs)]).astype(np.int64)
+        species = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        shift = structure_offsets[:-1]
+        first = np.concatenate([p[1] + s for p, s in zip(parts, shift, strict=True)] or [[]])
+        second = np.concatenate([p[2] + s for p, s in zip(parts, shift, strict=True)] or [[]])
+        vectors = np.concatenate([p[3] for p in parts] or [np.zeros((0, 3))])
+        pair_type = np.concatenate([p[5] for p in parts] or [np.zeros(0, np.int64)])
+        offsets = np.zeros(int(structure_offsets[-1]) + 1, dtype=np.int64)
+        for k, p in enumerate(parts):  # per-atom pair offsets, shifted into the batch
+            a, b = structure_offsets[k], structure_offsets[k + 1]
+            offsets[a + 1 : b + 1] = p[4][1:] + pair_start[k]
+        first, second = first.astype(np.int64), second.astype(np.int64)
+        phi, dphi = self._pair_basis(np.ascontiguousarray(vectors), pair_type.astype(np.int64))
+        A, dA_self = kernels.atomic_base_and_self_gradients(
+            offsets, species[second], phi, dphi, len(self.elements)
+        )
+        return AtomicBaseGradients(
+            values=A,
+            self_gradients=dA_self,
+            pair_gradients=dphi,
+            first=first,
+            second=second,
+            second_species=species[second],
+            structure_offsets=structure_offsets,
+            n_slot=self.n_slot,
+        )
 
     def atomic_base(self, atoms: Atoms) -> np.ndarray:
         """``A[i, a]`` for every atom (one-particle index ``a``, see :meth:`one_particle_index`)."""

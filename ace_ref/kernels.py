@@ -30,6 +30,7 @@ from ace_ref.spherical import real_ylm_with_gradient
 __all__ = [
     "pair_basis",
     "atomic_base",
+    "atomic_base_and_self_gradients",
     "product_features",
     "features_and_pair_gradients",
     "scatter_design_rows",
@@ -105,6 +106,33 @@ def pair_basis(vectors, pair_type, radial_params, n_max: int, l_max: int):
             vectors, pair_type, radial_params, n_max, l_max, _chunks(len(vectors)), phi, dphi
         )
     return phi, dphi
+
+
+@njit(parallel=True, cache=True)
+def _atomic_base_and_self_gradients(offsets, neighbour_species, phi, dphi, bounds, A, dA_self):
+    n_slot = phi.shape[1]
+    for c in prange(len(bounds) - 1):
+        for i in range(bounds[c], bounds[c + 1]):
+            for p in range(offsets[i], offsets[i + 1]):
+                base = neighbour_species[p] * n_slot
+                for idx in range(n_slot):
+                    A[i, base + idx] += phi[p, idx]
+                    dA_self[i, base + idx, 0] -= dphi[p, idx, 0]
+                    dA_self[i, base + idx, 1] -= dphi[p, idx, 1]
+                    dA_self[i, base + idx, 2] -= dphi[p, idx, 2]
+
+
+def atomic_base_and_self_gradients(offsets, neighbour_species, phi, dphi, n_species: int):
+    """``A`` as :func:`atomic_base` and ``∂A_i/∂r_i = −Σ_{p of i} ∇φ_p`` in the same layout,
+    shape ``(n_atoms, n_species n_slot, 3)``; parallel over atoms."""
+    n_atoms, n_slot = len(offsets) - 1, phi.shape[1]
+    A = np.zeros((n_atoms, n_species * n_slot))
+    dA_self = np.zeros((n_atoms, n_species * n_slot, 3))
+    if n_atoms:
+        _atomic_base_and_self_gradients(
+            offsets, neighbour_species, phi, dphi, _chunks(n_atoms), A, dA_self
+        )
+    return A, dA_self
 
 
 @njit(cache=True)

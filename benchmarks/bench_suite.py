@@ -18,6 +18,7 @@ train_300K at the ``ace-ref fit`` defaults, design rows timed apart from the QR 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -219,27 +220,12 @@ def _ours_basis(elements) -> ACEBasis:
     return ACEBasis(elements, 2, max_n=[N_MAX, N_MAX], max_l=[0, L_MAX], r_cut=5.0)
 
 
-def ours_atomic_base_with_gradients(basis: ACEBasis, atoms):
-    """A_i (n_atoms, n_species·n_slot), ∂A_i/∂r_j = ∇φ_ij per pair (n_pairs, n_slot, 3) and
-    the self term ∂A_i/∂r_i = −Σ_j ∇φ_ij (n_atoms, n_slot, 3) — the content featomic returns
-    with ``gradients=["positions"]`` (thin wrapper over ``kernels.pair_basis``)."""
-    species, i, j, D, offsets, pair_type = basis._prepare(atoms, "bench")
-    phi, dphi = basis._pair_basis(D, pair_type)
-    A = kernels.atomic_base(offsets, species[j], phi, len(basis.elements), basis.n_slot)
-    self_grad = _self_gradient(dphi.reshape(len(dphi), -1), offsets).reshape(-1, basis.n_slot, 3)
-    return A, dphi, self_grad
-
-
-@numba.njit(cache=True)
-def _self_gradient(dphi2, offsets):
-    """−Σ_{pairs p of i} ∇φ_p for every atom i (``np.add.reduceat`` along the pair axis of
-    the 3-D array was 20× slower on the C/H/O box)."""
-    out = np.zeros((len(offsets) - 1, dphi2.shape[1]))
-    for i in range(len(offsets) - 1):
-        for p in range(offsets[i], offsets[i + 1]):
-            for k in range(dphi2.shape[1]):
-                out[i, k] -= dphi2[p, k]
-    return out
+def ours_atomic_base_with_gradients(basis: ACEBasis, structures):
+    """A_i, ∂A_i/∂r_j per pair and ∂A_i/∂r_i for a whole list of structures in one parallel
+    sweep (``ACEBasis.atomic_base_with_gradients``) — the content featomic returns with
+    ``gradients=["positions"]`` for the same list."""
+    r = basis.atomic_base_with_gradients(structures)
+    return r.values, r.pair_gradients, r.self_gradients
 
 
 def ours_invariants_with_gradients(basis: ACEBasis, atoms):
@@ -349,23 +335,22 @@ def piece_featomic(structures=("Si64", "acac", "CHO64"), repeats=5, min_time=1.0
             spex[kind] = featomic.SphericalExpansion(**hyp)
             soap[kind] = featomic.SoapPowerSpectrum(**hyp)
         if "tabulated" in spex and "ours" in impls:
-            A, _, _ = ours_atomic_base_with_gradients(basis, atoms_list[0])
+            A, _, _ = ours_atomic_base_with_gradients(basis, [atoms_list[0]])
             t = spex["tabulated"].compute(atoms_list[0], gradients=["positions"])
             dev, scale = _featomic_vs_ours(t, basis, atoms_list[0], A)
             case["tabulated_max_abs_dev_A"] = dev
             case["max_abs_A"] = scale
         for what in ("A", "PS"):
             runners = {}
-            if "ours" in impls:
-                f = (
-                    ours_atomic_base_with_gradients
-                    if what == "A"
-                    else ours_invariants_with_gradients
+            if "ours" in impls and what == "A":  # the whole list at once, as featomic
+                runners["ours"] = lambda b=basis, al=atoms_list: ours_atomic_base_with_gradients(
+                    b, al
                 )
+            elif "ours" in impls:
 
-                def run(f=f, basis=basis, atoms_list=atoms_list):
+                def run(basis=basis, atoms_list=atoms_list):
                     for a in atoms_list:
-                        f(basis, a)
+                        ours_invariants_with_gradients(basis, a)
 
                 runners["ours"] = run
             for kind, calc in (spex if what == "A" else soap).items():
@@ -438,8 +423,10 @@ def piece_coupling_pyace() -> dict:
 
 # ------------------------------------------------------------------ assembly
 def piece_assembly(n_configs: int | None = None) -> dict:
-    """``fit.assemble`` (QR) on acac ``train_300K.xyz`` with the ``ace-ref fit`` defaults;
-    ``fit.config_rows`` is wrapped to time the design rows, the rest is the QR folding."""
+    """``fit.assemble`` (QR) on acac ``train_300K.xyz`` with the ``ace-ref fit`` defaults on
+    ``NUMBA_NUM_THREADS`` threads; ``fit.write_config_rows`` is wrapped to time the design
+    rows (CPU seconds summed over threads), the rest is QR folding and merging. The SHA-256 of
+    the summary shows it is bitwise the same for every thread count."""
     from fractions import Fraction
     from importlib import resources
 
@@ -465,7 +452,7 @@ def piece_assembly(n_configs: int | None = None) -> dict:
     weights = fit.Weights.parse(FIT_DEFAULTS["weights"])
     # warm-up (Numba caches loaded, first-call overheads) on one configuration
     fit.config_rows(basis, configs[0], e0, weights)
-    original = fit.config_rows
+    original = fit.write_config_rows
     spent = [0.0]
 
     def timed_rows(*args, **kwargs):
@@ -475,14 +462,20 @@ def piece_assembly(n_configs: int | None = None) -> dict:
         finally:
             spent[0] += time.perf_counter() - t
 
-    fit.config_rows = timed_rows
+    fit.write_config_rows = timed_rows
     try:
         t0 = time.perf_counter()
         system = fit.assemble(basis, configs, e0, weights, progress=False)
         total = time.perf_counter() - t0
     finally:
-        fit.config_rows = original
+        fit.write_config_rows = original
+    from ace_ref.reduction import plan_partitions
+
+    digest = hashlib.sha256(np.ascontiguousarray(system.R).tobytes())
+    digest.update(np.ascontiguousarray(system.z).tobytes())
     return {
+        "summary_sha256": digest.hexdigest(),
+        "partitions": plan_partitions(int(system.n_rows), len(basis)),
         "n_configs": len(configs),
         "n_rows": int(system.n_rows),
         "n_columns": len(basis),
