@@ -17,7 +17,8 @@ What crosses the network:
 * the basis, with its index and coupling tables, once per worker (scattered with
   ``broadcast=True``; a replacement worker fetches it from a peer, nothing is rebuilt);
 * each partition's configurations as flat arrays (:class:`PackedConfigs`, ``O(atoms)``);
-* one ``K × K`` summary per partition and per merge.
+* one summary per partition and per merge — for QR only the upper triangle of ``R``
+  (:class:`PackedTriangle`, ``K(K+1)/2`` numbers).
 
 A worker that dies mid-fit loses its running and stored tasks; the Dask scheduler runs them
 again elsewhere (up to ``distributed.scheduler.allowed-failures`` times), and because every
@@ -40,9 +41,18 @@ from ase import Atoms
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from ace_ref import lapack
 from ace_ref.basis import ACEBasis
 from ace_ref.data import Config
-from ace_ref.fit import LinearSystem, Weights, assemble, check_e0, merge, summarise
+from ace_ref.fit import (
+    LinearSystem,
+    Weights,
+    assemble,
+    check_e0,
+    merge,
+    summarise,
+    system_of_triangle,
+)
 from ace_ref.reduction import merge_tree, partition_bounds, plan_partitions, row_counts
 
 __all__ = [
@@ -50,6 +60,7 @@ __all__ = [
     "check_cluster_options",
     "MissingDependency",
     "PackedConfigs",
+    "PackedTriangle",
     "cluster_client",
     "distributed_assemble",
     "require_distributed",
@@ -170,6 +181,42 @@ class PackedConfigs:
         return out
 
 
+@dataclass(frozen=True)
+class PackedTriangle:
+    """A ``"qr"`` summary as it travels between workers: only the upper triangle of ``R``,
+    column by column (LAPACK's packed storage, ``K(K+1)/2`` numbers), and ``z`` — half the
+    bytes of the square ``R`` on the network and in worker memory."""
+
+    K: int
+    upper: np.ndarray
+    z: np.ndarray
+    yy: float
+    n_rows: int
+    n_configs: int
+
+    @classmethod
+    def pack(cls, system: LinearSystem) -> PackedTriangle:
+        K = system.n_columns
+        upper = np.empty(K * (K + 1) // 2)
+        R = system.R
+        for j in range(K):
+            upper[j * (j + 1) // 2 : (j + 1) * (j + 2) // 2] = R[: j + 1, j]
+        return cls(K, upper, system.z.copy(), system.yy, system.n_rows, system.n_configs)
+
+    def triangle(self) -> np.ndarray:
+        """``[[R, z], [0, 0]]`` as a ``(K+1)²`` Fortran array, as
+        :func:`ace_ref.fit.triangle_of` builds it."""
+        K = self.K
+        T = np.zeros((K + 1, K + 1), order="F")
+        for j in range(K):
+            T[: j + 1, j] = self.upper[j * (j + 1) // 2 : (j + 1) * (j + 2) // 2]
+        T[:K, K] = self.z
+        return T
+
+    def unpack(self) -> LinearSystem:
+        return system_of_triangle(self.triangle(), self.yy, self.n_rows, self.n_configs)
+
+
 def _partition_summary(
     basis: ACEBasis,
     packed: PackedConfigs,
@@ -177,17 +224,32 @@ def _partition_summary(
     weights: Weights,
     method: str,
     block_rows: int | None,
-) -> LinearSystem:
+) -> LinearSystem | PackedTriangle:
     """Worker task: the summary of one partition, folded as :func:`ace_ref.fit.assemble`
-    folds it (single-threaded LAPACK)."""
+    folds it (single-threaded LAPACK); a QR summary is returned packed."""
     with threadpool_limits(limits=1):
-        return summarise(basis, packed.unpack(), e0, weights, method, block_rows)
+        system = summarise(basis, packed.unpack(), e0, weights, method, block_rows)
+    return PackedTriangle.pack(system) if method == "qr" else system
 
 
-def _merge_pair(left: LinearSystem, right: LinearSystem) -> LinearSystem:
-    """Worker task: one node of the merge tree (single-threaded LAPACK, as in assembly)."""
+def _merge_pair(left, right):
+    """Worker task: one node of the merge tree — the same floating-point operations as
+    :func:`ace_ref.fit.merge` of the two (single-threaded LAPACK, as in assembly).
+
+    Peak memory for QR: the two packed inputs and two ``(K+1)²`` arrays."""
+    if not isinstance(left, PackedTriangle):
+        with threadpool_limits(limits=1):
+            return merge([left, right])
+    T = left.triangle()
     with threadpool_limits(limits=1):
-        return merge([left, right])
+        lapack.tpqrt(T, right.triangle(), l=left.K + 1)
+    yy = float(sum((left.yy, right.yy)))
+    merged = system_of_triangle(T, yy, left.n_rows + right.n_rows, left.n_configs + right.n_configs)
+    return PackedTriangle.pack(merged)
+
+
+def _unpacked(item) -> LinearSystem:
+    return item.unpack() if isinstance(item, PackedTriangle) else item
 
 
 def _worker_version() -> str:
@@ -275,7 +337,7 @@ def distributed_assemble(
             )
             for a, b in tqdm(parts, desc="design matrix", unit="partition", disable=not progress)
         ]
-        return merge_tree(summaries, lambda left, right, *_: _merge_pair(left, right))
+        return _unpacked(merge_tree(summaries, lambda left, right, *_: _merge_pair(left, right)))
     return _on_cluster(
         client, basis, configs, rows, e0, weights, partitions, progress, block_rows, method,
         worker_timeout,
@@ -336,7 +398,7 @@ def _on_cluster(
         for future in done:
             if future.status == "error":
                 future.result()  # raises the worker's exception here
-        return root.result()
+        return _unpacked(root.result())
     finally:
         client.cancel(held)
 

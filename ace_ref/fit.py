@@ -224,9 +224,8 @@ class _Summary:
     ``[A | y]`` (``"qr"``, ``z = Qᵀy``, ``Q`` never formed). The first QR fold is LAPACK's
     ``dgeqrt`` of the block, every later one the triangular–pentagonal QR ``dtpqrt`` of
     ``[T; block]``, which updates ``T`` in place (:mod:`ace_ref.lapack`, without the GIL), so
-    memory is ``(K+1)²`` plus one block. :meth:`add_triangle` folds another summary's
-    triangle (TSQR). The fold order is the order of the calls, so equal inputs give bitwise
-    equal summaries.
+    memory is ``(K+1)²`` plus one block. The fold order is the order of the calls, so equal
+    inputs give bitwise equal summaries.
     """
 
     def __init__(self, K: int, method: str, block_rows: int, max_config_rows: int = 0) -> None:
@@ -282,33 +281,12 @@ class _Summary:
             lapack.tpqrt(self.T, block)
         self._pending = 0
 
-    def add_triangle(self, system: LinearSystem) -> None:
-        """Fold the rows ``[R | z]`` of a ``"qr"`` summary (its ``ρ`` is in its ``yy``).
-
-        Peak memory: this summary's ``(K+1)²`` plus one ``(K+1)²`` copy of the input.
-        """
-        self._fold()
-        K = self.K
-        B = self.T if self._empty else np.empty((K + 1, K + 1), order="F")
-        B[:K, :K] = system.R
-        B[:K, K] = system.z
-        B[K, :] = 0.0
-        for j in range(K):  # R is triangular; clear anything below its diagonal in place
-            B[j + 1 :, j] = 0.0
-        if self._empty:
-            self._empty = False
-        else:
-            lapack.tpqrt(self.T, B, l=K + 1)
-
     def finish(self, yy: float, n_rows: int, n_configs: int) -> LinearSystem:
         self._fold()
         self._buffer = np.empty((0, self.K + 1), order="F")
         if self.method == "normal":
             return LinearSystem("normal", yy, n_rows, n_configs, G=self.G, b=self.b)
-        K, T = self.K, self.T
-        for j in range(K):  # below the diagonal LAPACK leaves reflectors: clear in place
-            T[j + 1 :, j] = 0.0
-        return LinearSystem("qr", yy, n_rows, n_configs, R=T[:K, :K], z=T[:K, K])
+        return system_of_triangle(self.T, yy, n_rows, n_configs)
 
 
 def summarise(
@@ -387,7 +365,7 @@ def assemble(
         return summarise(basis, configs[a:b], e0, weights, method, block_rows, bar.update)
 
     with bar, threadpool_limits(limits=1):
-        return reduce_tree(len(parts), leaf, lambda x, y: merge([x, y]), threads)
+        return reduce_tree(len(parts), leaf, lambda x, y: merge([x, y], consume=True), threads)
 
 
 def default_block_rows(K: int) -> int:
@@ -395,14 +373,55 @@ def default_block_rows(K: int) -> int:
     return max(256, min(4096, 2**25 // (K + 1)))
 
 
-def merge(systems: list[LinearSystem]) -> LinearSystem:
+def triangle_of(system: LinearSystem, reuse: bool = False) -> np.ndarray:
+    """``[[R, z], [0, 0]]`` of a ``"qr"`` summary as a ``(K+1) × (K+1)`` Fortran array.
+
+    With ``reuse`` the storage of ``system`` is taken over when ``R`` and ``z`` are views of
+    one such array (as :func:`assemble` and :func:`merge` return them); ``system`` is then
+    invalid. Otherwise a copy. Either way the entries are the same.
+    """
+    K = system.n_columns
+    base = system.R.base if reuse else None
+    if (
+        isinstance(base, np.ndarray)
+        and base.shape == (K + 1, K + 1)
+        and base.flags.f_contiguous
+        and base.flags.writeable
+        and system.R.ctypes.data == base.ctypes.data
+        and system.R.strides == base.strides
+        and system.z.ctypes.data == base.ctypes.data + K * base.strides[1]
+        and system.z.strides == (base.strides[0],)
+    ):
+        T = base
+        T[K, :] = 0.0
+    else:
+        T = np.zeros((K + 1, K + 1), order="F")
+        T[:K, :K] = system.R
+        T[:K, K] = system.z
+    for j in range(K):  # R is triangular; clear anything below its diagonal in place
+        T[j + 1 :, j] = 0.0
+    return T
+
+
+def system_of_triangle(T: np.ndarray, yy: float, n_rows: int, n_configs: int) -> LinearSystem:
+    """The ``"qr"`` summary whose ``R``, ``z`` are views of the factor ``T`` (``(K+1)²``)."""
+    K = T.shape[0] - 1
+    for j in range(K):  # below the diagonal LAPACK leaves reflectors: clear in place
+        T[j + 1 :, j] = 0.0
+    return LinearSystem("qr", yy, n_rows, n_configs, R=T[:K, :K], z=T[:K, K])
+
+
+def merge(systems: list[LinearSystem], consume: bool = False) -> LinearSystem:
     """One summary of the union of the rows of ``systems`` (all of one method and size).
 
     ``"normal"``: sums of ``G``, ``b``. ``"qr"`` (TSQR): the triangular factor of the stacked
     ``[R_p | z_p]``, since ``Σ_p ‖R_p c − z_p‖² = ‖R c − z‖² + const`` (the constant is
-    carried by ``‖y‖²``); two triangles are combined by ``dtpqrt`` in about ``(2/3)K³`` flops.
-    Folded in list order, so the same list gives bitwise the same summary, whatever order its
-    elements were computed in.
+    carried by ``‖y‖²``); each further triangle is folded in by ``dtpqrt`` in about
+    ``(2/3)K³`` flops. Folded in list order, so the same list gives bitwise the same
+    summary, whatever order its elements were computed in.
+
+    ``consume=True`` lets a QR merge work in the inputs' own storage (two ``(K+1)²`` arrays
+    instead of four); the inputs are invalid afterwards. The result is the same bit for bit.
     """
     if not systems:
         raise ValueError("merge needs at least one system")
@@ -411,18 +430,19 @@ def merge(systems: list[LinearSystem]) -> LinearSystem:
     if len(methods) != 1 or len(sizes) != 1:
         raise ValueError(f"cannot merge systems of methods {methods} and sizes {sizes}")
     K, method = sizes.pop(), methods.pop()
-    summary = _Summary(K, method, default_block_rows(K))
-    for s in systems:
-        if method == "normal":
-            summary.G += s.G
-            summary.b += s.b
-        else:
-            summary.add_triangle(s)
-    return summary.finish(
-        float(sum(s.yy for s in systems)),
-        sum(s.n_rows for s in systems),
-        sum(s.n_configs for s in systems),
-    )
+    yy = float(sum(s.yy for s in systems))
+    n_rows = sum(s.n_rows for s in systems)
+    n_configs = sum(s.n_configs for s in systems)
+    if method == "normal":
+        G, b = np.zeros((K, K)), np.zeros(K)
+        for s in systems:
+            G += s.G
+            b += s.b
+        return LinearSystem("normal", yy, n_rows, n_configs, G=G, b=b)
+    T = triangle_of(systems[0], reuse=consume)
+    for s in systems[1:]:
+        lapack.tpqrt(T, triangle_of(s, reuse=consume), l=K + 1)
+    return system_of_triangle(T, yy, n_rows, n_configs)
 
 
 def _spectral(system: LinearSystem, gamma: np.ndarray):
