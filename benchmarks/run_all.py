@@ -635,7 +635,7 @@ def _render_featomic(recs, mach, summary):
         "evaluates a spline per (n, l). Output in both: A_i and ∂A_i/∂r_j for every pair "
         "(i, j) including j = i (ours: `ACEBasis.atomic_base_with_gradients`, A, ∇φ_ij per "
         "pair and the self term −Σ_j ∇φ_ij). Both get the whole list of structures in one "
-        "call (the 650 acac test structures, one parallel sweep over all their pairs). "
+        "call (for acac the 130 test structures: one parallel sweep over all their pairs). "
         "ms per atom, best round (median); ratios are medians of per-round ratios."
     )
     L.append("")
