@@ -1,8 +1,12 @@
-"""Design-matrix assembly of the 3BPA training set: serial vs a Dask ``LocalCluster`` (issue 8).
+"""Design-matrix assembly of the 3BPA training set: 1 thread, 2 threads and a Dask
+``LocalCluster`` of single-threaded workers (issues 6 and 8).
 
-Run (one BLAS/Numba thread per process, so serial = one core and N workers = N cores)::
+Run::
 
-    NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/dask_assembly.py --workers 2
+    python benchmarks/dask_assembly.py --threads 1 2 --workers 2
+
+Every route folds the same fixed partitions with single-threaded LAPACK, so each prints the
+SHA-256 of its summary: they must all be equal.
 
 Default basis: the ``ace-ref fit`` defaults (order 3, total degree 11/11/9, w_L = 1,
 r_cut = 4.5 Å) on H/C/N/O. Prints one JSON line per measurement and a final summary with the
@@ -14,6 +18,7 @@ the assembly; CPU seconds are reported next to wall seconds because the machine 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
@@ -56,12 +61,14 @@ def _warm_worker() -> int:
     return os.getpid()
 
 
-def _invariants(system: LinearSystem) -> np.ndarray:
-    """``Aᵀy`` and ``‖A v‖`` for four fixed random ``v``: the same for any factor of ``A``."""
-    v = np.random.default_rng(1).normal(size=(system.n_columns, 4))
-    if system.method == "qr":
-        return np.concatenate([system.R.T @ system.z, np.linalg.norm(system.R @ v, axis=0)])
-    return np.concatenate([system.b, np.sqrt(np.einsum("ij,ij->j", v, system.G @ v))])
+def _digest(system: LinearSystem) -> str:
+    """SHA-256 of the summary's arrays (bitwise identity across routes)."""
+    h = hashlib.sha256()
+    for name in ("R", "z", "G", "b"):
+        a = getattr(system, name)
+        if a is not None:
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def per_structure_seconds(basis, configs, e0, n=20) -> float:
@@ -115,25 +122,25 @@ def main(args) -> None:
             step="merge of two K×K triangles", seconds=t_merge, flop_rate=(2 / 3) * K**3 / t_merge
         )
     results = {}
-    if not args.skip_serial:
+    for threads in args.threads:
         t, c = time.perf_counter(), _cpu()
-        serial = assemble(basis, configs, e0, progress=False, method=args.method)
+        system = assemble(basis, configs, e0, progress=False, method=args.method, threads=threads)
         wall, cpu = time.perf_counter() - t, _cpu() - c
-        la = wall - t_struct * len(configs)
-        results["serial"] = _emit(
-            step="serial assembly",
-            rows=serial.n_rows,
+        row = dict(
+            step=f"assemble, {threads} thread(s)",
+            rows=system.n_rows,
             seconds=wall,
             cpu_seconds=cpu,
-            fold_seconds_estimate=la,
-            fold_flop_rate=2 * serial.n_rows * K**2 / la if la > 0 else None,
+            summary_sha256=_digest(system),
+            peak_rss_GB=_peak_rss_gb(),
         )
-        probe_serial = _invariants(serial)
-        if args.probe:
-            np.save(args.probe, probe_serial)
-        del serial
-    elif args.probe:
-        probe_serial = np.load(args.probe)
+        if threads == 1:
+            la = wall - t_struct * len(configs)
+            row["fold_flop_rate"] = 2 * system.n_rows * K**2 / la if la > 0 else None
+        if 1 in results:
+            row["speedup"] = results[1]["seconds"] / wall
+        results[threads] = _emit(**row)
+        del system
     from distributed import Client, LocalCluster
 
     for n in args.workers:
@@ -159,7 +166,6 @@ def main(args) -> None:
             cpu1 = client.run(_cpu)
             peak = client.run(_peak_rss_gb)
             restarted = set(client.run(os.getpid).values()) != set(pids.values())
-        probe = _invariants(system)
         row = dict(
             step=f"{n} workers",
             rows=system.n_rows,
@@ -168,14 +174,11 @@ def main(args) -> None:
             cluster_startup_seconds=startup,
             worker_peak_rss_GB=list(peak.values()),
             worker_restarted=restarted,
+            summary_sha256=_digest(system),
         )
-        if "serial" in results:
-            row["speedup"] = results["serial"]["seconds"] / wall
-        if "serial" in results or args.probe:
-            row["max_rel_diff_Aty_and_Av"] = float(
-                np.max(np.abs(probe - probe_serial) / np.abs(probe_serial).max())
-            )
-        results[n] = _emit(**row)
+        if 1 in results:
+            row["speedup"] = results[1]["seconds"] / wall
+        results[f"{n} workers"] = _emit(**row)
         del system
 
 
@@ -185,8 +188,7 @@ if __name__ == "__main__":
     p.add_argument("--wl", default=str(FIT_DEFAULTS["w_L"]))
     p.add_argument("--rcut", type=float, default=FIT_DEFAULTS["r_cut"])
     p.add_argument("--method", default="qr", choices=["qr", "normal"])
-    p.add_argument("--workers", type=int, nargs="+", default=[2])
+    p.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    p.add_argument("--workers", type=int, nargs="*", default=[2])
     p.add_argument("--limit", type=int, help="use only the first N configurations")
-    p.add_argument("--skip-serial", action="store_true")
-    p.add_argument("--probe", help="save the serial invariants here (or load them, --skip-serial)")
     main(p.parse_args())

@@ -133,8 +133,16 @@ def fake_results():
             {"seconds": 210.0, "n_functions": 42579, "peak_rss_mb": 600.0, "fitsnap3": "3.1"},
             {"cold": True},
         ),
-        _rec("assembly", dict(asm, total_s=60.0, rows_s=40.0, fold_s=20.0, numba_threads=1)),
-        _rec("assembly", dict(asm, total_s=50.0, rows_s=30.0, fold_s=20.0, numba_threads=2)),
+        _rec(
+            "assembly",
+            dict(asm, total_s=60.0, rows_s=40.0, fold_s=20.0, numba_threads=1,
+                 summary_sha256="ab" * 32),
+        ),  # fmt: skip
+        _rec(
+            "assembly",
+            dict(asm, total_s=50.0, rows_s=30.0, fold_s=20.0, numba_threads=2,
+                 summary_sha256="ab" * 32),
+        ),  # fmt: skip
         {"piece": "ef", "label": "ef acac cho3", "params": {}, "error": "Trace\nValueError: x"},
     ]
     meta = {
@@ -154,8 +162,9 @@ def test_render_and_write_section(tmp_path):
     assert "| E+F Si64 si703: ours (1 thr) / pyace recursive | ≤ 0.5 | 0.764 | **missed** |" in text
     assert "E+F CHO64 cho3" in text and "**met**" in text
     assert "**Target missed: Si64 si703**" in text and "Roofline" in text
-    assert "| 2 | 2 | 1 | 30.0 | 20.0 | 50.0 | 1.20 | 400 |" in text  # speed-up 60 / 50
-    assert "assembly 2-thread speed-up" in text and "Amdahl" in text
+    assert "| 2 | 1 | 30.0 | 50.0 | 1.20 | abababababab | 400 |" in text  # speed-up 60 / 50
+    assert "same summary bit for bit" in text
+    assert "assembly 2-thread speed-up" in text and "is the serial part" in text
     assert "FitSNAP 3.1 sym_ACE | cold | 210.0" in text
     assert "ef acac cho3: `ValueError: x`" in text
     assert "load average 3.0–4.0" in text
