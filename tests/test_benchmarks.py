@@ -135,13 +135,25 @@ def fake_results():
         ),
         _rec(
             "assembly",
-            dict(asm, total_s=60.0, rows_s=40.0, fold_s=20.0, numba_threads=1,
-                 summary_sha256="ab" * 32),
+            dict(
+                asm,
+                total_s=60.0,
+                rows_s=40.0,
+                fold_s=20.0,
+                numba_threads=1,
+                summary_sha256="ab" * 32,
+            ),
         ),  # fmt: skip
         _rec(
             "assembly",
-            dict(asm, total_s=50.0, rows_s=30.0, fold_s=20.0, numba_threads=2,
-                 summary_sha256="ab" * 32),
+            dict(
+                asm,
+                total_s=50.0,
+                rows_s=30.0,
+                fold_s=20.0,
+                numba_threads=2,
+                summary_sha256="ab" * 32,
+            ),
         ),  # fmt: skip
         {"piece": "ef", "label": "ef acac cho3", "params": {}, "error": "Trace\nValueError: x"},
     ]
