@@ -36,6 +36,11 @@ from ase.data import atomic_numbers
 
 from ace_ref import defaults, kernels
 from ace_ref.coupling import CouplingCache, o3_multiplicity
+from ace_ref.multisets import (
+    bounded_multisets,
+    count_bounded_multisets,
+    sample_bounded_multisets,
+)
 from ace_ref.neighbours import neighbour_list
 from ace_ref.radial import make_radial
 
@@ -474,31 +479,25 @@ class ACEBasis:
         parity = (-1) ** L
         types = self._types(nu) if nu > 1 else [t for t in self._types_order1() if t[2] == L]
         # exact degrees as integers: deg · q with q the common denominator of w_L and the bound
-        bound = self._degree_bound(nu)
-        q = math.lcm(self.w_L.denominator, Fraction(bound).denominator)
-        scaled = {t: int(self._degree1(t[1], t[2]) * q) for t in types}
-        bound_q = int(Fraction(bound) * q)
+        scaled, bound_q = self._scaled_degrees(types, nu)
         memo: dict = {}
-        pools = self._pools(types)
-        combos = itertools.chain.from_iterable(
-            itertools.combinations_with_replacement(pool, nu) for pool in pools
-        )
-        for combo in combos:
-            if (-1) ** sum(t[2] for t in combo) != parity:
-                continue
-            if sum(scaled[t] for t in combo) > bound_q:
-                continue
-            sizes = tuple(len(list(g)) for _, g in itertools.groupby(combo))
-            ls = tuple(t[2] for t in combo)
-            key = (ls, sizes)
-            if key not in memo:
-                groups, pos = [], 0
-                for size in sizes:
-                    groups.append((ls[pos], size))
-                    pos += size
-                memo[key] = o3_multiplicity(groups, L, parity)
-            if memo[key]:
-                yield combo, sizes, memo[key]
+        for pool in self._pools(types):
+            weights = [scaled[t] for t in pool]
+            for index in bounded_multisets(weights, nu, bound_q):
+                combo = tuple(pool[i] for i in index)
+                if (-1) ** sum(t[2] for t in combo) != parity:
+                    continue
+                sizes = tuple(len(list(g)) for _, g in itertools.groupby(combo))
+                ls = tuple(t[2] for t in combo)
+                key = (ls, sizes)
+                if key not in memo:
+                    groups, pos = [], 0
+                    for size in sizes:
+                        groups.append((ls[pos], size))
+                        pos += size
+                    memo[key] = o3_multiplicity(groups, L, parity)
+                if memo[key]:
+                    yield combo, sizes, memo[key]
 
     def _pools(self, types) -> list[list]:
         """Sets of one-particle types whose sorted tuples are candidates: all types, or for
@@ -521,27 +520,38 @@ class ACEBasis:
             if self._degree1(n, l) <= self._degree_bound(1)
         ]
 
+    def _scaled_degrees(self, types, nu: int) -> tuple[dict, int]:
+        """Exact degrees of ``types`` and the order-``nu`` bound as integers (scaled by the
+        common denominator of ``w_L`` and the bound)."""
+        bound = Fraction(self._degree_bound(nu))
+        q = math.lcm(self.w_L.denominator, bound.denominator)
+        return {t: int(self._degree1(t[1], t[2]) * q) for t in types}, int(bound * q)
+
     def _refuse_absurd_size(self) -> None:
-        """Estimate the size from the number of candidate tuples before enumerating them.
+        """Estimate the size before enumerating the tuples, and refuse an absurd one.
 
-        The number of sorted ν-tuples of ``T`` one-particle types is ``C(T+ν−1, ν)``; when it
-        exceeds the budget, the mean character-formula count of 400 random tuples (seeded)
-        times that number estimates the basis size, and the error reports it.
+        The number of sorted ν-tuples within the degree budget is counted exactly
+        (:func:`ace_ref.multisets.count_bounded_multisets`); when it exceeds the budget of
+        ``20 max_functions``, the mean character-formula count of 400 tuples drawn uniformly
+        from them (seeded) times their number estimates the basis size, which the error
+        reports.
         """
-        from math import comb
-
         budget = 20 * self.max_functions
         for nu in range(2, self.order + 1):
-            pools = self._pools(self._types(nu))
-            sizes_ = np.array([comb(len(p) + nu - 1, nu) for p in pools], dtype=float)
-            n_tuples = int(sizes_.sum())
+            types = self._types(nu)
+            scaled, bound_q = self._scaled_degrees(types, nu)
+            pools = [[scaled[t] for t in pool] for pool in self._pools(types)]
+            counts = np.array([count_bounded_multisets(w, nu, bound_q) for w in pools], float)
+            n_tuples = int(counts.sum())
             if n_tuples <= budget:
                 continue
             rng = np.random.default_rng(0)
             total = 0
             for _ in range(400):
-                pool = pools[rng.choice(len(pools), p=sizes_ / sizes_.sum())]
-                combo = tuple(sorted(pool[k] for k in rng.integers(len(pool), size=nu)))
+                k = rng.choice(len(pools), p=counts / counts.sum())
+                pool = self._pools(types)[k]
+                (index,) = sample_bounded_multisets(pools[k], nu, bound_q, 1, rng)
+                combo = tuple(pool[i] for i in index)
                 if (-1) ** sum(t[2] for t in combo) != 1:
                     continue
                 sizes = [len(list(g)) for _, g in itertools.groupby(combo)]
@@ -553,8 +563,8 @@ class ACEBasis:
             estimate = int(total / 400 * n_tuples) * len(self.elements)
             raise ValueError(
                 f"this specification gives about {estimate:.3g} basis functions "
-                f"({n_tuples:.3g} candidate {nu}-correlations), more than "
-                f"max_functions={self.max_functions}; lower order/max_n/max_l/max_degree"
+                f"({n_tuples:.3g} candidate {nu}-correlations within the degree bound), more "
+                f"than max_functions={self.max_functions}; lower order/max_n/max_l/max_degree"
             )
 
     def _count(self, L: int) -> int:

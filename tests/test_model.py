@@ -82,7 +82,9 @@ def test_predict_equals_design_rows_periodic_with_stress(si_model):
 
 def test_save_load_round_trip(chon_model, tmp_path):
     path = chon_model.save(tmp_path / "m.npz")
-    again = ace_ref.model.load(path)
+    again = ace_ref.load(path)  # the top-level API the docs use
+    assert isinstance(again, ace_ref.LinearACEModel)
+    assert isinstance(ace_ref.ACECalculator(again), ace_ref.model.ACECalculator)
     atoms = molecule("CH3OH")
     np.testing.assert_array_equal(again.coefficients, chon_model.coefficients)
     assert again.predict(atoms)["energy"] == chon_model.predict(atoms)["energy"]
