@@ -12,9 +12,14 @@ does not grow with the number of configurations — either the Gram matrix ``A�
 (``method="normal"``, fastest) or the triangular factor of a QR decomposition
 (``method="qr"``, default, keeps the conditioning of ``A``). Every solver works from the summary:
 
-* ``ridge`` — ``min ‖A c − y‖² + λ ‖Γ c‖²`` through the spectral decomposition of ``AΓ⁻¹``;
+* ``ridge`` — ``min ‖A c − y‖² + λ ‖Γ c‖²``;
 * ``blr`` — Bayesian linear regression, prior ``c ~ N(0, (α Γ²)⁻¹)``, noise ``β⁻¹``, with
-  ``α, β`` maximising the evidence (MacKay's fixed point); posterior committee by sampling;
+  ``α, β`` maximising the evidence (MacKay's fixed point); posterior committee by sampling.
+
+  Both work from one factorization of the scaled problem ``A Γ⁻¹``: for QR summaries the
+  bidiagonalization ``RΓ⁻¹ = Q B Pᵀ`` (:mod:`ace_ref.bidiagonal`: ``(8/3) K³`` flops once,
+  then ``O(K)`` per λ, no singular vectors), for Gram summaries the eigendecomposition of
+  ``Γ⁻¹GΓ⁻¹``;
 * ``tsvd`` — truncated SVD of ``A Γ⁻¹`` with the rank chosen on a validation set;
 * ``lsqr`` — iterative: :func:`scipy.sparse.linalg.lsqr` on ``[RΓ⁻¹; √λ I]`` (QR summary) or
   conjugate gradients on the damped normal equations (Gram summary).
@@ -37,6 +42,7 @@ from tqdm import tqdm
 
 from ace_ref import lapack
 from ace_ref.basis import ACEBasis
+from ace_ref.bidiagonal import bidiagonalize, solve_upper_bidiagonal
 from ace_ref.data import Config
 from ace_ref.reduction import partition_bounds, plan_partitions, reduce_tree, row_counts
 
@@ -472,6 +478,78 @@ def _spectral(system: LinearSystem, gamma: np.ndarray):
     return s, Vt, zt, rest
 
 
+class _Regularised:
+    """``min_d ‖A Γ⁻¹ d − y‖² + λ ‖d‖²`` for any ``λ > 0`` from one factorization.
+
+    ``s2``: squared singular values of ``A Γ⁻¹``. :meth:`solve` returns ``(x, fit, x²)`` —
+    the solution in the factorization's own orthonormal coordinates, ``‖A Γ⁻¹ d − y‖²`` and
+    ``‖d‖²``; :meth:`scaled` maps ``x`` to ``d``; :meth:`posterior_samples` draws from
+    ``N(x, (β (HᵀH + λ I))⁻¹)`` and maps the draws to ``d``.
+    """
+
+    s2: np.ndarray
+
+    def solve(self, lam: float) -> tuple[np.ndarray, float, float]:  # pragma: no cover
+        raise NotImplementedError
+
+    def scaled(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def posterior_samples(self, x, lam, beta, n, rng) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+class _SpectralRegularised(_Regularised):
+    """From the SVD / eigendecomposition of :func:`_spectral` (Gram summaries)."""
+
+    def __init__(self, system: LinearSystem, gamma: np.ndarray) -> None:
+        self.s, self.Vt, self.zt, self.rest = _spectral(system, gamma)
+        self.s2 = self.s**2
+
+    def solve(self, lam):
+        x = self.s * self.zt / (self.s2 + lam)
+        return x, float(np.sum((self.s * x - self.zt) ** 2)) + self.rest, float(x @ x)
+
+    def scaled(self, x):
+        return self.Vt.T @ x
+
+    def posterior_samples(self, x, lam, beta, n, rng):
+        std = 1.0 / np.sqrt(beta * (self.s2 + lam))
+        return (x[None, :] + rng.normal(size=(n, len(x))) * std[None, :]) @ self.Vt
+
+
+class _BidiagonalRegularised(_Regularised):
+    """From one bidiagonalization ``R Γ⁻¹ = Q B Pᵀ`` (QR summaries; :mod:`ace_ref.bidiagonal`)."""
+
+    def __init__(self, system: LinearSystem, gamma: np.ndarray) -> None:
+        self.b = bidiagonalize(system.R / gamma[None, :], system.z)
+        self.s2 = self.b.singular_values() ** 2
+        self.rest = max(system.yy - float(system.z @ system.z), 0.0)
+        self._factor: tuple[float, np.ndarray, np.ndarray] | None = None
+
+    def solve(self, lam):
+        x, t_diag, t_sup = self.b.solve(lam)
+        self._factor = (lam, t_diag, t_sup)
+        return x, self.b.residual2(x) + self.rest, float(x @ x)
+
+    def scaled(self, x):
+        return self.b.p_times(x)
+
+    def posterior_samples(self, x, lam, beta, n, rng):
+        if self._factor is None or self._factor[0] != lam:
+            self.solve(lam)
+        _, t_diag, t_sup = self._factor
+        xi = rng.normal(size=(n, len(x))).T  # covariance of T⁻¹ξ/√β: (β TᵀT)⁻¹
+        draws = x[:, None] + solve_upper_bidiagonal(t_diag, t_sup, xi) / np.sqrt(beta)
+        return self.b.p_times(draws).T
+
+
+def _regularised(system: LinearSystem, gamma: np.ndarray) -> _Regularised:
+    if system.method == "qr":
+        return _BidiagonalRegularised(system, gamma)
+    return _SpectralRegularised(system, gamma)
+
+
 def smoothness_prior(basis: ACEBasis, p: float = 2.0) -> np.ndarray:
     """Diagonal ``Γ_kk = (1 + deg_k)^p``, ``deg_k = Σ_t (n_t + w_L l_t)``, in column order.
 
@@ -525,13 +603,10 @@ def solve(
             d, info = scipy.sparse.linalg.cg(op, system.b / gamma, rtol=1e-12, maxiter=20 * K)
             iterations = int(info)
         return Solution(d / gamma, {"solver": "lsqr", "lambda": lam, "iterations": iterations})
-    s, Vt, zt, residual_outside = _spectral(system, gamma)
-    if solver == "ridge":
-        d = Vt.T @ (s * zt / (s**2 + lam))
-        return Solution(d / gamma, {"solver": "ridge", "lambda": lam})
     if solver == "tsvd":
         if validation is None:
             raise ValueError("tsvd needs a validation system to choose the truncation")
+        s, Vt, zt, _ = _spectral(system, gamma)
         best = None
         ranks = np.unique(np.linspace(1, int(np.sum(s > 0)), 60).astype(int))
         for r in ranks:
@@ -541,34 +616,39 @@ def solve(
                 best = (err, r, d)
         _, r, d = best
         return Solution(d / gamma, {"solver": "tsvd", "rank": int(r), "n_singular": len(s)})
-    # Bayesian linear regression with evidence maximisation (MacKay)
+    if solver == "ridge" and not lam > 0:
+        raise ValueError(f"ridge needs a positive λ (lam), got {lam}; tsvd fits without one")
+    problem = _regularised(system, gamma)
+    if solver == "ridge":
+        x, _, _ = problem.solve(lam)
+        return Solution(problem.scaled(x) / gamma, {"solver": "ridge", "lambda": lam})
+    # Bayesian linear regression with evidence maximisation (MacKay's fixed point)
     N = system.n_rows
-    lam_eig = s**2
+    s2 = problem.s2
     alpha, beta = 1.0, 1.0 / max(system.yy / max(N, 1), 1e-12)
-    for _ in range(500):
-        d_coef = s * zt / (lam_eig + alpha / beta)
-        g = float(np.sum(beta * lam_eig / (beta * lam_eig + alpha)))
-        fit_err = float(np.sum((s * d_coef - zt) ** 2)) + residual_outside
-        new_alpha = g / max(float(d_coef @ d_coef), 1e-300)
+    iterations = 0
+    for iterations in range(1, 501):  # noqa: B007 - reported below
+        _, fit_err, norm2 = problem.solve(alpha / beta)
+        g = float(np.sum(beta * s2 / (beta * s2 + alpha)))
+        new_alpha = g / max(norm2, 1e-300)
         new_beta = max(N - g, 1e-12) / max(fit_err, 1e-300)
         converged = abs(np.log(new_alpha / alpha)) < 1e-10 and abs(np.log(new_beta / beta)) < 1e-10
         alpha, beta = new_alpha, new_beta
         if converged:
             break
-    d_coef = s * zt / (lam_eig + alpha / beta)
-    d = Vt.T @ d_coef
+    x, _, _ = problem.solve(alpha / beta)
+    d = problem.scaled(x)
     info = {
         "solver": "blr",
         "alpha": alpha,
         "beta": beta,
-        "effective_parameters": g,
+        "effective_parameters": float(np.sum(beta * s2 / (beta * s2 + alpha))),
         "lambda": alpha / beta,
+        "iterations": iterations,
     }
     committee = None
     if committee_size:
         rng = np.random.default_rng(seed)
-        # posterior covariance in the SVD basis: diag(1 / (α + β s²))
-        std = 1.0 / np.sqrt(alpha + beta * lam_eig)
-        samples = d_coef[None, :] + rng.normal(size=(committee_size, len(s))) * std[None, :]
-        committee = (samples @ Vt) / gamma[None, :]
+        committee = problem.posterior_samples(x, alpha / beta, beta, committee_size, rng)
+        committee = committee / gamma[None, :]
     return Solution(d / gamma, info, committee)

@@ -1,4 +1,5 @@
-"""GIL-free calls of LAPACK's blocked QR kernels, for folding rows into a triangle on threads.
+"""GIL-free calls of LAPACK kernels: blocked QR (folding rows into a triangle on threads) and
+the bidiagonal reduction behind the regularised solvers.
 
 SciPy's ``scipy.linalg.lapack.dtpqrt`` wrapper holds the GIL while LAPACK runs, so two Python
 threads folding two partitions would take turns. Here the same LAPACK routines (from SciPy's
@@ -13,6 +14,10 @@ Both functions work in place on Fortran-ordered float64 arrays:
   ``B`` ``m × n`` "pentagonal" (its last ``l`` rows upper trapezoidal; ``l = 0`` a full
   rectangle, ``l = n = m`` a triangle) (``dtpqrt``): the new ``R`` overwrites ``T``, ``B`` is
   overwritten by reflectors. Cost ≈ ``2 m n²`` flops for ``l = 0``, ``(2/3) n³`` for a triangle.
+* :func:`gebrd` — ``A = Q B Pᵀ`` of a square ``n × n`` matrix with ``B`` upper bidiagonal
+  (``dgebrd``, ≈ ``(8/3) n³`` flops); :func:`ormbr` applies ``Q``, ``Qᵀ``, ``P`` or ``Pᵀ``
+  from its reflectors (``dormbr``); :func:`bdsqr_values` gives the singular values of a
+  bidiagonal matrix (``dbdsqr`` without vectors, ``O(n²)``).
 
 LAPACK integers are 32-bit here (SciPy's ``cython_lapack`` is LP64).
 """
@@ -24,7 +29,7 @@ from functools import cache
 
 import numpy as np
 
-__all__ = ["geqrt", "tpqrt"]
+__all__ = ["bdsqr_values", "gebrd", "geqrt", "ormbr", "tpqrt"]
 
 _INT_MAX = 2**31 - 1
 
@@ -136,3 +141,81 @@ def tpqrt(t_upper: np.ndarray, b: np.ndarray, l: int = 0, nb: int = 64) -> None:
         _int(ldb), t.ctypes.data, _int(nb), work.ctypes.data, ctypes.byref(info),
     )  # fmt: skip
     _check_info("dtpqrt", info)
+
+
+def _char(c: str):
+    return ctypes.byref(ctypes.c_char(c.encode()))
+
+
+def gebrd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reduce a square ``a`` (Fortran order) to upper bidiagonal form in place: ``a = Q B Pᵀ``.
+
+    Returns ``(d, e, tauq, taup)``: the diagonal ``d`` (``n``) and superdiagonal ``e``
+    (``n − 1``) of ``B``, and the scalar factors of the reflectors that ``a`` now holds
+    below (``Q``) and above (``P``) the bidiagonal; see :func:`ormbr`.
+    """
+    lda = _leading_dimension("a", a)
+    m, n = a.shape
+    if m != n:
+        raise ValueError(f"gebrd here takes a square matrix, got {a.shape}")
+    d, e_buffer = np.empty(n), np.empty(max(n, 1))  # LAPACK wants room for e even at n = 1
+    tauq, taup = np.empty(n), np.empty(n)
+    if n == 0:
+        return d, e_buffer[:0], tauq, taup
+    info = ctypes.c_int(0)
+    query = np.empty(1)
+    f = _routine("dgebrd", 11)
+    args = (_int(m), _int(n), a.ctypes.data, _int(lda), d.ctypes.data, e_buffer.ctypes.data,
+            tauq.ctypes.data, taup.ctypes.data)  # fmt: skip
+    f(*args, query.ctypes.data, ctypes.byref(ctypes.c_int(-1)), ctypes.byref(info))
+    _check_info("dgebrd (workspace query)", info)
+    work = np.empty(max(int(query[0]), 1))
+    f(*args, work.ctypes.data, _int(work.size), ctypes.byref(info))
+    _check_info("dgebrd", info)
+    return d, e_buffer[: n - 1].copy(), tauq, taup
+
+
+def ormbr(vect: str, trans: str, a: np.ndarray, tau: np.ndarray, c: np.ndarray) -> None:
+    """Overwrite ``c`` (``n × k``, Fortran order) by ``Q c``, ``Qᵀ c`` (``vect="Q"``) or
+    ``P c``, ``Pᵀ c`` (``vect="P"``), ``trans`` ``"N"`` or ``"T"``, with the reflectors that
+    :func:`gebrd` left in ``a`` and its ``tauq`` / ``taup``."""
+    if vect not in ("Q", "P") or trans not in ("N", "T"):
+        raise ValueError(f"vect must be 'Q' or 'P' and trans 'N' or 'T', got {vect!r}, {trans!r}")
+    lda = _leading_dimension("a", a)
+    ldc = _leading_dimension("c", c)
+    n = a.shape[1]
+    if c.shape[0] != n:
+        raise ValueError(f"c has {c.shape[0]} rows, the reflectors act on {n}")
+    if n == 0 or c.shape[1] == 0:
+        return
+    info = ctypes.c_int(0)
+    query = np.empty(1)
+    f = _routine("dormbr", 14)
+    args = (_char(vect), _char("L"), _char(trans), _int(n), _int(c.shape[1]), _int(n),
+            a.ctypes.data, _int(lda), tau.ctypes.data, c.ctypes.data, _int(ldc))  # fmt: skip
+    f(*args, query.ctypes.data, ctypes.byref(ctypes.c_int(-1)), ctypes.byref(info))
+    _check_info("dormbr (workspace query)", info)
+    work = np.empty(max(int(query[0]), 1))
+    f(*args, work.ctypes.data, _int(work.size), ctypes.byref(info))
+    _check_info("dormbr", info)
+
+
+def bdsqr_values(d: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Singular values (descending) of the upper bidiagonal matrix with diagonal ``d`` and
+    superdiagonal ``e``; the inputs are not changed."""
+    n = len(d)
+    s = np.array(d, dtype=np.float64, copy=True)
+    if n == 0:
+        return s
+    ee = np.zeros(max(n, 1))
+    ee[: n - 1] = e
+    work = np.empty(4 * n)
+    dummy = np.zeros(1)
+    info = ctypes.c_int(0)
+    _routine("dbdsqr", 15)(
+        _char("U"), _int(n), _int(0), _int(0), _int(0), s.ctypes.data, ee.ctypes.data,
+        dummy.ctypes.data, _int(1), dummy.ctypes.data, _int(1), dummy.ctypes.data, _int(1),
+        work.ctypes.data, ctypes.byref(info),
+    )  # fmt: skip
+    _check_info("dbdsqr", info)
+    return s
