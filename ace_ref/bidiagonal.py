@@ -1,5 +1,9 @@
 """Regularised least squares through one bidiagonalization: every λ in ``O(K)``.
 
+The bidiagonal kernels here (Eldén's Tikhonov solve, products with ``B``) serve both routes;
+:mod:`ace_ref.fit` reaches ``B`` by the faster two-stage reduction of :mod:`ace_ref.band`,
+and the one-stage :func:`bidiagonalize` below is the reference it is tested against.
+
 For the scaled problem ``min_d ‖M d − z‖² + λ ‖d‖²`` with a square ``M`` (``K × K``: the
 triangle ``R Γ⁻¹`` of a streamed QR assembly), LAPACK's ``dgebrd`` factors
 ``M = Q B Pᵀ`` once, with ``Q, P`` orthogonal and ``B`` upper bidiagonal (``(8/3) K³`` flops

@@ -17,9 +17,10 @@ does not grow with the number of configurations — either the Gram matrix ``A�
   ``α, β`` maximising the evidence (MacKay's fixed point); posterior committee by sampling.
 
   Both work from one factorization of the scaled problem ``A Γ⁻¹``: for QR summaries the
-  bidiagonalization ``RΓ⁻¹ = Q B Pᵀ`` (:mod:`ace_ref.bidiagonal`: ``(8/3) K³`` flops once,
-  then ``O(K)`` per λ, no singular vectors), for Gram summaries the eigendecomposition of
-  ``Γ⁻¹GΓ⁻¹``;
+  two-stage bidiagonalization ``RΓ⁻¹ = Q₁ U P₁ᵀ``, ``U = Q₂ B P₂ᵀ`` (:mod:`ace_ref.band`:
+  ``(8/3) K³`` flops once in blocked reflectors, then ``O(K)`` per λ on ``B`` and ``O(K b²)``
+  for the coefficients on the band ``U``; no singular vectors), for Gram summaries the
+  eigendecomposition of ``Γ⁻¹GΓ⁻¹``;
 * ``tsvd`` — truncated SVD of ``A Γ⁻¹`` with the rank chosen on a validation set;
 * ``lsqr`` — iterative: :func:`scipy.sparse.linalg.lsqr` on ``[RΓ⁻¹; √λ I]`` (QR summary) or
   conjugate gradients on the damped normal equations (Gram summary).
@@ -41,8 +42,8 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from ace_ref import lapack
+from ace_ref.band import reduce_to_band
 from ace_ref.basis import ACEBasis
-from ace_ref.bidiagonal import bidiagonalize, solve_upper_bidiagonal
 from ace_ref.data import Config
 from ace_ref.reduction import partition_bounds, plan_partitions, reduce_tree, row_counts
 
@@ -483,8 +484,8 @@ class _Regularised:
 
     ``s2``: squared singular values of ``A Γ⁻¹``. :meth:`solve` returns ``(x, fit, x²)`` —
     the solution in the factorization's own orthonormal coordinates, ``‖A Γ⁻¹ d − y‖²`` and
-    ``‖d‖²``; :meth:`scaled` maps ``x`` to ``d``; :meth:`posterior_samples` draws from
-    ``N(x, (β (HᵀH + λ I))⁻¹)`` and maps the draws to ``d``.
+    ``‖d‖²`` (all the evidence fixed point needs); :meth:`coefficients` returns ``d``;
+    :meth:`posterior_samples` draws ``d`` from ``N(d̂, (β (Γ⁻¹AᵀAΓ⁻¹ + λ I))⁻¹)``.
     """
 
     s2: np.ndarray
@@ -492,10 +493,10 @@ class _Regularised:
     def solve(self, lam: float) -> tuple[np.ndarray, float, float]:  # pragma: no cover
         raise NotImplementedError
 
-    def scaled(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover
+    def coefficients(self, lam: float) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def posterior_samples(self, x, lam, beta, n, rng) -> np.ndarray:  # pragma: no cover
+    def posterior_samples(self, lam, beta, n, rng) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -510,43 +511,39 @@ class _SpectralRegularised(_Regularised):
         x = self.s * self.zt / (self.s2 + lam)
         return x, float(np.sum((self.s * x - self.zt) ** 2)) + self.rest, float(x @ x)
 
-    def scaled(self, x):
-        return self.Vt.T @ x
+    def coefficients(self, lam):
+        return self.Vt.T @ self.solve(lam)[0]
 
-    def posterior_samples(self, x, lam, beta, n, rng):
+    def posterior_samples(self, lam, beta, n, rng):
+        x = self.solve(lam)[0]
         std = 1.0 / np.sqrt(beta * (self.s2 + lam))
         return (x[None, :] + rng.normal(size=(n, len(x))) * std[None, :]) @ self.Vt
 
 
-class _BidiagonalRegularised(_Regularised):
-    """From one bidiagonalization ``R Γ⁻¹ = Q B Pᵀ`` (QR summaries; :mod:`ace_ref.bidiagonal`)."""
+class _BandRegularised(_Regularised):
+    """From the two-stage bidiagonalization of ``R Γ⁻¹`` (QR summaries; :mod:`ace_ref.band`):
+    the evidence iterations on the bidiagonal ``B``, the coefficients and posterior draws
+    from the band form."""
 
     def __init__(self, system: LinearSystem, gamma: np.ndarray) -> None:
-        self.b = bidiagonalize(system.R / gamma[None, :], system.z)
+        self.b = reduce_to_band(system.R / gamma[None, :], system.z)
         self.s2 = self.b.singular_values() ** 2
         self.rest = max(system.yy - float(system.z @ system.z), 0.0)
-        self._factor: tuple[float, np.ndarray, np.ndarray] | None = None
 
     def solve(self, lam):
-        x, t_diag, t_sup = self.b.solve(lam)
-        self._factor = (lam, t_diag, t_sup)
-        return x, self.b.residual2(x) + self.rest, float(x @ x)
+        x, residual2, norm2 = self.b.solve(lam)
+        return x, residual2 + self.rest, norm2
 
-    def scaled(self, x):
-        return self.b.p_times(x)
+    def coefficients(self, lam):
+        return self.b.coefficients(lam)
 
-    def posterior_samples(self, x, lam, beta, n, rng):
-        if self._factor is None or self._factor[0] != lam:
-            self.solve(lam)
-        _, t_diag, t_sup = self._factor
-        xi = rng.normal(size=(n, len(x))).T  # covariance of T⁻¹ξ/√β: (β TᵀT)⁻¹
-        draws = x[:, None] + solve_upper_bidiagonal(t_diag, t_sup, xi) / np.sqrt(beta)
-        return self.b.p_times(draws).T
+    def posterior_samples(self, lam, beta, n, rng):
+        return self.b.posterior_samples(lam, beta, n, rng)
 
 
 def _regularised(system: LinearSystem, gamma: np.ndarray) -> _Regularised:
     if system.method == "qr":
-        return _BidiagonalRegularised(system, gamma)
+        return _BandRegularised(system, gamma)
     return _SpectralRegularised(system, gamma)
 
 
@@ -620,8 +617,7 @@ def solve(
         raise ValueError(f"ridge needs a positive λ (lam), got {lam}; tsvd fits without one")
     problem = _regularised(system, gamma)
     if solver == "ridge":
-        x, _, _ = problem.solve(lam)
-        return Solution(problem.scaled(x) / gamma, {"solver": "ridge", "lambda": lam})
+        return Solution(problem.coefficients(lam) / gamma, {"solver": "ridge", "lambda": lam})
     # Bayesian linear regression with evidence maximisation (MacKay's fixed point)
     N = system.n_rows
     s2 = problem.s2
@@ -636,8 +632,7 @@ def solve(
         alpha, beta = new_alpha, new_beta
         if converged:
             break
-    x, _, _ = problem.solve(alpha / beta)
-    d = problem.scaled(x)
+    d = problem.coefficients(alpha / beta)
     info = {
         "solver": "blr",
         "alpha": alpha,
@@ -649,6 +644,6 @@ def solve(
     committee = None
     if committee_size:
         rng = np.random.default_rng(seed)
-        committee = problem.posterior_samples(x, alpha / beta, beta, committee_size, rng)
+        committee = problem.posterior_samples(alpha / beta, beta, committee_size, rng)
         committee = committee / gamma[None, :]
     return Solution(d / gamma, info, committee)

@@ -29,7 +29,18 @@ from functools import cache
 
 import numpy as np
 
-__all__ = ["bdsqr_values", "gebrd", "geqrt", "ormbr", "tpqrt"]
+__all__ = [
+    "bdsqr_values",
+    "gbbrd_upper",
+    "gebrd",
+    "gelqf",
+    "geqrf",
+    "geqrt",
+    "ormbr",
+    "ormlq",
+    "ormqr",
+    "tpqrt",
+]
 
 _INT_MAX = 2**31 - 1
 
@@ -219,3 +230,106 @@ def bdsqr_values(d: np.ndarray, e: np.ndarray) -> np.ndarray:
     )  # fmt: skip
     _check_info("dbdsqr", info)
     return s
+
+
+def _query_and_run(routine: str, n_args: int, args: tuple) -> None:
+    """Run ``routine(*args, work, lwork, info)`` after a workspace query."""
+    info = ctypes.c_int(0)
+    query = np.empty(1)
+    f = _routine(routine, n_args)
+    f(*args, query.ctypes.data, ctypes.byref(ctypes.c_int(-1)), ctypes.byref(info))
+    _check_info(f"{routine} (workspace query)", info)
+    work = np.empty(max(int(query[0]), 1))
+    f(*args, work.ctypes.data, _int(work.size), ctypes.byref(info))
+    _check_info(routine, info)
+
+
+def geqrf(a: np.ndarray) -> np.ndarray:
+    """QR of ``a`` (``m × n``, contiguous columns) in place (``dgeqrf``): ``R`` on and above
+    the diagonal, Householder vectors below; returns their scalar factors ``tau``."""
+    lda = _leading_dimension("a", a)
+    m, n = a.shape
+    tau = np.empty(max(min(m, n), 1))
+    if min(m, n) == 0:
+        return tau[:0]
+    _query_and_run("dgeqrf", 7, (_int(m), _int(n), a.ctypes.data, _int(lda), tau.ctypes.data))
+    return tau
+
+
+def gelqf(a: np.ndarray) -> np.ndarray:
+    """LQ of ``a`` (``m × n``) in place (``dgelqf``): ``L`` on and below the diagonal,
+    Householder vectors (as rows) above; returns their scalar factors ``tau``."""
+    lda = _leading_dimension("a", a)
+    m, n = a.shape
+    tau = np.empty(max(min(m, n), 1))
+    if min(m, n) == 0:
+        return tau[:0]
+    _query_and_run("dgelqf", 7, (_int(m), _int(n), a.ctypes.data, _int(lda), tau.ctypes.data))
+    return tau
+
+
+def _apply_reflectors(routine, side, trans, reflectors, tau, c, by_rows) -> None:
+    if side not in ("L", "R") or trans not in ("N", "T"):
+        raise ValueError(f"side must be 'L' or 'R' and trans 'N' or 'T', got {side!r}, {trans!r}")
+    lda = _leading_dimension("reflectors", reflectors)
+    ldc = _leading_dimension("c", c)
+    m, n = c.shape
+    k = len(tau)
+    order = m if side == "L" else n  # the order of Q
+    length = reflectors.shape[1] if by_rows else reflectors.shape[0]
+    if length != order:
+        raise ValueError(f"reflectors of length {length} cannot act on a dimension of {order}")
+    if m == 0 or n == 0 or k == 0:
+        return
+    _query_and_run(routine, 13, (_char(side), _char(trans), _int(m), _int(n), _int(k),
+                                 reflectors.ctypes.data, _int(lda), tau.ctypes.data,
+                                 c.ctypes.data, _int(ldc)))  # fmt: skip
+
+
+def ormqr(side: str, trans: str, reflectors: np.ndarray, tau: np.ndarray, c: np.ndarray) -> None:
+    """Overwrite ``c`` by ``Q c``, ``Qᵀ c`` (``side="L"``) or ``c Q``, ``c Qᵀ`` (``"R"``),
+    ``Q`` from :func:`geqrf`'s ``reflectors`` (column vectors) and ``tau`` (``dormqr``)."""
+    _apply_reflectors("dormqr", side, trans, reflectors, tau, c, by_rows=False)
+
+
+def ormlq(side: str, trans: str, reflectors: np.ndarray, tau: np.ndarray, c: np.ndarray) -> None:
+    """As :func:`ormqr` for ``Q`` from :func:`gelqf` (reflectors stored as rows; ``dormlq``)."""
+    _apply_reflectors("dormlq", side, trans, reflectors, tau, c, by_rows=True)
+
+
+def gbbrd_upper(band: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce an upper band matrix to upper bidiagonal form (``dgbbrd``, no vectors formed).
+
+    Parameters
+    ----------
+    band
+        ``(ku + 1) × n`` LAPACK band storage of an ``n × n`` matrix with ``kl = 0`` and
+        ``ku`` superdiagonals: ``band[ku + i - j, j] = A[i, j]`` for ``j - ku ≤ i ≤ j``;
+        overwritten.
+    c
+        ``n × ncc`` (Fortran order), overwritten by ``Qᵀ c`` where ``A = Q B Pᵀ``.
+
+    Returns
+    -------
+    d, e
+        Diagonal and superdiagonal of ``B``. ``O(n² ku)`` flops, Givens rotations.
+    """
+    ldab = _leading_dimension("band", band)
+    ldc = _leading_dimension("c", c)
+    ku = band.shape[0] - 1
+    n = band.shape[1]
+    if c.shape[0] != n:
+        raise ValueError(f"c has {c.shape[0]} rows, the band matrix {n}")
+    d, e = np.empty(max(n, 1)), np.empty(max(n, 1))
+    if n == 0:
+        return d[:0], e[:0]
+    work = np.empty(2 * n)
+    dummy = np.zeros(1)
+    info = ctypes.c_int(0)
+    _routine("dgbbrd", 18)(
+        _char("N"), _int(n), _int(n), _int(c.shape[1]), _int(0), _int(ku), band.ctypes.data,
+        _int(ldab), d.ctypes.data, e.ctypes.data, dummy.ctypes.data, _int(1), dummy.ctypes.data,
+        _int(1), c.ctypes.data, _int(ldc), work.ctypes.data, ctypes.byref(info),
+    )  # fmt: skip
+    _check_info("dgbbrd", info)
+    return d[:n], e[: n - 1].copy()
