@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from fractions import Fraction
 from pathlib import Path
 
 from ace_ref import ACEBasis
@@ -118,13 +119,26 @@ def plot(records: list[dict], path: str) -> None:
         k = [r["n_coefficients"] for r in recs]
         axes[0].plot(k, [r["test_energy_rmse_meV"] for r in recs], "o-", label=label)
         axes[1].plot(k, [r["test_forces_rmse_meV_per_A"] for r in recs], "o-", label=label)
+    from ace_ref.cli import FIT_DEFAULTS
+
+    default = [str(d) for d in FIT_DEFAULTS["max_degree"]]
+    for rec in records:
+        spec = rec["spec"]
+        mine = [str(Fraction(d)) for d in spec["max_degree"]]
+        if mine == default and str(Fraction(str(spec.get("w_L", "3/2")))) == FIT_DEFAULTS["w_L"]:
+            k = rec["n_coefficients"]
+            axes[0].plot(k, rec["test_energy_rmse_meV"], "k*", ms=14, zorder=5, label=None)
+            axes[1].plot(k, rec["test_forces_rmse_meV_per_A"], "k*", ms=14, zorder=5,
+                         label="ace-ref fit default")  # fmt: skip
     for ax, target, unit in ((axes[0], 3.0, "meV"), (axes[1], 12.0, "meV/Å")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
         ax.axhline(target, color="grey", ls="--", lw=1)
         ax.set_xlabel("coefficients K")
         ax.set_ylabel(f"test RMSE ({unit})")
     axes[0].set_title("energy (target ≤ 3 meV)")
     axes[1].set_title("forces (target ≤ 12 meV/Å)")
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="lower left")
     fig.suptitle("acetylacetone, train_300K → test_MD_300K, BLR")
     fig.savefig(path, dpi=120)
 
