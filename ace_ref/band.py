@@ -32,7 +32,7 @@ import numba
 import numpy as np
 
 from ace_ref import lapack
-from ace_ref.bidiagonal import bidiagonal_times, tikhonov_bidiagonal
+from ace_ref.bidiagonal import BidiagonalForm, as_columns
 
 __all__ = ["BandReduction", "reduce_to_band", "tikhonov_band", "solve_upper_band"]
 
@@ -124,38 +124,19 @@ def band_times(upper, y):  # pragma: no cover - compiled
 
 
 @dataclass
-class BandReduction:
+class BandReduction(BidiagonalForm):
     """``Q₁ᵀ M P₁ = U`` (upper band), ``B = Q₂ᵀ U P₂`` (bidiagonal) and the transformed
     right-hand sides ``w_band = Q₁ᵀ z`` and ``w = Q₂ᵀ w_band``.
 
-    :meth:`solve` and :meth:`residual2` work in the bidiagonal coordinates (for the evidence
-    fixed point), :meth:`coefficients` and :meth:`posterior_samples` in the band coordinates
-    mapped back by ``P₁``.
+    The inherited :meth:`solve` and :meth:`residual2` work in the bidiagonal coordinates (for
+    the evidence fixed point), :meth:`coefficients` and :meth:`posterior_samples` in the band
+    coordinates mapped back by ``P₁``.
     """
 
-    d: np.ndarray
-    e: np.ndarray
-    w: np.ndarray
     upper: np.ndarray
     w_band: np.ndarray
     reflectors: np.ndarray
     panels: list = field(default_factory=list)  # (k0, k1, tau) of each LQ step
-
-    @property
-    def n(self) -> int:
-        return len(self.d)
-
-    def singular_values(self) -> np.ndarray:
-        """Singular values of ``M`` (= of ``B``), descending."""
-        return lapack.bdsqr_values(self.d, self.e)
-
-    def solve(self, lam: float) -> tuple[np.ndarray, float, float]:
-        """``(x, ‖B x − w‖², ‖x‖²)`` of the regularised problem in bidiagonal coordinates."""
-        if not lam > 0:
-            raise ValueError(f"the regularisation λ must be positive, got {lam}")
-        x, _, _ = tikhonov_bidiagonal(self.d, self.e, self.w, float(lam))
-        r = bidiagonal_times(self.d, self.e, x) - self.w
-        return x, float(r @ r), float(x @ x)
 
     def band_solution(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
         """``(y, T)``: the minimiser of ``‖U y − w_band‖² + λ ‖y‖²`` and the band factor
@@ -166,10 +147,7 @@ class BandReduction:
 
     def p_times(self, y: np.ndarray) -> np.ndarray:
         """``P₁ y`` for a vector or the columns of a ``(K, k)`` array."""
-        vector = np.ndim(y) == 1
-        c = np.array(y, dtype=np.float64, order="F", ndmin=2, copy=True)
-        if vector:
-            c = c.reshape(-1, 1, order="F")
+        c, vector = as_columns(y)
         for k0, k1, tau in reversed(self.panels):
             lapack.ormlq("L", "T", self.reflectors[k0:k1, k1:], tau, c[k1:])
         return c[:, 0] if vector else c
@@ -188,7 +166,7 @@ class BandReduction:
 
 
 def reduce_to_band(
-    m: np.ndarray, z: np.ndarray, bandwidth: int = DEFAULT_BANDWIDTH
+    m: np.ndarray, z: np.ndarray, bandwidth: int = DEFAULT_BANDWIDTH, overwrite: bool = False
 ) -> BandReduction:
     """Two-stage bidiagonalization of the square ``m`` (copied) with right-hand side ``z``.
 
@@ -201,8 +179,15 @@ def reduce_to_band(
     bandwidth
         ``b``, the number of superdiagonals of the intermediate band matrix (block size of
         the blocked reflectors).
+    overwrite
+        Work in ``m``'s own storage where it is a Fortran-ordered float64 array (the caller
+        no longer needs it); otherwise ``m`` is copied.
     """
-    a = np.array(m, dtype=np.float64, order="F", copy=True)
+    a = (
+        np.asarray(m, dtype=np.float64, order="F")
+        if overwrite
+        else np.array(m, dtype=np.float64, order="F", copy=True)
+    )
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"reduce_to_band needs a square matrix, got shape {a.shape}")
     K = a.shape[0]

@@ -19,8 +19,9 @@ What Bayesian regression needs follows without any further ``K³`` work:
 
 * the singular values of ``B`` (= those of ``M``) by ``dbdsqr`` without vectors, ``O(K²)``;
 * ``‖x‖²`` and ``‖B x − w‖²`` for the evidence fixed point, ``O(K)`` per ``λ``;
-* posterior samples ``x + T⁻¹ ξ / √β`` (covariance ``(β (BᵀB + λI))⁻¹``), ``O(K)`` each;
 * coefficients ``d = P x`` by applying the reflectors, ``O(K²)`` (``dormbr``).
+
+(Posterior draws are taken in :mod:`ace_ref.band`, from the band factor of the chosen ``λ``.)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 
 from ace_ref import lapack
 
-__all__ = ["Bidiagonalization", "bidiagonalize", "tikhonov_bidiagonal", "solve_upper_bidiagonal"]
+__all__ = ["BidiagonalForm", "Bidiagonalization", "bidiagonalize", "tikhonov_bidiagonal"]
 
 
 @numba.njit(cache=True)
@@ -74,18 +75,6 @@ def tikhonov_bidiagonal(d, e, w, lam):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def solve_upper_bidiagonal(t_diag, t_sup, rhs):  # pragma: no cover - compiled
-    """``T⁻¹ rhs`` for the upper bidiagonal ``T``; ``rhs`` is ``(n, k)``, solved column-wise."""
-    n, k = rhs.shape
-    out = np.empty((n, k))
-    for j in range(k):
-        out[n - 1, j] = rhs[n - 1, j] / t_diag[n - 1]
-        for i in range(n - 2, -1, -1):
-            out[i, j] = (rhs[i, j] - t_sup[i] * out[i + 1, j]) / t_diag[i]
-    return out
-
-
-@numba.njit(cache=True)
 def bidiagonal_times(d, e, x):  # pragma: no cover - compiled
     """``B x`` for the upper bidiagonal ``B``."""
     n = d.shape[0]
@@ -97,25 +86,28 @@ def bidiagonal_times(d, e, x):  # pragma: no cover - compiled
     return out
 
 
-@dataclass
-class Bidiagonalization:
-    """``M = Q B Pᵀ`` of a square ``M`` and ``w = Qᵀ z`` for one right-hand side ``z``.
+def as_columns(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A Fortran-ordered float64 copy of ``x`` as a ``(K, k)`` array, and whether ``x`` was a
+    vector (``k = 1``) — the in-place operand of LAPACK's reflector routines."""
+    vector = np.ndim(x) == 1
+    c = np.array(x, dtype=np.float64, order="F", ndmin=2, copy=True)
+    if vector:
+        c = c.reshape(-1, 1, order="F")
+    return c, vector
 
-    Attributes
-    ----------
-    d, e
-        Diagonal and superdiagonal of ``B``.
-    w
-        ``Qᵀ z``.
-    reflectors, taup
-        What ``dgebrd`` left to apply ``P`` (see :meth:`p_times`).
+
+@dataclass
+class BidiagonalForm:
+    """An upper bidiagonal ``B`` (diagonal ``d``, superdiagonal ``e``) reached from ``M`` by
+    orthogonal transformations, and the right-hand side ``w`` transformed with it.
+
+    Everything here is the same in every coordinate system ``x = Pᵀ d`` with an orthogonal
+    ``P``: the singular values, ``‖x‖ = ‖d‖`` and the residual ``‖B x − w‖ = ‖M d − z‖``.
     """
 
     d: np.ndarray
     e: np.ndarray
     w: np.ndarray
-    reflectors: np.ndarray
-    taup: np.ndarray
 
     @property
     def n(self) -> int:
@@ -136,12 +128,23 @@ class Bidiagonalization:
         r = bidiagonal_times(self.d, self.e, x) - self.w
         return float(r @ r)
 
+
+@dataclass
+class Bidiagonalization(BidiagonalForm):
+    """``M = Q B Pᵀ`` of a square ``M`` by ``dgebrd`` and ``w = Qᵀ z``.
+
+    Attributes
+    ----------
+    reflectors, taup
+        What ``dgebrd`` left to apply ``P`` (see :meth:`p_times`).
+    """
+
+    reflectors: np.ndarray
+    taup: np.ndarray
+
     def p_times(self, x: np.ndarray) -> np.ndarray:
         """``P x`` for a vector or the columns of a ``(K, k)`` array."""
-        c = np.array(x, dtype=np.float64, order="F", ndmin=2, copy=True)
-        vector = np.ndim(x) == 1
-        if vector:
-            c = c.reshape(-1, 1, order="F")
+        c, vector = as_columns(x)
         lapack.ormbr("P", "N", self.reflectors, self.taup, c)
         return c[:, 0] if vector else c
 

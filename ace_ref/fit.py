@@ -526,13 +526,14 @@ class _BandRegularised(_Regularised):
     from the band form."""
 
     def __init__(self, system: LinearSystem, gamma: np.ndarray) -> None:
-        self.b = reduce_to_band(system.R / gamma[None, :], system.z)
+        scaled = np.divide(system.R, gamma[None, :], order="F")  # a fresh array: reduce in place
+        self.b = reduce_to_band(scaled, system.z, overwrite=True)
         self.s2 = self.b.singular_values() ** 2
         self.rest = max(system.yy - float(system.z @ system.z), 0.0)
 
     def solve(self, lam):
-        x, residual2, norm2 = self.b.solve(lam)
-        return x, residual2 + self.rest, norm2
+        x, _, _ = self.b.solve(lam)
+        return x, self.b.residual2(x) + self.rest, float(x @ x)
 
     def coefficients(self, lam):
         return self.b.coefficients(lam)

@@ -158,6 +158,18 @@ def _char(c: str):
     return ctypes.byref(ctypes.c_char(c.encode()))
 
 
+def _query_and_run(routine: str, n_args: int, args: tuple) -> None:
+    """Run ``routine(*args, work, lwork, info)`` after a workspace query."""
+    info = ctypes.c_int(0)
+    query = np.empty(1)
+    f = _routine(routine, n_args)
+    f(*args, query.ctypes.data, ctypes.byref(ctypes.c_int(-1)), ctypes.byref(info))
+    _check_info(f"{routine} (workspace query)", info)
+    work = np.empty(max(int(query[0]), 1))
+    f(*args, work.ctypes.data, _int(work.size), ctypes.byref(info))
+    _check_info(routine, info)
+
+
 def gebrd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reduce a square ``a`` (Fortran order) to upper bidiagonal form in place: ``a = Q B Pᵀ``.
 
@@ -173,16 +185,9 @@ def gebrd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     tauq, taup = np.empty(n), np.empty(n)
     if n == 0:
         return d, e_buffer[:0], tauq, taup
-    info = ctypes.c_int(0)
-    query = np.empty(1)
-    f = _routine("dgebrd", 11)
     args = (_int(m), _int(n), a.ctypes.data, _int(lda), d.ctypes.data, e_buffer.ctypes.data,
             tauq.ctypes.data, taup.ctypes.data)  # fmt: skip
-    f(*args, query.ctypes.data, ctypes.byref(ctypes.c_int(-1)), ctypes.byref(info))
-    _check_info("dgebrd (workspace query)", info)
-    work = np.empty(max(int(query[0]), 1))
-    f(*args, work.ctypes.data, _int(work.size), ctypes.byref(info))
-    _check_info("dgebrd", info)
+    _query_and_run("dgebrd", 11, args)
     return d, e_buffer[: n - 1].copy(), tauq, taup
 
 
@@ -199,16 +204,9 @@ def ormbr(vect: str, trans: str, a: np.ndarray, tau: np.ndarray, c: np.ndarray) 
         raise ValueError(f"c has {c.shape[0]} rows, the reflectors act on {n}")
     if n == 0 or c.shape[1] == 0:
         return
-    info = ctypes.c_int(0)
-    query = np.empty(1)
-    f = _routine("dormbr", 14)
     args = (_char(vect), _char("L"), _char(trans), _int(n), _int(c.shape[1]), _int(n),
             a.ctypes.data, _int(lda), tau.ctypes.data, c.ctypes.data, _int(ldc))  # fmt: skip
-    f(*args, query.ctypes.data, ctypes.byref(ctypes.c_int(-1)), ctypes.byref(info))
-    _check_info("dormbr (workspace query)", info)
-    work = np.empty(max(int(query[0]), 1))
-    f(*args, work.ctypes.data, _int(work.size), ctypes.byref(info))
-    _check_info("dormbr", info)
+    _query_and_run("dormbr", 14, args)
 
 
 def bdsqr_values(d: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -232,40 +230,26 @@ def bdsqr_values(d: np.ndarray, e: np.ndarray) -> np.ndarray:
     return s
 
 
-def _query_and_run(routine: str, n_args: int, args: tuple) -> None:
-    """Run ``routine(*args, work, lwork, info)`` after a workspace query."""
-    info = ctypes.c_int(0)
-    query = np.empty(1)
-    f = _routine(routine, n_args)
-    f(*args, query.ctypes.data, ctypes.byref(ctypes.c_int(-1)), ctypes.byref(info))
-    _check_info(f"{routine} (workspace query)", info)
-    work = np.empty(max(int(query[0]), 1))
-    f(*args, work.ctypes.data, _int(work.size), ctypes.byref(info))
-    _check_info(routine, info)
+def _householder_factor(routine: str, a: np.ndarray) -> np.ndarray:
+    lda = _leading_dimension("a", a)
+    m, n = a.shape
+    tau = np.empty(max(min(m, n), 1))
+    if min(m, n) == 0:
+        return tau[:0]
+    _query_and_run(routine, 7, (_int(m), _int(n), a.ctypes.data, _int(lda), tau.ctypes.data))
+    return tau
 
 
 def geqrf(a: np.ndarray) -> np.ndarray:
     """QR of ``a`` (``m × n``, contiguous columns) in place (``dgeqrf``): ``R`` on and above
     the diagonal, Householder vectors below; returns their scalar factors ``tau``."""
-    lda = _leading_dimension("a", a)
-    m, n = a.shape
-    tau = np.empty(max(min(m, n), 1))
-    if min(m, n) == 0:
-        return tau[:0]
-    _query_and_run("dgeqrf", 7, (_int(m), _int(n), a.ctypes.data, _int(lda), tau.ctypes.data))
-    return tau
+    return _householder_factor("dgeqrf", a)
 
 
 def gelqf(a: np.ndarray) -> np.ndarray:
     """LQ of ``a`` (``m × n``) in place (``dgelqf``): ``L`` on and below the diagonal,
     Householder vectors (as rows) above; returns their scalar factors ``tau``."""
-    lda = _leading_dimension("a", a)
-    m, n = a.shape
-    tau = np.empty(max(min(m, n), 1))
-    if min(m, n) == 0:
-        return tau[:0]
-    _query_and_run("dgelqf", 7, (_int(m), _int(n), a.ctypes.data, _int(lda), tau.ctypes.data))
-    return tau
+    return _householder_factor("dgelqf", a)
 
 
 def _apply_reflectors(routine, side, trans, reflectors, tau, c, by_rows) -> None:
