@@ -789,8 +789,9 @@ class ACEBasis:
     def atomic_base_with_gradients(self, structures: Atoms | list[Atoms]) -> AtomicBaseGradients:
         """``A`` and its position gradients for one structure or many, in one parallel sweep.
 
-        All pairs of all structures are evaluated together (Numba threads over pairs, then
-        over atoms), so a data set of small molecules keeps every core busy. Atoms are
+        All pairs of all structures are evaluated together in one kernel (Numba threads over
+        atoms; each pair's ``φ`` is added into ``A`` as it is computed), so a data set of
+        small molecules keeps every core busy. Atoms are
         numbered consecutively over the structures (structure ``k`` owns atoms
         ``structure_offsets[k] : structure_offsets[k+1]``). See :class:`AtomicBaseGradients`.
         """
@@ -812,9 +813,15 @@ class ACEBasis:
             a, b = structure_offsets[k], structure_offsets[k + 1]
             offsets[a + 1 : b + 1] = p[4][1:] + pair_start[k]
         first, second = first.astype(np.int64), second.astype(np.int64)
-        phi, dphi = self._pair_basis(np.ascontiguousarray(vectors), pair_type.astype(np.int64))
-        A, dA_self = kernels.atomic_base_and_self_gradients(
-            offsets, species[second], phi, dphi, len(self.elements)
+        A, dA_self, dphi = kernels.atomic_base_with_gradients(
+            np.ascontiguousarray(vectors),
+            pair_type.astype(np.int64),
+            offsets,
+            species[second],
+            self._radial_params(),
+            self.n_max,
+            self.l_max,
+            len(self.elements),
         )
         return AtomicBaseGradients(
             values=A,

@@ -41,7 +41,6 @@ from ase import Atoms
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from ace_ref import lapack
 from ace_ref.basis import ACEBasis
 from ace_ref.data import Config
 from ace_ref.fit import (
@@ -49,6 +48,7 @@ from ace_ref.fit import (
     Weights,
     assemble,
     check_e0,
+    fold_triangle,
     merge,
     summarise,
     system_of_triangle,
@@ -242,7 +242,7 @@ def _merge_pair(left, right):
             return merge([left, right])
     T = left.triangle()
     with threadpool_limits(limits=1):
-        lapack.tpqrt(T, right.triangle(), l=left.K + 1)
+        fold_triangle(T, right.triangle())
     yy = float(sum((left.yy, right.yy)))
     merged = system_of_triangle(T, yy, left.n_rows + right.n_rows, left.n_configs + right.n_configs)
     return PackedTriangle.pack(merged)

@@ -31,6 +31,7 @@ does not grow with the number of configurations — either the Gram matrix ``A�
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -346,9 +347,11 @@ def assemble(
     The configurations are split by :func:`ace_ref.reduction.plan_partitions`; each
     partition is folded by :func:`summarise` and the partition summaries are merged by
     :func:`merge` in the fixed tree of :func:`ace_ref.reduction.reduce_tree`, on ``threads``
-    threads (default: Numba's thread count). LAPACK runs single-threaded inside, and the
-    plan does not depend on ``threads``, so the summary is bitwise the same for any number of
-    threads — and the same as :func:`ace_ref.distributed.distributed_assemble` on any cluster.
+    threads (default: Numba's thread count); the last merge, which nothing else can overlap,
+    spreads its trailing updates over all ``threads`` (:func:`fold_triangle`). LAPACK runs
+    single-threaded inside, and neither the plan nor the merge's blocks depend on
+    ``threads``, so the summary is bitwise the same for any number of threads — and the same
+    as :func:`ace_ref.distributed.distributed_assemble` on any cluster.
     """
     if method not in ("normal", "qr"):
         raise ValueError(f"unknown assembly method {method!r} (normal or qr)")
@@ -371,8 +374,15 @@ def assemble(
             numba.set_num_threads(1)
         return summarise(basis, configs[a:b], e0, weights, method, block_rows, bar.update)
 
+    merges = itertools.count()
+    last_merge = len(parts) - 2  # the root: it starts when nothing else runs
+
+    def combine(x: LinearSystem, y: LinearSystem) -> LinearSystem:
+        alone = next(merges) == last_merge
+        return merge([x, y], consume=True, threads=threads if alone else 1)
+
     with bar, threadpool_limits(limits=1):
-        return reduce_tree(len(parts), leaf, lambda x, y: merge([x, y], consume=True), threads)
+        return reduce_tree(len(parts), leaf, combine, threads)
 
 
 def default_block_rows(K: int) -> int:
@@ -418,14 +428,25 @@ def system_of_triangle(T: np.ndarray, yy: float, n_rows: int, n_configs: int) ->
     return LinearSystem("qr", yy, n_rows, n_configs, R=T[:K, :K], z=T[:K, K])
 
 
-def merge(systems: list[LinearSystem], consume: bool = False) -> LinearSystem:
+def fold_triangle(T: np.ndarray, other: np.ndarray, threads: int = 1) -> None:
+    """``T ← R`` of the stacked ``[T; other]`` for two ``(K+1) × (K+1)`` upper triangles.
+
+    :func:`ace_ref.lapack.tpqrt_parallel` with its fixed panel and column blocks, about
+    ``(2/3)(K+1)³`` flops; the trailing updates run on ``threads`` threads and the result is
+    bitwise the same for any ``threads``. ``other`` is overwritten (reflectors).
+    """
+    lapack.tpqrt_parallel(T, other, l=T.shape[0], threads=threads)
+
+
+def merge(systems: list[LinearSystem], consume: bool = False, threads: int = 1) -> LinearSystem:
     """One summary of the union of the rows of ``systems`` (all of one method and size).
 
     ``"normal"``: sums of ``G``, ``b``. ``"qr"`` (TSQR): the triangular factor of the stacked
     ``[R_p | z_p]``, since ``Σ_p ‖R_p c − z_p‖² = ‖R c − z‖² + const`` (the constant is
-    carried by ``‖y‖²``); each further triangle is folded in by ``dtpqrt`` in about
-    ``(2/3)K³`` flops. Folded in list order, so the same list gives bitwise the same
-    summary, whatever order its elements were computed in.
+    carried by ``‖y‖²``); each further triangle is folded in by :func:`fold_triangle` in
+    about ``(2/3)K³`` flops, on ``threads`` threads. Folded in list order, so the same list
+    gives bitwise the same summary, whatever order its elements were computed in and
+    whatever ``threads``.
 
     ``consume=True`` lets a QR merge work in the inputs' own storage (two ``(K+1)²`` arrays
     instead of four); the inputs are invalid afterwards. The result is the same bit for bit.
@@ -448,7 +469,7 @@ def merge(systems: list[LinearSystem], consume: bool = False) -> LinearSystem:
         return LinearSystem("normal", yy, n_rows, n_configs, G=G, b=b)
     T = triangle_of(systems[0], reuse=consume)
     for s in systems[1:]:
-        lapack.tpqrt(T, triangle_of(s, reuse=consume), l=K + 1)
+        fold_triangle(T, triangle_of(s, reuse=consume), threads)
     return system_of_triangle(T, yy, n_rows, n_configs)
 
 

@@ -30,7 +30,7 @@ from ace_ref.spherical import real_ylm_with_gradient
 __all__ = [
     "pair_basis",
     "atomic_base",
-    "atomic_base_and_self_gradients",
+    "atomic_base_with_gradients",
     "product_features",
     "features_and_pair_gradients",
     "scatter_design_rows",
@@ -109,30 +109,56 @@ def pair_basis(vectors, pair_type, radial_params, n_max: int, l_max: int):
 
 
 @njit(parallel=True, cache=True)
-def _atomic_base_and_self_gradients(offsets, neighbour_species, phi, dphi, bounds, A, dA_self):
-    n_slot = phi.shape[1]
+def _atomic_base_with_gradients(
+    vectors, pair_type, radial_params, n_max, l_max, offsets, neighbour_species, bounds,
+    A, dA_self, dphi,
+):  # fmt: skip
+    n_lm = (l_max + 1) ** 2
+    n_slot = n_max * n_lm
     for c in prange(len(bounds) - 1):
+        R = np.empty(n_max)
+        dR = np.empty(n_max)
+        Y = np.empty(n_lm)
+        dY = np.empty((n_lm, 3))
+        powers = np.empty((3, l_max + 1))
+        phi = np.empty(n_slot)
         for i in range(bounds[c], bounds[c + 1]):
             for p in range(offsets[i], offsets[i + 1]):
+                _one_pair(
+                    vectors[p], radial_params[pair_type[p]], n_max, l_max,
+                    R, dR, Y, dY, powers, phi, dphi[p],
+                )  # fmt: skip
                 base = neighbour_species[p] * n_slot
                 for idx in range(n_slot):
-                    A[i, base + idx] += phi[p, idx]
+                    A[i, base + idx] += phi[idx]
                     dA_self[i, base + idx, 0] -= dphi[p, idx, 0]
                     dA_self[i, base + idx, 1] -= dphi[p, idx, 1]
                     dA_self[i, base + idx, 2] -= dphi[p, idx, 2]
 
 
-def atomic_base_and_self_gradients(offsets, neighbour_species, phi, dphi, n_species: int):
-    """``A`` as :func:`atomic_base` and ``∂A_i/∂r_i = −Σ_{p of i} ∇φ_p`` in the same layout,
-    shape ``(n_atoms, n_species n_slot, 3)``; parallel over atoms."""
-    n_atoms, n_slot = len(offsets) - 1, phi.shape[1]
+def atomic_base_with_gradients(
+    vectors, pair_type, offsets, neighbour_species, radial_params, n_max: int, l_max: int,
+    n_species: int,
+):  # fmt: skip
+    """``A``, ``∂A_i/∂r_i`` and ``∇_{r_ij} φ`` per pair in one sweep, parallel over atoms.
+
+    ``A[i, s n_slot + idx] = Σ_{p of i, species(j)=s} φ_p[idx]`` as :func:`atomic_base`,
+    ``∂A_i/∂r_i = −Σ_{p of i} ∇φ_p`` in the same layout (shape ``(n_atoms, n_species n_slot,
+    3)``) and ``dphi`` (n_pairs, n_slot, 3) as :func:`pair_basis`. Pairs must be grouped by
+    their first atom (``offsets``). ``φ`` of a pair lives only in a per-thread buffer: it is
+    added into ``A`` as soon as it is computed, so neither a (pairs × slots) array nor a
+    second pass over ``∇φ`` is needed.
+    """
+    n_atoms, n_slot = len(offsets) - 1, n_max * (l_max + 1) ** 2
     A = np.zeros((n_atoms, n_species * n_slot))
     dA_self = np.zeros((n_atoms, n_species * n_slot, 3))
+    dphi = np.empty((len(vectors), n_slot, 3))
     if n_atoms:
-        _atomic_base_and_self_gradients(
-            offsets, neighbour_species, phi, dphi, _chunks(n_atoms), A, dA_self
-        )
-    return A, dA_self
+        _atomic_base_with_gradients(
+            vectors, pair_type, radial_params, n_max, l_max, offsets, neighbour_species,
+            _chunks(n_atoms), A, dA_self, dphi,
+        )  # fmt: skip
+    return A, dA_self, dphi
 
 
 @njit(cache=True)

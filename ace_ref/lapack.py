@@ -25,6 +25,8 @@ LAPACK integers are 32-bit here (SciPy's ``cython_lapack`` is LP64).
 from __future__ import annotations
 
 import ctypes
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import numpy as np
@@ -40,6 +42,7 @@ __all__ = [
     "ormlq",
     "ormqr",
     "tpqrt",
+    "tpqrt_parallel",
 ]
 
 _INT_MAX = 2**31 - 1
@@ -152,6 +155,82 @@ def tpqrt(t_upper: np.ndarray, b: np.ndarray, l: int = 0, nb: int = 64) -> None:
         _int(ldb), t.ctypes.data, _int(nb), work.ctypes.data, ctypes.byref(info),
     )  # fmt: skip
     _check_info("dtpqrt", info)
+
+
+def tpqrt_parallel(
+    t_upper: np.ndarray,
+    b: np.ndarray,
+    l: int = 0,  # noqa: E741
+    nb: int = 64,
+    column_block: int = 512,
+    threads: int = 1,
+) -> None:
+    """:func:`tpqrt` with the trailing updates of every panel spread over ``threads``.
+
+    The panel loop of LAPACK's ``dtpqrt``, written out: for each panel of ``nb`` columns,
+    ``dtpqrt2`` factors it and ``dtprfb`` applies its block reflector to the columns on its
+    right. Those columns are cut at the fixed multiples of ``column_block`` and each piece
+    is one ``dtprfb`` call, run on a pool of ``threads`` Python threads (ctypes releases the
+    GIL; BLAS should be single-threaded, see :func:`threadpoolctl.threadpool_limits`). The
+    pieces do not depend on ``threads``, so neither does a single bit of the result. Same
+    arguments and result as :func:`tpqrt`; about ``(2/3) n³`` flops for a triangle ``b``,
+    all but the panel factorisations (``≈ n² nb``) in parallel.
+    """
+    lda = _leading_dimension("t_upper", t_upper)
+    ldb = _leading_dimension("b", b)
+    n = t_upper.shape[1]
+    m = b.shape[0]
+    if t_upper.shape[0] != n or b.shape[1] != n:
+        raise ValueError(f"shapes {t_upper.shape} and {b.shape}: need n × n and m × n")
+    if not 0 <= l <= min(m, n):
+        raise ValueError(f"l = {l} must lie in 0 … min(m, n) = {min(m, n)}")
+    if int(threads) < 1 or int(column_block) < 1:
+        raise ValueError(f"threads ({threads}) and column_block ({column_block}) must be ≥ 1")
+    if m == 0 or n == 0:
+        return
+    nb = max(1, min(int(nb), n))
+    column_block = int(column_block)
+    t = np.empty((nb, n), order="F")
+    item = t_upper.itemsize
+    a_at = lambda i, j: t_upper.ctypes.data + (i + j * lda) * item  # noqa: E731
+    b_at = lambda i, j: b.ctypes.data + (i + j * ldb) * item  # noqa: E731
+    tpqrt2, tprfb = _routine("dtpqrt2", 10), _routine("dtprfb", 18)
+    left, trans, forward, columnwise = _char("L"), _char("T"), _char("F"), _char("C")
+
+    def update(i: int, ib: int, mb: int, lb: int, j0: int, j1: int) -> None:
+        work = np.empty(ib * (j1 - j0))
+        tprfb(
+            left, trans, forward, columnwise, _int(mb), _int(j1 - j0), _int(ib), _int(lb),
+            b_at(0, i), _int(ldb), t.ctypes.data + i * nb * item, _int(nb),
+            a_at(i, j0), _int(lda), b_at(0, j0), _int(ldb), work.ctypes.data, _int(ib),
+        )  # fmt: skip
+
+    pool = ThreadPoolExecutor(int(threads), "ace-ref-tpqrt") if threads > 1 else None
+    try:
+        for i in range(0, n, nb):  # 0-based panel start (LAPACK's I − 1)
+            ib = min(n - i, nb)
+            mb = min(m - l + i + ib, m)
+            lb = 0 if i + 1 >= l else mb - m + l - i
+            info = ctypes.c_int(0)
+            tpqrt2(
+                _int(mb), _int(ib), _int(lb), a_at(i, i), _int(lda), b_at(0, i), _int(ldb),
+                t.ctypes.data + i * nb * item, _int(nb), ctypes.byref(info),
+            )  # fmt: skip
+            _check_info("dtpqrt2", info)
+            start = i + ib
+            if start >= n:
+                continue
+            cuts = [start, *range((start // column_block + 1) * column_block, n, column_block), n]
+            pieces = [(i, ib, mb, lb, j0, j1) for j0, j1 in itertools.pairwise(cuts) if j1 > j0]
+            if pool is None:
+                for piece in pieces:
+                    update(*piece)
+            else:
+                for future in [pool.submit(update, *piece) for piece in pieces]:
+                    future.result()
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
 
 def _char(c: str):

@@ -484,6 +484,12 @@ def piece_assembly(n_configs: int | None = None) -> dict:
         "rows_s": spent[0],
         "fold_s": total - spent[0],
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "spec": (
+            f"order {FIT_DEFAULTS['order']}, degree "
+            f"[{', '.join(str(d) for d in FIT_DEFAULTS['max_degree'])}], "
+            f"w_L {FIT_DEFAULTS['w_L']}, r_cut {FIT_DEFAULTS['r_cut']} Å, "
+            f"{FIT_DEFAULTS['radial'].capitalize()}; weights {FIT_DEFAULTS['weights']}"
+        ),
     }
 
 

@@ -176,7 +176,7 @@ def test_render_and_write_section(tmp_path):
     assert "**Target missed: Si64 si703**" in text and "Roofline" in text
     assert "| 2 | 1 | 30.0 | 50.0 | 1.20 | abababababab | 400 |" in text  # speed-up 60 / 50
     assert "same summary bit for bit" in text
-    assert "assembly 2-thread speed-up" in text and "is the serial part" in text
+    assert "assembly 2-thread speed-up" in text and "only its panel factorisations" in text
     assert "FitSNAP 3.1 sym_ACE | cold | 210.0" in text
     assert "ef acac cho3: `ValueError: x`" in text
     assert "load average 3.0–4.0" in text

@@ -96,6 +96,40 @@ def test_geqrt_and_tpqrt_give_the_qr_triangle():
     np.testing.assert_array_equal(np.triu(buffer[:30]), np.triu(top[:30]))
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 70),
+    m=st.integers(1, 70),
+    l_fraction=st.floats(0, 1),
+    nb=st.integers(1, 20),
+    column_block=st.integers(1, 30),
+    seed=st.integers(0, 2**16),
+)
+def test_tpqrt_parallel_is_the_qr_and_independent_of_threads(
+    n, m, l_fraction, nb, column_block, seed
+):
+    rng = np.random.default_rng(seed)
+    l = int(round(l_fraction * min(m, n)))  # noqa: E741
+    top = np.triu(rng.normal(size=(n, n)))
+    bottom = rng.normal(size=(m, n))
+    bottom[m - l :] = np.triu(bottom[m - l :])  # pentagonal: the last l rows trapezoidal
+    results = []
+    for threads in (1, 2, 3):
+        T, B = top.copy(order="F"), bottom.copy(order="F")
+        lapack.tpqrt_parallel(T, B, l=l, nb=nb, column_block=column_block, threads=threads)
+        results.append(np.triu(T))
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+    R_ref = scipy.linalg.qr(np.vstack([top, bottom]), mode="r")[0][:n]
+    signs = np.sign(np.diag(R_ref)) * np.sign(np.diag(results[0]))
+    scale = max(np.abs(R_ref).max(), 1.0)
+    np.testing.assert_allclose(signs[:, None] * results[0], R_ref, atol=1e-12 * scale)
+    # the same R as LAPACK's own dtpqrt, to round-off
+    T, B = top.copy(order="F"), bottom.copy(order="F")
+    lapack.tpqrt(T, B, l=l, nb=nb)
+    np.testing.assert_allclose(np.triu(T), results[0], atol=1e-12 * scale)
+
+
 def test_lapack_refuses_what_it_cannot_fold_in_place():
     with pytest.raises(ValueError, match="Fortran order"):
         lapack.geqrt(np.zeros((5, 4)))
@@ -109,6 +143,10 @@ def test_lapack_refuses_what_it_cannot_fold_in_place():
         lapack.tpqrt(np.zeros((4, 4), order="F"), np.zeros((3, 5), order="F"))
     with pytest.raises(ValueError, match="l = 5"):
         lapack.tpqrt(np.zeros((4, 4), order="F"), np.zeros((3, 4), order="F"), l=5)
+    with pytest.raises(ValueError, match="l = 5"):
+        lapack.tpqrt_parallel(np.zeros((4, 4), order="F"), np.zeros((3, 4), order="F"), l=5)
+    with pytest.raises(ValueError, match="threads"):
+        lapack.tpqrt_parallel(np.zeros((4, 4), order="F"), np.zeros((3, 4), order="F"), threads=0)
 
 
 # ---------------------------------------------------------------- threaded assembly
