@@ -121,6 +121,19 @@ def geqrt(a: np.ndarray, nb: int = 64) -> None:
     _check_info("dgeqrt", info)
 
 
+def _pentagonal_shapes(t_upper: np.ndarray, b: np.ndarray, l: int) -> tuple[int, int, int, int]:  # noqa: E741
+    """``(lda, ldb, m, n)`` of a ``dtpqrt`` problem ``[t_upper (n × n); b (m × n)]``, checked."""
+    lda = _leading_dimension("t_upper", t_upper)
+    ldb = _leading_dimension("b", b)
+    n = t_upper.shape[1]
+    m = b.shape[0]
+    if t_upper.shape[0] != n or b.shape[1] != n:
+        raise ValueError(f"shapes {t_upper.shape} and {b.shape}: need n × n and m × n")
+    if not 0 <= l <= min(m, n):
+        raise ValueError(f"l = {l} must lie in 0 … min(m, n) = {min(m, n)}")
+    return lda, ldb, m, n
+
+
 def tpqrt(t_upper: np.ndarray, b: np.ndarray, l: int = 0, nb: int = 64) -> None:  # noqa: E741
     """QR of ``[t_upper; b]`` in place: the new ``R`` overwrites ``t_upper``.
 
@@ -136,14 +149,7 @@ def tpqrt(t_upper: np.ndarray, b: np.ndarray, l: int = 0, nb: int = 64) -> None:
     nb
         Block size (clipped to ``1 … n``).
     """
-    lda = _leading_dimension("t_upper", t_upper)
-    ldb = _leading_dimension("b", b)
-    n = t_upper.shape[1]
-    m = b.shape[0]
-    if t_upper.shape[0] != n or b.shape[1] != n:
-        raise ValueError(f"shapes {t_upper.shape} and {b.shape}: need n × n and m × n")
-    if not 0 <= l <= min(m, n):
-        raise ValueError(f"l = {l} must lie in 0 … min(m, n) = {min(m, n)}")
+    lda, ldb, m, n = _pentagonal_shapes(t_upper, b, l)
     if m == 0 or n == 0:
         return
     nb = max(1, min(int(nb), n))
@@ -176,14 +182,7 @@ def tpqrt_parallel(
     arguments and result as :func:`tpqrt`; about ``(2/3) n³`` flops for a triangle ``b``,
     all but the panel factorisations (``≈ n² nb``) in parallel.
     """
-    lda = _leading_dimension("t_upper", t_upper)
-    ldb = _leading_dimension("b", b)
-    n = t_upper.shape[1]
-    m = b.shape[0]
-    if t_upper.shape[0] != n or b.shape[1] != n:
-        raise ValueError(f"shapes {t_upper.shape} and {b.shape}: need n × n and m × n")
-    if not 0 <= l <= min(m, n):
-        raise ValueError(f"l = {l} must lie in 0 … min(m, n) = {min(m, n)}")
+    lda, ldb, m, n = _pentagonal_shapes(t_upper, b, l)
     if int(threads) < 1 or int(column_block) < 1:
         raise ValueError(f"threads ({threads}) and column_block ({column_block}) must be ≥ 1")
     if m == 0 or n == 0:

@@ -8,8 +8,10 @@ Run::
 Every route folds the same fixed partitions with single-threaded LAPACK, so each prints the
 SHA-256 of its summary: they must all be equal.
 
-Default basis: the ``ace-ref fit`` defaults (order 3, total degree 11/11/9, w_L = 1,
-r_cut = 4.5 Å) on H/C/N/O. Prints one JSON line per measurement and a final summary with the
+Default basis: the ``ace-ref fit`` defaults (``FIT_DEFAULTS``) on H/C/N/O. With four
+species they give a large basis whose merges need three ``(K+1)²`` arrays per worker; the
+BENCHMARKS.md run uses ``--degree 11,11,9 --wl 1`` (K = 16 488), which fits two workers on
+this 24 GB machine. Prints one JSON line per measurement and a final summary with the
 inputs of the paper estimate in BENCHMARKS.md: per-structure design-row time, the rate of the
 QR fold (flop/s) and of one merge of two triangles. Cluster start-up is timed separately from
 the assembly; CPU seconds are reported next to wall seconds because the machine is shared.
