@@ -43,6 +43,16 @@ def _chunks(n: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def _pair_scratch(n_max, l_max):
+    """Per-thread buffers of :func:`_one_pair`: ``R``, ``R'``, ``Y_lm``, ``∇Y_lm``, powers."""
+    n_lm = (l_max + 1) ** 2
+    return (
+        np.empty(n_max), np.empty(n_max), np.empty(n_lm), np.empty((n_lm, 3)),
+        np.empty((3, l_max + 1)),
+    )  # fmt: skip
+
+
+@njit(cache=True)
 def _one_pair(vector, params, n_max, l_max, R, dR, Y, dY, powers, phi, dphi):
     """``φ[(n−1)(l_max+1)² + lm] = R_n Y_lm`` and ``∇φ = R_n' r̂ Y_lm + R_n ∇Y_lm`` of one pair."""
     n_lm = (l_max + 1) ** 2
@@ -73,13 +83,8 @@ def _contract_rows(AA, c_indptr, c_indices, c_data, out):
 
 @njit(parallel=True, cache=True)
 def _pair_basis(vectors, pair_type, radial_params, n_max, l_max, bounds, phi, dphi):
-    n_lm = (l_max + 1) ** 2
     for c in prange(len(bounds) - 1):
-        R = np.empty(n_max)
-        dR = np.empty(n_max)
-        Y = np.empty(n_lm)
-        dY = np.empty((n_lm, 3))
-        powers = np.empty((3, l_max + 1))
+        R, dR, Y, dY, powers = _pair_scratch(n_max, l_max)
         for p in range(bounds[c], bounds[c + 1]):
             _one_pair(
                 vectors[p],
@@ -116,11 +121,7 @@ def _atomic_base_with_gradients(
     n_lm = (l_max + 1) ** 2
     n_slot = n_max * n_lm
     for c in prange(len(bounds) - 1):
-        R = np.empty(n_max)
-        dR = np.empty(n_max)
-        Y = np.empty(n_lm)
-        dY = np.empty((n_lm, 3))
-        powers = np.empty((3, l_max + 1))
+        R, dR, Y, dY, powers = _pair_scratch(n_max, l_max)
         phi = np.empty(n_slot)
         for i in range(bounds[c], bounds[c + 1]):
             for p in range(offsets[i], offsets[i + 1]):
