@@ -49,6 +49,16 @@ def _cpu() -> float:
 
 
 def _peak_rss_gb() -> float:
+    """Peak resident memory of this process (GB): Linux's ``VmHWM``, which an ``exec`` resets.
+
+    ``ru_maxrss`` would not do for the workers: Linux keeps it across ``execve``, so a worker
+    spawned by this process would report this process's peak as its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20  # kB -> GB
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -71,6 +81,28 @@ def _digest(system: LinearSystem) -> str:
         if a is not None:
             h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
+
+
+def _task_times(records: list[dict], t0_perf: float) -> list[dict]:
+    """Per task of a Dask task stream: worker, and seconds spent computing, transferring
+    inputs and (de)serialising, with the start of its computation relative to the run."""
+    t0 = min((ss["start"] for r in records for ss in r["startstops"]), default=0.0)
+    out = []
+    for r in records:
+        spent: dict[str, float] = {}
+        for ss in r["startstops"]:
+            spent[ss["action"]] = spent.get(ss["action"], 0.0) + ss["stop"] - ss["start"]
+        start = min(ss["start"] for ss in r["startstops"] if ss["action"] == "compute")
+        key = r["key"] if isinstance(r["key"], str) else str(r["key"])
+        out.append(
+            dict(
+                task="merge" if "merge" in key else "partition",
+                worker=r.get("worker"),
+                starts_after_s=round(start - t0, 2),
+                **{f"{a}_s": round(v, 2) for a, v in spent.items()},
+            )
+        )
+    return sorted(out, key=lambda d: d["starts_after_s"])
 
 
 def per_structure_seconds(basis, configs, e0, n=20) -> float:
@@ -143,7 +175,7 @@ def main(args) -> None:
             row["speedup"] = results[1]["seconds"] / wall
         results[threads] = _emit(**row)
         del system
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, get_task_stream
 
     for n in args.workers:
         t = time.perf_counter()
@@ -161,9 +193,10 @@ def main(args) -> None:
             startup = time.perf_counter() - t
             cpu0 = client.run(_cpu)
             t = time.perf_counter()
-            system = distributed_assemble(
-                basis, configs, e0, client=client, progress=False, method=args.method
-            )
+            with get_task_stream(client) as stream:
+                system = distributed_assemble(
+                    basis, configs, e0, client=client, progress=False, method=args.method
+                )
             wall = time.perf_counter() - t
             cpu1 = client.run(_cpu)
             peak = client.run(_peak_rss_gb)
@@ -177,6 +210,7 @@ def main(args) -> None:
             worker_peak_rss_GB=list(peak.values()),
             worker_restarted=restarted,
             summary_sha256=_digest(system),
+            tasks=_task_times(stream.data, t),
         )
         if 1 in results:
             row["speedup"] = results[1]["seconds"] / wall
