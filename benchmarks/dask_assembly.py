@@ -11,10 +11,11 @@ SHA-256 of its summary: they must all be equal.
 Default basis: the ``ace-ref fit`` defaults (``FIT_DEFAULTS``) on H/C/N/O. With four
 species they give a large basis whose merges need three ``(K+1)²`` arrays per worker; the
 BENCHMARKS.md run uses ``--degree 11,11,9 --wl 1`` (K = 16 488), which fits two workers on
-this 24 GB machine. Prints one JSON line per measurement and a final summary with the
-inputs of the paper estimate in BENCHMARKS.md: per-structure design-row time, the rate of the
-QR fold (flop/s) and of one merge of two triangles. Cluster start-up is timed separately from
-the assembly; CPU seconds are reported next to wall seconds because the machine is shared.
+this 23 GB machine. Prints one JSON line per measurement; among them the inputs of the paper
+estimate in BENCHMARKS.md: per-structure design-row time, the rate of the QR fold (flop/s),
+one merge of two triangles, and per Dask task its compute and transfer seconds. Cluster
+start-up is timed separately from the assembly; CPU seconds are reported next to wall seconds
+because the machine is shared.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 from ace_ref import ACEBasis
 from ace_ref.cli import FIT_DEFAULTS
 from ace_ref.data import read_configs, read_e0
-from ace_ref.distributed import distributed_assemble
+from ace_ref.distributed import PARTITION_KEY, distributed_assemble
 from ace_ref.fit import LinearSystem, Weights, assemble, config_rows, merge
 
 BPA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3bpa"
@@ -49,14 +50,14 @@ def _cpu() -> float:
 
 
 def _peak_rss_gb() -> float:
-    """Peak resident memory of this process (GB): Linux's ``VmHWM``, which an ``exec`` resets.
+    """Peak resident memory of this process (GiB): Linux's ``VmHWM``, which ``exec`` resets.
 
     ``ru_maxrss`` would not do for the workers: Linux keeps it across ``execve``, so a worker
     spawned by this process would report this process's peak as its own."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 2**20  # kB -> GB
+                return int(line.split()[1]) / 2**20  # kB -> GiB
     except OSError:
         pass
     import resource
@@ -83,9 +84,10 @@ def _digest(system: LinearSystem) -> str:
     return h.hexdigest()
 
 
-def _task_times(records: list[dict], t0_perf: float) -> list[dict]:
+def _task_times(records: list[dict]) -> list[dict]:
     """Per task of a Dask task stream: worker, and seconds spent computing, transferring
-    inputs and (de)serialising, with the start of its computation relative to the run."""
+    inputs and (de)serialising, with the start of its computation relative to the first
+    task's."""
     t0 = min((ss["start"] for r in records for ss in r["startstops"]), default=0.0)
     out = []
     for r in records:
@@ -96,7 +98,7 @@ def _task_times(records: list[dict], t0_perf: float) -> list[dict]:
         key = r["key"] if isinstance(r["key"], str) else str(r["key"])
         out.append(
             dict(
-                task="merge" if "merge" in key else "partition",
+                task="partition" if key.startswith(PARTITION_KEY) else "merge",
                 worker=r.get("worker"),
                 starts_after_s=round(start - t0, 2),
                 **{f"{a}_s": round(v, 2) for a, v in spent.items()},
@@ -210,7 +212,7 @@ def main(args) -> None:
             worker_peak_rss_GB=list(peak.values()),
             worker_restarted=restarted,
             summary_sha256=_digest(system),
-            tasks=_task_times(stream.data, t),
+            tasks=_task_times(stream.data),
         )
         if 1 in results:
             row["speedup"] = results[1]["seconds"] / wall

@@ -17,8 +17,22 @@ import ace_ref
 from ace_ref import ACEBasis
 from ace_ref.cli import main
 from ace_ref.data import read_configs, read_e0
-from ace_ref.distributed import PARTITION_KEY, PackedConfigs, distributed_assemble
-from ace_ref.fit import Weights, assemble, config_rows, merge, smoothness_prior, solve
+from ace_ref.distributed import (
+    PARTITION_KEY,
+    PackedConfigs,
+    PackedTriangle,
+    _partition_summary,
+    distributed_assemble,
+)
+from ace_ref.fit import (
+    Weights,
+    assemble,
+    config_rows,
+    merge,
+    smoothness_prior,
+    solve,
+    summarise,
+)
 from ace_ref.model import LinearACEModel, load
 from ace_ref.reduction import partition_bounds, row_counts
 
@@ -86,6 +100,24 @@ def test_packed_configs_give_the_same_rows(problem, tmp_path):
         rows_a, rows_b = config_rows(use, a, e, Weights()), config_rows(use, b, e, Weights())
         for u, v in zip(rows_a, rows_b, strict=True):
             np.testing.assert_array_equal(u, v)
+
+
+def test_qr_partitions_travel_as_packed_triangles(problem):
+    """A QR partition task returns only the upper triangle (K(K+1)/2 numbers), and packing
+    loses nothing: unpacked it is bitwise the in-process summary of the same rows."""
+    basis, configs, e0 = problem
+    part = configs[:10]
+    packed = _partition_summary(basis, PackedConfigs.pack(part), e0, Weights(), "qr", None)
+    assert isinstance(packed, PackedTriangle)
+    K = len(basis)
+    assert packed.upper.shape == (K * (K + 1) // 2,)
+    direct = summarise(basis, part, e0, Weights(), "qr")
+    back = packed.unpack()
+    for name in ("R", "z"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(direct, name))
+    assert (back.yy, back.n_rows, back.n_configs) == (direct.yy, direct.n_rows, direct.n_configs)
+    normal = _partition_summary(basis, PackedConfigs.pack(part), e0, Weights(), "normal", None)
+    assert not isinstance(normal, PackedTriangle)
 
 
 def test_partitions_are_contiguous_balanced_and_never_empty():
