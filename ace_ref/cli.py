@@ -1,7 +1,9 @@
 """The ``ace-ref`` command: ``fit``, ``eval``, ``export``, ``basis``, ``verify``.
 
-Every option's default comes from :mod:`ace_ref.defaults` (or the ``FIT_DEFAULTS`` below,
-chosen as the best settings found for small molecules, see BENCHMARKS.md).
+Argument parsing around library calls and nothing more: ``fit`` wraps :func:`ace_ref.fit.fit`,
+``eval`` :func:`ace_ref.fit.compute_errors`, ``export`` :func:`ace_ref.models.yace.export_yace`,
+``verify`` :func:`ace_ref.verify.verify_report`. Every option's default comes from
+:mod:`ace_ref.defaults`.
 """
 
 from __future__ import annotations
@@ -9,30 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import tomllib
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
-
 from ace_ref import defaults
-from ace_ref.atomic import atomic_path
-
-# Chosen on acetylacetone (train_300K -> test_MD_300K; BENCHMARKS.md, "Acetylacetone
-# accuracy"): at a fixed number of coefficients a small w_L (more angular resolution per
-# radial function) gives the lowest errors, and K = 11469 is fitted in about 3 minutes.
-FIT_DEFAULTS = {
-    "order": 3,
-    "max_degree": [12, 12, Fraction(46, 5)],
-    "w_L": "3/5",
-    "r_cut": 4.5,
-    "solver": "blr",
-    "weights": "energy=30,forces=1,virial=1",
-    "smoothness": 2.0,
-    "radial": defaults.RADIAL,
-}
+from ace_ref._atomic_write import atomic_path
 
 
 def _example_paths(name: str) -> dict[str, Path]:
@@ -54,7 +39,7 @@ def _ints(text: str | None):
 
 def _build_basis(args, elements):
     """Basis from the options: ``--degree`` and/or ``--max-n``/``--max-l``; neither given
-    means the default total degree ``FIT_DEFAULTS["max_degree"]`` (for ``--order 3``)."""
+    means the default total degree ``defaults.MAX_DEGREE`` (for ``--order 3``)."""
     from ace_ref import ACEBasis
 
     kwargs = dict(order=args.order, r_cut=args.rcut, radial=args.radial, w_L=Fraction(args.wl))
@@ -68,15 +53,15 @@ def _build_basis(args, elements):
         kwargs["max_n"] = _ints(args.max_n)
         kwargs["max_l"] = _ints(args.max_l)
     if "max_degree" not in kwargs and "max_n" not in kwargs:
-        if args.order != len(FIT_DEFAULTS["max_degree"]):
+        if args.order != len(defaults.MAX_DEGREE):
             raise ValueError(
                 f"--order {args.order} needs --degree or --max-n/--max-l "
                 "(the default degree is for order 3)"
             )
-        kwargs["max_degree"] = FIT_DEFAULTS["max_degree"]
+        kwargs["max_degree"] = list(defaults.MAX_DEGREE)
     basis = ACEBasis(elements, **kwargs)
     if getattr(args, "layers", 1) == 2:
-        from ace_ref.multilayer import TwoLayerBasis
+        from ace_ref.basis.two_layer import TwoLayerBasis
 
         degree = None
         if args.l2_degree is not None:
@@ -113,21 +98,21 @@ def _add_basis_options(p):
     p.add_argument(
         "--order",
         type=int,
-        default=FIT_DEFAULTS["order"],
+        default=defaults.ORDER,
         help="correlation order ν (body order ν+1)",
     )
     p.add_argument("--degree", help="total degree bound, one value or one per order")
     p.add_argument("--max-n", help="per-order cap on n, e.g. '10,8,4'")
     p.add_argument("--max-l", help="per-order cap on l, e.g. '0,4,3'")
-    p.add_argument("--rcut", type=float, default=FIT_DEFAULTS["r_cut"], help="cutoff (Å)")
+    p.add_argument("--rcut", type=float, default=defaults.R_CUT, help="cutoff (Å)")
     p.add_argument(
         "--wl",
-        default=str(FIT_DEFAULTS["w_L"]),
+        default=str(defaults.W_L),
         help="weight w_L of l in the total degree Σ(n + w_L l), e.g. 1 or 3/2",
     )
     p.add_argument(
         "--radial",
-        default=FIT_DEFAULTS["radial"],
+        default=defaults.RADIAL,
         choices=["bessel", "polynomial", "ace1"],
         help="radial basis ('ace1' exports exactly to LAMMPS: ace-ref export)",
     )
@@ -162,10 +147,17 @@ def _add_basis_options(p):
     )
     g.add_argument("--layers", type=int, default=1, choices=[1, 2], help="1: ACE; 2: multi-ACE")
     g.add_argument(
-        "--l2-lmax", type=int, default=1, help="largest L of the layer-1 channels and of A²"
+        "--l2-lmax",
+        type=int,
+        default=defaults.L2_LMAX,
+        help="largest L of the layer-1 channels and of A²",
     )
-    g.add_argument("--l2-max-n", type=int, default=4, help="layer-2 radial functions")
-    g.add_argument("--l2-order", type=int, default=1, help="correlation order ν2 of layer 2")
+    g.add_argument(
+        "--l2-max-n", type=int, default=defaults.L2_MAX_N, help="layer-2 radial functions"
+    )
+    g.add_argument(
+        "--l2-order", type=int, default=defaults.L2_ORDER, help="correlation order ν2 of layer 2"
+    )
     g.add_argument("--l2-degree", help="total degree of the layer-2 products (one per order)")
     g.add_argument("--l2-no-constant", action="store_true", help="no constant channel in layer 2")
 
@@ -191,85 +183,17 @@ def _apply_config_file(args):
         setattr(args, attr, value)
 
 
-def predict_all(model, configs) -> list[dict]:
-    """``model.predict`` of every configuration (computed once, shared by tables and plots)."""
-    return [model.predict(c.atoms, where=c.source) for c in configs]
-
-
-def error_table(model, configs, label: str, predictions: list[dict] | None = None) -> dict:
-    """RMSE/MAE of energy (meV, meV/atom), forces (meV/Å), stress (GPa), per config type."""
-    from ase.units import GPa
-
-    if predictions is None:
-        predictions = predict_all(model, configs)
-    groups: dict[str, dict[str, list]] = {}
-    for c, out in zip(configs, predictions, strict=True):
-        for key in (label, f"{label}::{c.config_type}"):
-            g = groups.setdefault(key, {"e": [], "ea": [], "f": [], "s": []})
-            if c.energy is not None:
-                g["e"].append(out["energy"] - c.energy)
-                g["ea"].append((out["energy"] - c.energy) / len(c.atoms))
-            if c.forces is not None:
-                g["f"].extend((out["forces"] - c.forces).ravel())
-            if c.stress is not None and "stress" in out:
-                g["s"].extend(((out["stress"] - c.stress) / GPa).ravel())
-
-    def stats(values, scale):
-        if not values:
-            return None, None
-        v = np.asarray(values) * scale
-        return float(np.sqrt(np.mean(v**2))), float(np.mean(np.abs(v)))
-
-    table = {}
-    for key, g in groups.items():
-        e = stats(g["e"], 1000)
-        ea = stats(g["ea"], 1000)
-        f = stats(g["f"], 1000)
-        s = stats(g["s"], 1)
-        table[key] = {
-            "n_configs": len(g["e"]) or None,
-            "energy_rmse_meV": e[0],
-            "energy_mae_meV": e[1],
-            "energy_rmse_meV_per_atom": ea[0],
-            "energy_mae_meV_per_atom": ea[1],
-            "forces_rmse_meV_per_A": f[0],
-            "forces_mae_meV_per_A": f[1],
-            "stress_rmse_GPa": s[0],
-            "stress_mae_GPa": s[1],
-        }
-    return table
-
-
-def format_table(table: dict) -> str:
-    def fmt(x, w=9):
-        return f"{x:>{w}.3f}" if x is not None else f"{'-':>{w}}"
-
-    lines = [
-        f"{'set':<34} {'E rmse':>9} {'E mae':>9} {'E/at rmse':>9} {'F rmse':>9} "
-        f"{'F mae':>9} {'σ rmse':>9}",
-        f"{'':<34} {'meV':>9} {'meV':>9} {'meV/at':>9} {'meV/Å':>9} {'meV/Å':>9} {'GPa':>9}",
-    ]
-    for key, r in table.items():
-        lines.append(
-            f"{key:<34} {fmt(r['energy_rmse_meV'])} {fmt(r['energy_mae_meV'])} "
-            f"{fmt(r['energy_rmse_meV_per_atom'])} {fmt(r['forces_rmse_meV_per_A'])} "
-            f"{fmt(r['forces_mae_meV_per_A'])} {fmt(r['stress_rmse_GPa'])}"
-        )
-    return "\n".join(lines)
-
-
 def cmd_fit(args) -> int:
-    from ace_ref.data import elements_of, fit_e0, read_configs, read_e0
-    from ace_ref.distributed import (
+    """``ace-ref fit``: read options, build the basis, call :func:`ace_ref.fit.fit`, print."""
+    from ace_ref.fit import fit
+    from ace_ref.fit.data import elements_of, read_configs
+    from ace_ref.fit.distributed import (
         ClusterError,
         MissingDependency,
         check_cluster_options,
         cluster_client,
-        distributed_assemble,
         require_distributed,
     )
-    from ace_ref.fit import Weights, assemble, smoothness_prior, solve
-    from ace_ref.model import LinearACEModel
 
     _apply_config_file(args)
     if args.example:
@@ -297,90 +221,44 @@ def cmd_fit(args) -> int:
             require_distributed()
         except MissingDependency as exc:
             raise SystemExit(f"ace-ref fit: {exc}") from exc
-    t0 = time.perf_counter()
-    train = read_configs(
-        args.train,
-        stress_unit=args.stress_unit,
-        stress_convention=args.stress_convention,
-        elements=args.elements,
-    )
-    elements = args.elements or elements_of(train)
-    e0 = read_e0(args.e0) if args.e0 else fit_e0(train, elements)
-    for el in elements:
-        if el not in e0:
-            raise SystemExit(f"ace-ref fit: {args.e0} has no isolated-atom energy for {el}")
-    basis = _build_basis(args, elements)
+    read_options = {"stress_unit": args.stress_unit, "stress_convention": args.stress_convention}
+    train = read_configs(args.train, elements=args.elements, **read_options)
+    basis = _build_basis(args, args.elements or elements_of(train))
     print(basis.describe())
-    weights = Weights.parse(args.weights)
-    val = None
-    val_cfg = None
-    if args.solver == "tsvd":
-        rng = np.random.default_rng(0)
-        idx = rng.permutation(len(train))
-        n_val = max(1, len(train) // 10)
-        val_cfg = [train[i] for i in idx[:n_val]]
-        train = [train[i] for i in idx[n_val:]]
     try:
         with cluster_client(args.workers, args.scheduler) as client:
-
-            def summary(configs, progress):
-                if client is None:
-                    return assemble(basis, configs, e0, weights, progress, method=args.assembly)
-                return distributed_assemble(
-                    basis, configs, e0, weights, client, progress=progress, method=args.assembly
-                )
-
-            if val_cfg is not None:
-                val = summary(val_cfg, progress=False)
-            system = summary(train, progress=not args.quiet)
+            result = fit(
+                train,
+                basis,
+                e0=args.e0,
+                test={Path(p).name: [p] for p in args.test or []},
+                solver=args.solver,
+                weights=args.weights,
+                smoothness=args.smoothness,
+                lam=args.lam,
+                assembly=args.assembly,
+                client=client,
+                progress=not args.quiet,
+                metadata={"train_files": [str(p) for p in args.train], "weights": args.weights},
+                **read_options,
+            )
     except (MissingDependency, ClusterError) as exc:
         raise SystemExit(f"ace-ref fit: {exc}") from exc
-    t_assembly = time.perf_counter() - t0
-    gamma = smoothness_prior(basis, args.smoothness)
-    solution = solve(system, args.solver, gamma, lam=args.lam, validation=val)
-    t_total = time.perf_counter() - t0
-    meta = {
-        "solver": solution.info,
-        "train_files": [str(p) for p in args.train],
-        "n_train_configs": len(train),
-        "weights": args.weights,
-        "seconds_assembly": t_assembly,
-        "seconds_total": t_total,
-    }
-    if hasattr(basis, "layer1"):
-        from ace_ref.multilayer import TwoLayerModel
-
-        model = TwoLayerModel(basis, solution.coefficients, e0, meta)
-    else:
-        model = LinearACEModel(basis, solution.coefficients, e0, meta)
-    path = model.save(args.output)
-    print(
-        f"fitted {len(basis)} coefficients on {len(train)} configurations "
-        f"({system.n_rows} rows) in {t_total:.1f} s (assembly {t_assembly:.1f} s); "
-        f"solver {solution.info}"
-    )
+    path = result.model.save(args.output)
+    print(result.summary())
     print(f"model written to {path}")
-    tables = {}
-    tables.update(error_table(model, train, "train"))
-    for p in args.test or []:
-        test = read_configs(
-            [p],
-            stress_unit=args.stress_unit,
-            stress_convention=args.stress_convention,
-            elements=elements,
-        )
-        tables.update(error_table(model, test, Path(p).name))
-    print(format_table(tables))
+    print(result.errors.format())
     return 0
 
 
 def cmd_eval(args) -> int:
-    from ace_ref.data import read_configs
-    from ace_ref.model import load
+    """``ace-ref eval``: error tables (and optionally JSON and parity plots) of a model."""
+    from ace_ref.fit.data import read_configs
+    from ace_ref.fit.errors import ErrorReport, compute_errors, predict_all
+    from ace_ref.models import load
 
     model = load(args.model)
-    result = {"files": {}, "config_types": {}}
-    full = {}
+    report = ErrorReport()
     datasets = []
     for p in args.data:
         configs = read_configs(
@@ -392,17 +270,11 @@ def cmd_eval(args) -> int:
         )
         predictions = predict_all(model, configs)
         datasets.append((Path(p).name, configs, predictions))
-        table = error_table(model, configs, Path(p).name, predictions)
-        full.update(table)
-        for key, row in table.items():
-            if "::" in key:
-                result["config_types"][key] = row
-            else:
-                result["files"][key] = row
-    print(format_table(full))
+        report = report | compute_errors(model, configs, Path(p).name, predictions)
+    print(report.format())
     if args.json:
         with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
+            tmp.write_text(json.dumps(report.to_dict(), indent=2))
     if args.plot:
         _parity_plot(datasets, Path(args.plot))
     return 0
@@ -442,10 +314,12 @@ def _parity_plot(datasets, out: Path) -> None:
 
 
 def cmd_basis(args) -> int:
+    from ace_ref import ACEBasis
+
     elements = args.elements or ["Si"]
     basis = _build_basis(args, elements)
     print(basis.describe())
-    if getattr(basis, "is_sparsified", False):
+    if isinstance(basis, ACEBasis) and basis.is_sparsified:
         print()
         print(size_comparison(basis))
     return 0
@@ -529,8 +403,8 @@ def cmd_verify(args) -> int:
 
 def cmd_export(args) -> int:
     """Write a fitted model as an ML-PACE ``.yace`` file and print the LAMMPS lines for it."""
-    from ace_ref.model import load
-    from ace_ref.yace import export_yace
+    from ace_ref.models.load import load
+    from ace_ref.models.yace import export_yace
 
     model = load(args.model)
     out = export_yace(
@@ -552,13 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", nargs="+", help="test extxyz files")
     p.add_argument("--e0", help="isolated-atom energies (extxyz); default: least squares")
     _add_basis_options(p)
-    p.add_argument(
-        "--solver", default=FIT_DEFAULTS["solver"], choices=["ridge", "blr", "tsvd", "lsqr"]
-    )
-    p.add_argument("--lam", type=float, default=1e-3, help="λ for ridge/lsqr")
+    p.add_argument("--solver", default=defaults.SOLVER, choices=["ridge", "blr", "tsvd", "lsqr"])
+    p.add_argument("--lam", type=float, default=defaults.LAMBDA, help="λ for ridge/lsqr")
     p.add_argument(
         "--assembly",
-        default="qr",
+        default=defaults.ASSEMBLY,
         choices=["qr", "normal"],
         help="streamed QR (accurate, default) or normal equations (faster)",
     )
@@ -582,14 +454,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--smoothness",
         type=float,
-        default=FIT_DEFAULTS["smoothness"],
+        default=defaults.SMOOTHNESS,
         help="exponent p of the smoothness prior (0: off)",
     )
-    p.add_argument("--weights", default=FIT_DEFAULTS["weights"])
-    p.add_argument("--stress-unit", default="eV/A3", help="eV/A3, GPa, bar or kbar")
+    p.add_argument("--weights", default=defaults.WEIGHTS)
+    p.add_argument("--stress-unit", default=defaults.STRESS_UNIT, help="eV/A3, GPa, bar or kbar")
     p.add_argument(
         "--stress-convention",
-        default="ase",
+        default=defaults.STRESS_CONVENTION,
         choices=["ase", "pressure"],
         help="'pressure' if the files store P = −σ (LAMMPS, FitSNAP data)",
     )
@@ -602,8 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="+")
     p.add_argument("--json")
     p.add_argument("--plot")
-    p.add_argument("--stress-unit", default="eV/A3")
-    p.add_argument("--stress-convention", default="ase", choices=["ase", "pressure"])
+    p.add_argument("--stress-unit", default=defaults.STRESS_UNIT)
+    p.add_argument(
+        "--stress-convention", default=defaults.STRESS_CONVENTION, choices=["ase", "pressure"]
+    )
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("export", help="write a model as .yace for LAMMPS pair_style pace")
     p.add_argument("model", help="model file (.npz) fitted with --radial ace1")

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-R_CUT = 5.0
+# ---------------------------------------------------------------------------------- basis
+ORDER = 3
+"""Correlation order ν of the ``ace-ref fit`` default basis (body order 4)."""
+
+MAX_DEGREE = (12, 12, Fraction(46, 5))
+"""Total-degree bound ``D_ν`` per order of the default basis (with :data:`W_L`: K = 11469 for
+H/C/O). Chosen on acetylacetone (train_300K → test_MD_300K; BENCHMARKS.md, "Acetylacetone
+accuracy"): at a fixed number of coefficients a small ``w_L`` (more angular resolution per
+radial function) gives the lowest errors."""
+
+R_CUT = 4.5
 """Cutoff radius (Å)."""
 
 RADIAL = "bessel"
@@ -17,7 +27,7 @@ RADIAL = "bessel"
 ENVELOPE_P = 6
 """Exponent of the NequIP polynomial envelope."""
 
-W_L = Fraction(3, 2)
+W_L = Fraction(3, 5)
 """Weight of ``l`` in the total degree ``Σ_t (n_t + w_L l_t)`` (exact rational)."""
 
 MAX_OUTPUT_L = 2
@@ -43,8 +53,47 @@ with r_in = 0, ~5e3 with 0.4 r_cut)."""
 
 ASSEMBLY_ROWS_PER_COLUMN = 8
 """Assembly partitions hold about this many rows per basis function (``8 (K+1)``), so a
-partition's summary (``K²`` numbers) is small beside its rows (see ace_ref.reduction)."""
+partition's summary (``K²`` numbers) is small beside its rows (see ace_ref.fit.reduction)."""
 
 ASSEMBLY_MIN_PARTITIONS = 4
 """At least this many assembly partitions (parallel work for threads and Dask workers on small
 data sets), as long as each keeps at least ``max(K + 1, 2048)`` rows."""
+
+# ---------------------------------------------------------------------------------- fit
+SOLVER = "blr"
+"""Solver of :func:`ace_ref.fit.fit`: Bayesian linear regression (evidence-optimal α, β)."""
+
+WEIGHTS = "energy=30,forces=1,virial=1"
+"""Observable weights (:meth:`ace_ref.fit.assembly.Weights.parse` syntax); energies are per
+atom, so 30 balances meV/atom against meV/Å for small molecules."""
+
+SMOOTHNESS = 2.0
+"""Exponent ``p`` of the smoothness prior ``Γ_kk = (1 + deg_k)^p`` (0: off)."""
+
+LAMBDA = 1e-3
+"""Regularisation λ of the ``ridge`` and ``lsqr`` solvers."""
+
+ASSEMBLY = "qr"
+"""Assembly summary: ``"qr"`` (streamed QR, keeps the conditioning) or ``"normal"`` (Gram)."""
+
+TSVD_VALIDATION_FRACTION = Fraction(1, 10)
+"""Share of the training configurations held out to choose the ``tsvd`` truncation."""
+
+SEED = 0
+"""Seed of every random choice of a fit (validation split, posterior committee)."""
+
+STRESS_UNIT = "eV/A3"
+"""Unit of stresses in data files (``eV/A3``, ``GPa``, ``bar``, ``kbar``)."""
+
+STRESS_CONVENTION = "ase"
+"""Sign of stresses in data files: ``"ase"`` (σ) or ``"pressure"`` (P = −σ, LAMMPS/FitSNAP)."""
+
+# ---------------------------------------------------------------------------------- two-layer basis
+L2_LMAX = 1
+"""Largest ``L`` of the layer-1 channels and of ``A²`` (two-layer basis)."""
+
+L2_MAX_N = 4
+"""Layer-2 radial functions (two-layer basis)."""
+
+L2_ORDER = 1
+"""Correlation order ν₂ of layer 2 (two-layer basis)."""

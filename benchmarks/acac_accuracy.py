@@ -19,9 +19,10 @@ from pathlib import Path
 
 from ace_ref import ACEBasis
 from ace_ref.cli import error_table
-from ace_ref.data import read_configs, read_e0
-from ace_ref.fit import Weights, assemble, smoothness_prior, solve
-from ace_ref.model import LinearACEModel
+from ace_ref.fit.assembly import Weights, assemble
+from ace_ref.fit.data import read_configs, read_e0
+from ace_ref.fit.solvers import smoothness_prior, solve
+from ace_ref.models.linear import LinearACEModel
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "acac"
 PACKAGED = Path(__file__).resolve().parents[1] / "ace_ref" / "example_data" / "acac"
@@ -119,13 +120,13 @@ def plot(records: list[dict], path: str) -> None:
         k = [r["n_coefficients"] for r in recs]
         axes[0].plot(k, [r["test_energy_rmse_meV"] for r in recs], "o-", label=label)
         axes[1].plot(k, [r["test_forces_rmse_meV_per_A"] for r in recs], "o-", label=label)
-    from ace_ref.cli import FIT_DEFAULTS
+    from ace_ref import defaults
 
-    default = [str(d) for d in FIT_DEFAULTS["max_degree"]]
+    default = [str(d) for d in defaults.MAX_DEGREE]
     for rec in records:
         spec = rec["spec"]
         mine = [str(Fraction(d)) for d in spec["max_degree"]]
-        if mine == default and str(Fraction(str(spec.get("w_L", "3/2")))) == FIT_DEFAULTS["w_L"]:
+        if mine == default and str(Fraction(str(spec.get("w_L", "3/2")))) == defaults.W_L:
             k = rec["n_coefficients"]
             axes[0].plot(k, rec["test_energy_rmse_meV"], "k*", ms=14, zorder=5, label=None)
             axes[1].plot(k, rec["test_forces_rmse_meV_per_A"], "k*", ms=14, zorder=5,

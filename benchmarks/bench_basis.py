@@ -39,8 +39,8 @@ from ase.build import bulk, molecule
 from ase.io import read
 
 from ace_ref import ACEBasis
-from ace_ref.model import LinearACEModel
-from ace_ref.peers import pyace_basis_configuration
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.verify.peers import pyace_basis_configuration
 
 R_CUT = 5.0
 
@@ -121,7 +121,7 @@ def structures(name: str, quick: bool = False) -> list[Atoms]:
 
 
 def min_distance(atoms: Atoms) -> float:
-    from ace_ref.neighbours import neighbour_list
+    from ace_ref.one_particle.neighbours import neighbour_list
 
     nl = neighbour_list(atoms, 3.5)
     d = np.linalg.norm(nl.vectors, axis=1)
@@ -167,7 +167,7 @@ def tree_stats(model: LinearACEModel, atoms_list: list[Atoms]) -> dict:
     pairs = 0
     n_atoms = 0
     for atoms in atoms_list:
-        species, i, j, D, offsets, pair_type = b._prepare(atoms, "bench")
+        species, i, j, D, offsets, pair_type = b.pairs(atoms, "bench")
         counts += np.bincount(species, minlength=len(b.elements))
         pairs += len(i)
         n_atoms += len(atoms)
@@ -201,7 +201,7 @@ def _pass_ours(model, atoms_list, threads):
 def _pass_prepare(basis, atoms_list):
     t0 = time.perf_counter()
     for a in atoms_list:
-        basis._prepare(a, "bench")
+        basis.pairs(a, "bench")
     return time.perf_counter() - t0
 
 

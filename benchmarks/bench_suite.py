@@ -37,7 +37,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import ace_ref  # noqa: E402
-from ace_ref import ACEBasis, kernels  # noqa: E402
+from ace_ref import ACEBasis  # noqa: E402
+from ace_ref.kernels import features  # noqa: E402
 
 THREAD_VARS = (
     "NUMBA_NUM_THREADS",
@@ -229,11 +230,11 @@ def ours_atomic_base_with_gradients(basis: ACEBasis, structures):
 
 
 def ours_invariants_with_gradients(basis: ACEBasis, atoms):
-    """ν ≤ 2 invariants B_i and ∂B_i/∂r_ij per pair (``kernels.features_and_pair_gradients``)."""
-    species, i, j, D, offsets, pair_type = basis._prepare(atoms, "bench")
-    phi, dphi = basis._pair_basis(D, pair_type)
-    A = kernels.atomic_base(offsets, species[j], phi, len(basis.elements), basis.n_slot)
-    return kernels.features_and_pair_gradients(
+    """ν ≤ 2 invariants B_i and ∂B_i/∂r_ij per pair (``features.features_and_pair_gradients``)."""
+    species, i, j, D, offsets, pair_type = basis.pairs(atoms, "bench")
+    phi, dphi = basis.pair_basis(D, pair_type)
+    A = features.atomic_base(offsets, species[j], phi, len(basis.elements), basis.n_slot)
+    return features.features_and_pair_gradients(
         A, offsets, species[j], dphi, basis.n_slot, basis.tables(0)
     )
 
@@ -402,7 +403,7 @@ def piece_coupling_pyace() -> dict:
     t0 = time.perf_counter()
     from pyace import ACEBBasisSet
 
-    from ace_ref.peers import pyace_basis_configuration
+    from ace_ref.verify.peers import pyace_basis_configuration
 
     t1 = time.perf_counter()
     conf = pyace_basis_configuration(CHO3["elements"], CHO3["max_n"], CHO3["max_l"], 5.0)
@@ -430,9 +431,8 @@ def piece_assembly(n_configs: int | None = None) -> dict:
     from fractions import Fraction
     from importlib import resources
 
-    from ace_ref import fit
-    from ace_ref.cli import FIT_DEFAULTS
-    from ace_ref.data import read_configs, read_e0
+    from ace_ref import defaults, fit
+    from ace_ref.fit.data import read_configs, read_e0
 
     root = resources.files("ace_ref") / "example_data" / "acac"
     configs = read_configs([str(root / "train_300K.xyz")])
@@ -442,14 +442,14 @@ def piece_assembly(n_configs: int | None = None) -> dict:
     t0 = time.perf_counter()
     basis = ACEBasis(
         ["H", "C", "O"],
-        FIT_DEFAULTS["order"],
-        max_degree=FIT_DEFAULTS["max_degree"],
-        w_L=Fraction(FIT_DEFAULTS["w_L"]),
-        r_cut=FIT_DEFAULTS["r_cut"],
-        radial=FIT_DEFAULTS["radial"],
+        defaults.ORDER,
+        max_degree=defaults.MAX_DEGREE,
+        w_L=Fraction(defaults.W_L),
+        r_cut=defaults.R_CUT,
+        radial=defaults.RADIAL,
     )
     t_basis = time.perf_counter() - t0
-    weights = fit.Weights.parse(FIT_DEFAULTS["weights"])
+    weights = fit.Weights.parse(defaults.WEIGHTS)
     # warm-up (Numba caches loaded, first-call overheads) on one configuration
     fit.config_rows(basis, configs[0], e0, weights)
     original = fit.write_config_rows
@@ -469,7 +469,7 @@ def piece_assembly(n_configs: int | None = None) -> dict:
         total = time.perf_counter() - t0
     finally:
         fit.write_config_rows = original
-    from ace_ref.reduction import plan_partitions
+    from ace_ref.fit.reduction import plan_partitions
 
     digest = hashlib.sha256(np.ascontiguousarray(system.R).tobytes())
     digest.update(np.ascontiguousarray(system.z).tobytes())
@@ -485,10 +485,10 @@ def piece_assembly(n_configs: int | None = None) -> dict:
         "fold_s": total - spent[0],
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
         "spec": (
-            f"order {FIT_DEFAULTS['order']}, degree "
-            f"[{', '.join(str(d) for d in FIT_DEFAULTS['max_degree'])}], "
-            f"w_L {FIT_DEFAULTS['w_L']}, r_cut {FIT_DEFAULTS['r_cut']} Å, "
-            f"{FIT_DEFAULTS['radial'].capitalize()}; weights {FIT_DEFAULTS['weights']}"
+            f"order {defaults.ORDER}, degree "
+            f"[{', '.join(str(d) for d in defaults.MAX_DEGREE)}], "
+            f"w_L {defaults.W_L}, r_cut {defaults.R_CUT} Å, "
+            f"{defaults.RADIAL.capitalize()}; weights {defaults.WEIGHTS}"
         ),
     }
 

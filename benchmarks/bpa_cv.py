@@ -18,9 +18,10 @@ import numpy as np
 
 from ace_ref import ACEBasis
 from ace_ref.cli import error_table
-from ace_ref.data import read_configs, read_e0
-from ace_ref.fit import Weights, assemble, smoothness_prior, solve
-from ace_ref.model import LinearACEModel
+from ace_ref.fit.assembly import Weights, assemble
+from ace_ref.fit.data import read_configs, read_e0
+from ace_ref.fit.solvers import smoothness_prior, solve
+from ace_ref.models.linear import LinearACEModel
 
 BPA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3bpa"
 

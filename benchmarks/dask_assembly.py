@@ -8,7 +8,7 @@ Run::
 Every route folds the same fixed partitions with single-threaded LAPACK, so each prints the
 SHA-256 of its summary: they must all be equal.
 
-Default basis: the ``ace-ref fit`` defaults (``FIT_DEFAULTS``) on H/C/N/O. With four
+Default basis: the ``ace-ref fit`` defaults (``ace_ref.defaults``) on H/C/N/O. With four
 species they give a large basis whose merges need three ``(K+1)²`` arrays per worker; the
 BENCHMARKS.md run uses ``--degree 11,11,9 --wl 1`` (K = 16 488), which fits two workers on
 this 23 GB machine. Prints one JSON line per measurement; among them the inputs of the paper
@@ -30,11 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ace_ref import ACEBasis
-from ace_ref.cli import FIT_DEFAULTS
-from ace_ref.data import read_configs, read_e0
-from ace_ref.distributed import PARTITION_KEY, distributed_assemble
-from ace_ref.fit import LinearSystem, Weights, assemble, config_rows, merge
+from ace_ref import ACEBasis, defaults
+from ace_ref.fit.assembly import LinearSystem, Weights, assemble, config_rows, merge
+from ace_ref.fit.data import read_configs, read_e0
+from ace_ref.fit.distributed import PARTITION_KEY, distributed_assemble
 
 BPA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3bpa"
 
@@ -139,7 +138,7 @@ def main(args) -> None:
         max_degree=degree,
         w_L=Fraction(args.wl),
         r_cut=args.rcut,
-        radial=FIT_DEFAULTS["radial"],
+        radial=defaults.RADIAL,
     )
     K = len(basis)
     config_rows(basis, configs[0], e0, Weights())  # Numba warm-up
@@ -222,9 +221,9 @@ def main(args) -> None:
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--degree", default=",".join(str(d) for d in FIT_DEFAULTS["max_degree"]))
-    p.add_argument("--wl", default=str(FIT_DEFAULTS["w_L"]))
-    p.add_argument("--rcut", type=float, default=FIT_DEFAULTS["r_cut"])
+    p.add_argument("--degree", default=",".join(str(d) for d in defaults.MAX_DEGREE))
+    p.add_argument("--wl", default=str(defaults.W_L))
+    p.add_argument("--rcut", type=float, default=defaults.R_CUT)
     p.add_argument("--method", default="qr", choices=["qr", "normal"])
     p.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     p.add_argument("--workers", type=int, nargs="*", default=[2])

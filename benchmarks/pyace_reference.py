@@ -40,7 +40,7 @@ import numpy as np
 # 1. Basis configuration and counts
 # --------------------------------------------------------------------------------------------
 
-DEFAULT_RADBASE = "SBessel"  # pacemaker's template default; same choice as ace_ref.peers
+DEFAULT_RADBASE = "SBessel"  # pacemaker's template default; same choice as ace_ref.verify.peers
 DEFAULT_RADPARAMETERS = (5.25,)  # lambda; used by ChebExpCos / ChebPow, ignored by SBessel
 DEFAULT_DCUT = 0.01  # width of the extra cosine cut applied by ChebExpCos only
 

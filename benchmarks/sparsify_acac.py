@@ -75,7 +75,7 @@ def build(name):
         return ACEBasis(ELEMENTS, **{**SINGLE, **SPECS[name]})
     if name in REFERENCE:
         return ACEBasis(ELEMENTS, **REFERENCE[name])
-    from ace_ref.multilayer import TwoLayerBasis
+    from ace_ref.basis.two_layer import TwoLayerBasis
 
     spec = TWO_LAYER[name]
     return TwoLayerBasis(ACEBasis(ELEMENTS, **spec["layer1"]), **spec["layer2"])
@@ -83,9 +83,10 @@ def build(name):
 
 def run(names, out: Path, method: str):
     from ace_ref.cli import error_table
-    from ace_ref.data import read_configs, read_e0
-    from ace_ref.fit import Weights, assemble, smoothness_prior, solve
-    from ace_ref.sparsify import coefficient_inclusion
+    from ace_ref.fit.assembly import Weights, assemble
+    from ace_ref.fit.data import read_configs, read_e0
+    from ace_ref.fit.solvers import smoothness_prior, solve
+    from ace_ref.verify.span import coefficient_inclusion
 
     train = read_configs(DATA / "train_300K.xyz")
     test = read_configs(DATA / "test_MD_300K.xyz")
@@ -153,7 +154,7 @@ def span(names, out: Path):
     """Numerical span_inclusion of single-layer sparsifications against the full basis at
     the benchmark's size; stored next to the exact (coefficient) count."""
     from ace_ref import ACEBasis
-    from ace_ref.sparsify import span_inclusion
+    from ace_ref.verify.span import span_inclusion
 
     full = ACEBasis(ELEMENTS, **SINGLE)
     for name in names:
@@ -177,10 +178,10 @@ def span(names, out: Path):
 
 
 def _model(basis, coefficients, e0):
-    from ace_ref.model import LinearACEModel
+    from ace_ref.models.linear import LinearACEModel
 
     if hasattr(basis, "layer1"):
-        from ace_ref.multilayer import TwoLayerModel
+        from ace_ref.models.two_layer import TwoLayerModel
 
         return TwoLayerModel(basis, coefficients, e0)
     return LinearACEModel(basis, coefficients, e0)

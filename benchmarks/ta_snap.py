@@ -21,9 +21,10 @@ import numpy as np
 from ase.units import bar
 
 from ace_ref import ACEBasis
-from ace_ref.data import fit_e0, read_configs
-from ace_ref.fit import Weights, assemble, smoothness_prior, solve
-from ace_ref.model import LinearACEModel
+from ace_ref.fit.assembly import Weights, assemble
+from ace_ref.fit.data import fit_e0, read_configs
+from ace_ref.fit.solvers import smoothness_prior, solve
+from ace_ref.models.linear import LinearACEModel
 
 TA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ta"
 

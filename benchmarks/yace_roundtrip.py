@@ -12,7 +12,7 @@ Two fits with the exportable ``ace1`` radial basis (BLR, smoothness prior p = 2)
 
 For each pyace evaluator (``recursive``/``product`` = LAMMPS ``pair_style pace
 recursive|product``; ``ctilde`` = pyace's default) it prints the largest relative and
-absolute differences (:func:`ace_ref.yace_check.pyace_agreement`) and the model's own
+absolute differences (:func:`ace_ref.models.yace_check.pyace_agreement`) and the model's own
 round-off scale.
 
 ``--compare-radials`` also fits both data sets with the Bessel radial basis and with
@@ -33,10 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from ace_ref import ACEBasis
-from ace_ref.data import fit_e0, read_configs, read_e0
-from ace_ref.fit import Weights, assemble, smoothness_prior, solve
-from ace_ref.model import LinearACEModel
-from ace_ref.yace_check import PYACE_EVALUATORS, pyace_agreement
+from ace_ref.fit.assembly import Weights, assemble
+from ace_ref.fit.data import fit_e0, read_configs, read_e0
+from ace_ref.fit.solvers import smoothness_prior, solve
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.models.yace_check import PYACE_EVALUATORS, pyace_agreement
 
 ROOT = Path(__file__).resolve().parents[1]
 ACAC = ROOT / "ace_ref" / "example_data" / "acac"

@@ -10,8 +10,10 @@ Independent of SymPy's Racah-formula implementation, this script builds the coup
 2. lower states follow from ``|L M−1> = J− |L M> / a−(L, M)``.
 
 It checks every value against ``sympy.physics.wigner.clebsch_gordan`` (the implementation
-``ace_ref.coupling`` uses) and writes the exact table ``ace_ref/_generated/cg_table.py``, which
-the tests compare with :func:`ace_ref.coupling.cg_tensor`. Output is deterministic.
+``ace_ref.coupling`` uses) and writes the exact table ``tests/data/cg_table.py`` (test data, not
+shipped),
+which the tests compare with :func:`ace_ref.coupling.clebsch_gordan.cg_tensor`. Output is
+deterministic.
 
 Run: ``python derivations/clebsch_gordan.py [--output PATH] [--lmax 3]``.
 """
@@ -25,7 +27,7 @@ import sympy as sp
 from sympy.physics.wigner import clebsch_gordan
 
 LMAX = 3
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "ace_ref" / "_generated" / "cg_table.py"
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "cg_table.py"
 
 
 def a_plus(l, m):

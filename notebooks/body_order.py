@@ -40,10 +40,11 @@ from ase import Atoms
 from ase.calculators.emt import EMT
 
 from ace_ref import ACEBasis
-from ace_ref.data import read_configs, read_e0
-from ace_ref.fit import Weights, assemble, smoothness_prior, solve
-from ace_ref.model import LinearACEModel
-from ace_ref.verify import body_order
+from ace_ref.fit.assembly import Weights, assemble
+from ace_ref.fit.data import read_configs, read_e0
+from ace_ref.fit.solvers import smoothness_prior, solve
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.verify.body_order import body_order
 
 IMG = Path(os.environ.get("ACE_REF_DOCS_IMG", "."))
 IMG.mkdir(parents=True, exist_ok=True)

@@ -35,13 +35,9 @@ import numpy as np
 from ase import Atoms
 
 from ace_ref import ACEBasis
-from ace_ref.coupling import (
-    cg_tensor,
-    coupling_paths,
-    o3_multiplicity,
-    symmetric_power_weights,
-)
-from ace_ref.spherical import complex_to_real_matrix
+from ace_ref.coupling.clebsch_gordan import cg_tensor
+from ace_ref.coupling.symmetric import coupling_paths, o3_multiplicity, symmetric_power_weights
+from ace_ref.one_particle.spherical import complex_to_real_matrix
 
 IMG = Path(os.environ.get("ACE_REF_DOCS_IMG", "."))
 IMG.mkdir(parents=True, exist_ok=True)

@@ -41,9 +41,10 @@ import sympy as sp
 from ase.io import read
 
 from ace_ref import ACEBasis
-from ace_ref.coupling import clebsch_gordan, coupled_block
-from ace_ref.rotations import random_o3, random_rotation, wigner_d_real
-from ace_ref.spherical import complex_to_real_matrix, real_spherical_harmonics
+from ace_ref.coupling.cache import coupled_block
+from ace_ref.coupling.clebsch_gordan import clebsch_gordan
+from ace_ref.coupling.rotations import random_o3, random_rotation, wigner_d_real
+from ace_ref.one_particle.spherical import complex_to_real_matrix, real_spherical_harmonics
 
 IMG = Path(os.environ.get("ACE_REF_DOCS_IMG", "."))  # where the figures go
 IMG.mkdir(parents=True, exist_ok=True)

@@ -47,13 +47,16 @@ import numpy as np
 import scipy.linalg
 
 from ace_ref import ACEBasis
-from ace_ref.coupling import cg_tensor, coupling_paths, o3_multiplicity
-from ace_ref.data import read_configs, read_e0
-from ace_ref.fit import Weights, assemble, smoothness_prior, solve
-from ace_ref.model import LinearACEModel
-from ace_ref.rotations import random_o3, wigner_d_real
-from ace_ref.sparsify import chain_block, coefficient_inclusion, span_inclusion
-from ace_ref.spherical import complex_to_real_matrix
+from ace_ref.coupling.chain import chain_block
+from ace_ref.coupling.clebsch_gordan import cg_tensor
+from ace_ref.coupling.rotations import random_o3, wigner_d_real
+from ace_ref.coupling.symmetric import coupling_paths, o3_multiplicity
+from ace_ref.fit.assembly import Weights, assemble
+from ace_ref.fit.data import read_configs, read_e0
+from ace_ref.fit.solvers import smoothness_prior, solve
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.one_particle.spherical import complex_to_real_matrix
+from ace_ref.verify.span import coefficient_inclusion, span_inclusion
 
 IMG = Path(os.environ.get("ACE_REF_DOCS_IMG", "."))  # where the figures go
 IMG.mkdir(parents=True, exist_ok=True)
@@ -152,7 +155,7 @@ assert n_invariants == 1 and ratio.std() < 1e-10 * abs(ratio.mean())
 # the angular resolution of three-body terms is capped at $L_{\max}$.
 #
 # Every ordering and every path of the two blocks, and the number of independent functions
-# that `ace_ref.sparsify.chain_block` keeps under each cap:
+# that `ace_ref.coupling.chain.chain_block` keeps under each cap:
 
 
 # %%

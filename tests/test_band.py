@@ -1,4 +1,4 @@
-"""The two-stage route of the regularised solvers (ace_ref.band): the band form is an
+"""The two-stage route of the regularised solvers (ace_ref.fit._band): the band form is an
 orthogonal transformation of the matrix, every λ solves the stacked least-squares problem in
 both coordinate systems, and posterior draws have the exact covariance."""
 
@@ -10,8 +10,8 @@ import scipy.linalg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ace_ref.band import reduce_to_band
-from ace_ref.bidiagonal import bidiagonalize
+from ace_ref.fit._band import reduce_to_band
+from ace_ref.fit._bidiagonal import bidiagonalize
 
 
 def _graded_triangle(rng, n, decades):

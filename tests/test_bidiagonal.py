@@ -1,4 +1,4 @@
-"""The bidiagonal route of the regularised solvers (ace_ref.bidiagonal, ace_ref.lapack):
+"""The bidiagonal route of the regularised solvers (ace_ref.fit._bidiagonal, ace_ref.fit._lapack):
 LAPACK wrappers reconstruct the matrix, every λ solves the stacked least-squares problem,
 BLR finds the same evidence optimum as a full SVD, and the committee has the exact posterior
 covariance."""
@@ -11,8 +11,10 @@ import scipy.linalg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ace_ref import fit, lapack
-from ace_ref.bidiagonal import bidiagonalize
+from ace_ref import fit
+from ace_ref.fit import _lapack as lapack
+from ace_ref.fit import solvers
+from ace_ref.fit._bidiagonal import bidiagonalize
 
 
 def _graded_triangle(rng, n, decades):
@@ -82,7 +84,7 @@ def test_blr_bidiagonal_equals_full_svd(monkeypatch):
     system = _system(rng, 400, 60, 0.05)
     gamma = np.linspace(1, 30, 60)
     fast = fit.solve(system, "blr", gamma)
-    monkeypatch.setattr(fit, "_regularised", fit._SpectralRegularised)
+    monkeypatch.setattr(solvers, "_regularised", solvers._SpectralRegularised)
     svd = fit.solve(system, "blr", gamma)
     assert fast.info["lambda"] == pytest.approx(svd.info["lambda"], rel=1e-8)
     assert fast.info["effective_parameters"] == pytest.approx(

@@ -15,9 +15,11 @@ from ase.md.verlet import VelocityVerlet
 
 from ace_ref import ACEBasis
 from ace_ref.cli import main
-from ace_ref.data import fit_e0, read_configs, read_e0
-from ace_ref.fit import Weights, assemble, smoothness_prior, solve
-from ace_ref.model import LinearACEModel, load
+from ace_ref.fit.assembly import Weights, assemble
+from ace_ref.fit.data import fit_e0, read_configs, read_e0
+from ace_ref.fit.solvers import smoothness_prior, solve
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.models.load import load
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "ace_ref" / "example_data" / "acac"
 

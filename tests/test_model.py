@@ -15,7 +15,9 @@ from ase.optimize import BFGS
 
 import ace_ref
 from ace_ref import ACEBasis
-from ace_ref.model import LinearACEModel, ModelFileError, load
+from ace_ref.models.files import ModelFileError
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.models.load import load
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,7 @@ def test_save_load_round_trip(chon_model, tmp_path):
     path = chon_model.save(tmp_path / "m.npz")
     again = ace_ref.load(path)  # the top-level API the docs use
     assert isinstance(again, ace_ref.LinearACEModel)
-    assert isinstance(ace_ref.ACECalculator(again), ace_ref.model.ACECalculator)
+    assert isinstance(ace_ref.ACECalculator(again), ace_ref.models.calculator.ACECalculator)
     atoms = molecule("CH3OH")
     np.testing.assert_array_equal(again.coefficients, chon_model.coefficients)
     assert again.predict(atoms)["energy"] == chon_model.predict(atoms)["energy"]
@@ -153,7 +155,7 @@ def test_ase_optimiser_and_nve_energy_conservation(chon_model):
 
 
 def test_atomic_path_leaves_old_file_and_no_temporary_on_error(tmp_path):
-    from ace_ref.atomic import atomic_path
+    from ace_ref._atomic_write import atomic_path
 
     target = tmp_path / "out.json"
     target.write_text("old")

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ace_ref import ACEBasis
-from ace_ref.multisets import (
+from ace_ref.coupling.multisets import (
     bounded_multisets,
     count_bounded_multisets,
     sample_bounded_multisets,

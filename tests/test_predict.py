@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ace_ref import ACEBasis
-from ace_ref.model import LinearACEModel
-from ace_ref.predict import _tree_sweep, atom_batches
-from ace_ref.product_tree import build_product_tree
-from ace_ref.simd import WIDTH
+from ace_ref.kernels.predict import _tree_sweep, atom_batches
+from ace_ref.kernels.product_tree import build_product_tree
+from ace_ref.kernels.simd import WIDTH
+from ace_ref.models.linear import LinearACEModel
 
 
 @pytest.fixture(scope="module")

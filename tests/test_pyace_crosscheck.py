@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from ace_ref import ACEBasis
-from ace_ref.peers import pyace_basis_configuration
+from ace_ref.verify.peers import pyace_basis_configuration
 
 pyace = pytest.importorskip("pyace", reason="pyace (pip install --pre python-ace) not installed")
 

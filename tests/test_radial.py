@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from numpy.polynomial import legendre as npleg
 from scipy.special import eval_legendre
 
-from ace_ref.radial import (
+from ace_ref.one_particle.radial import (
     MAX_PARAMS,
     ACE1Radial,
     BesselRadial,
@@ -320,7 +320,7 @@ def test_kernel_does_not_allocate():
         """
         import numba, numpy as np
         from numba.core.runtime import rtsys
-        from ace_ref.radial import (
+        from ace_ref.one_particle.radial import (
             ACE1Radial, BesselRadial, PolynomialRadial, radial_with_derivative
         )
 

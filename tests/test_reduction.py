@@ -11,10 +11,12 @@ import scipy.linalg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ace_ref import ACEBasis, lapack
-from ace_ref.data import read_configs, read_e0
-from ace_ref.fit import Weights, assemble, config_rows, smoothness_prior, solve, summarise
-from ace_ref.reduction import merge_tree, plan_partitions, reduce_tree, row_counts
+from ace_ref import ACEBasis
+from ace_ref.fit import _lapack as lapack
+from ace_ref.fit.assembly import Weights, assemble, config_rows, summarise
+from ace_ref.fit.data import read_configs, read_e0
+from ace_ref.fit.reduction import merge_tree, plan_partitions, reduce_tree, row_counts
+from ace_ref.fit.solvers import smoothness_prior, solve
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "ace_ref" / "example_data" / "acac"
 
@@ -206,7 +208,7 @@ def test_cli_threads_do_not_change_the_model(tmp_path, capsys):
     import numba
 
     from ace_ref.cli import main
-    from ace_ref.model import load
+    from ace_ref.models.load import load
 
     args = ["fit", str(EXAMPLE / "train_300K.xyz"), "--e0", str(EXAMPLE / "isolated_atoms.xyz")]
     args += ["--order", "2", "--max-n", "4,3", "--max-l", "0,2", "--rcut", "4.0", "--quiet"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from ace_ref.simd import WIDTH, row_axpy, row_copy, row_fill, row_fma, row_mul
+from ace_ref.kernels.simd import WIDTH, row_axpy, row_copy, row_fill, row_fma, row_mul
 
 
 @njit(cache=False)

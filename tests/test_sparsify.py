@@ -8,11 +8,14 @@ from ase.build import molecule
 
 from ace_ref import ACEBasis
 from ace_ref.cli import main
-from ace_ref.coupling import coupled_block
-from ace_ref.fit import Weights, assemble, solve
-from ace_ref.model import LinearACEModel, load
-from ace_ref.rotations import random_o3, wigner_d_real
-from ace_ref.sparsify import chain_block, coefficient_inclusion, span_inclusion
+from ace_ref.coupling.cache import coupled_block
+from ace_ref.coupling.chain import chain_block
+from ace_ref.coupling.rotations import random_o3, wigner_d_real
+from ace_ref.fit.assembly import Weights, assemble
+from ace_ref.fit.solvers import solve
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.models.load import load
+from ace_ref.verify.span import coefficient_inclusion, span_inclusion
 
 SPEC = dict(order=3, max_degree=[7, 7, 6], w_L=1, r_cut=4.0)
 SPARSIFICATIONS = {
@@ -173,7 +176,7 @@ def test_dependent_paths_fit_like_independent(cache):
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    from ace_ref.data import Config
+    from ace_ref.fit.data import Config
 
     def cluster():
         while True:

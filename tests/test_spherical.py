@@ -15,8 +15,8 @@ from numba import njit
 from scipy.special import sph_harm_y
 
 from ace_ref._generated import real_ylm_table as table
-from ace_ref.rotations import random_o3, random_rotation, wigner_d_real
-from ace_ref.spherical import (
+from ace_ref.coupling.rotations import random_o3, random_rotation, wigner_d_real
+from ace_ref.one_particle.spherical import (
     E3NN_INPUT_PERMUTATION,
     LMAX_TABLE,
     complex_to_real_matrix,

@@ -16,7 +16,8 @@ from ase.calculators.lj import LennardJones
 from ace_ref import ACEBasis
 from ace_ref import verify as V
 from ace_ref.cli import main
-from ace_ref.model import LinearACEModel
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.verify.report import _random_cluster
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -42,7 +43,7 @@ def calc(model):
 def _cluster(seed=0):
     """5 atoms (H, C), pairwise 1.0–3.2 Å apart, no symmetry."""
     rng = np.random.default_rng(seed)
-    return V._random_cluster(["H", "C"], 5, rng)
+    return _random_cluster(["H", "C"], 5, rng)
 
 
 def _box():

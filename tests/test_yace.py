@@ -16,8 +16,8 @@ from scipy.special import sph_harm_y
 
 from ace_ref import ACEBasis
 from ace_ref.cli import main
-from ace_ref.model import LinearACEModel
-from ace_ref.yace import (
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.models.yace import (
     YaceExportError,
     check_exportable,
     ctilde_functions,
@@ -283,7 +283,8 @@ def test_refuses_other_models_and_bases():
 
 
 def test_refuses_a_real_two_layer_model():
-    from ace_ref.multilayer import TwoLayerBasis, TwoLayerModel
+    from ace_ref.basis.two_layer import TwoLayerBasis
+    from ace_ref.models.two_layer import TwoLayerModel
 
     layer1 = ACEBasis("Ta", order=2, max_n=[2, 2], max_l=[0, 1], radial="ace1")
     basis = TwoLayerBasis(layer1, lmax_hidden=1, max_n=2)

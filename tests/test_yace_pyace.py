@@ -2,7 +2,7 @@
 the exported ``.yace`` and reproduces our energies, forces and stresses to ≤ 1e-8 relative.
 
 Evaluators: ``recursive`` and ``product`` are what ``pair_style pace recursive|product`` run
-in LAMMPS; ``ctilde`` is pyace's default. Relative measures: :func:`ace_ref.yace_check.
+in LAMMPS; ``ctilde`` is pyace's default. Relative measures: :func:`ace_ref.models.yace_check.
 pyace_agreement`. The numbers measured on larger models are in BENCHMARKS.md.
 """
 
@@ -16,10 +16,11 @@ from ase.build import molecule
 from ase.io import read
 
 from ace_ref import ACEBasis
-from ace_ref.data import fit_e0, read_configs, read_e0
-from ace_ref.fit import Weights, assemble, smoothness_prior, solve
-from ace_ref.model import LinearACEModel
-from ace_ref.yace_check import PYACE_EVALUATORS, pyace_agreement
+from ace_ref.fit.assembly import Weights, assemble
+from ace_ref.fit.data import fit_e0, read_configs, read_e0
+from ace_ref.fit.solvers import smoothness_prior, solve
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.models.yace_check import PYACE_EVALUATORS, pyace_agreement
 
 pytest.importorskip("pyace", reason="pyace (pip install --pre python-ace) not installed")
 

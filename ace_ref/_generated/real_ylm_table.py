@@ -7,7 +7,8 @@ Monomial form. Term q of lm = l*l + l + m (that is TERM_LM[q]) contributes
 TERM_COEFF[q] * x**a * y**b * z**c with (a, b, c) = TERM_POWERS[q]; the terms of lm are
 LM_OFFSETS[lm]:LM_OFFSETS[lm + 1], and r^l Y_lm(x, y, z) is their sum.
 
-Factorized form (used by ace_ref.spherical). For t = l*(l+1)//2 + k (0 <= k <= l),
+Factorized form (used by ace_ref.one_particle.spherical).
+For t = l*(l+1)//2 + k (0 <= k <= l),
 Z_lk(s) = sum of ZPOLY_COEFF[q] * s**ZPOLY_POWERS[q] over q in
 ZPOLY_OFFSETS[t]:ZPOLY_OFFSETS[t + 1]; on the unit sphere
 Y_{l,k} = Re[(x + i y)**k] Z_lk(z) and Y_{l,-k} = Im[(x + i y)**k] Z_lk(z).

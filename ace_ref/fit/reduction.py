@@ -43,7 +43,8 @@ T = TypeVar("T")
 def row_counts(configs, weights) -> np.ndarray:
     """Rows each configuration contributes (energy 1, forces ``3N``, virial 6), uncomputed.
 
-    ``configs`` are :class:`ace_ref.data.Config`; ``weights`` an :class:`ace_ref.fit.Weights`
+    ``configs`` are :class:`ace_ref.fit.data.Config`; ``weights`` an
+    :class:`ace_ref.fit.assembly.Weights`
     (an observable with weight 0 contributes no rows)."""
     counts = np.zeros(len(configs), dtype=np.int64)
     for k, c in enumerate(configs):

@@ -2,7 +2,7 @@
 
 For a fitted model the coefficients are contracted into the product basis once,
 ``c̃[z, v] = Σ_k c[z, k] C[k, v]``, and stored as a prefix tree
-(:class:`ace_ref.product_tree.ProductTree`). Per central atom ``i`` of species ``z``:
+(:class:`ace_ref.kernels.product_tree.ProductTree`). Per central atom ``i`` of species ``z``:
 
 1. neighbours: ``A_i[s, n, lm] = Σ_{j: species s} R_n(r_ij) Y_lm(r̂_ij)`` (only the ``(n, lm)``
    slots some product uses, see :func:`lm_limits`);
@@ -15,9 +15,9 @@ Forces are ``F_j = Σ_i ∂E_i/∂r_ij − …`` (``r_ij = r_j − r_i``), the v
 ``W[a, b] = Σ_ij r_ij,a ∂E/∂r_ij,b``. Nothing is differentiated numerically and nothing is
 approximated: the result is the exact gradient of the same polynomial the design rows use.
 
-Atoms of one species are processed in batches of ``WIDTH`` (:data:`ace_ref.simd.WIDTH`): the
+Atoms of one species are processed in batches of ``WIDTH`` (:data:`ace_ref.kernels.simd.WIDTH`): the
 tree sweeps of a batch run together with the batch as the innermost axis, so every tree node is
-read once per batch and its multiply–adds are vector instructions (:mod:`ace_ref.simd`).
+read once per batch and its multiply–adds are vector instructions (:mod:`ace_ref.kernels.simd`).
 Batches are spread over threads (``prange``); every scratch buffer is allocated once per thread
 chunk, none per atom.
 """
@@ -28,10 +28,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ace_ref.product_tree import ProductTree
-from ace_ref.radial import radial_with_derivative
-from ace_ref.simd import WIDTH, row_axpy, row_copy, row_fill, row_fma, row_mul
-from ace_ref.spherical import real_ylm_with_gradient
+from ace_ref.kernels.product_tree import ProductTree
+from ace_ref.kernels.simd import WIDTH, row_axpy, row_copy, row_fill, row_fma, row_mul
+from ace_ref.one_particle.radial import radial_with_derivative
+from ace_ref.one_particle.spherical import real_ylm_with_gradient
 
 __all__ = ["energy_forces", "lm_limits", "atom_batches"]
 
@@ -77,7 +77,7 @@ def _tree_sweep(
     """Forward and reverse sweep of one species' trie for a batch of ``WIDTH`` atoms.
 
     Work arrays have the batch as their last axis, (·, WIDTH), and every update is one vector
-    row operation (:mod:`ace_ref.simd`). ``seg = (first node, internal roots end, roots end,
+    row operation (:mod:`ace_ref.kernels.simd`). ``seg = (first node, internal roots end, roots end,
     first internal, internal end)``. ``value``/``adj`` are indexed by position in the species'
     list of internal nodes (internal roots first, so root ``r`` sits at ``r − first``); a leaf's
     adjoint is its coefficient.
@@ -253,12 +253,12 @@ def energy_forces(
     Parameters
     ----------
     offsets, species, i_of_pair, j_of_pair, vectors, pair_type
-        The neighbour list of :meth:`ace_ref.basis.ACEBasis._prepare` (pairs sorted by ``i``,
+        The neighbour list of :meth:`ace_ref.basis.ace.ACEBasis.pairs` (pairs sorted by ``i``,
         ``vectors = r_j − r_i`` with periodic images).
     radial_params, n_max, l_max, n_species
         Radial parameters per species pair and the basis dimensions.
     tree, n_lm_of_n
-        The model's :class:`ace_ref.product_tree.ProductTree` and its :func:`lm_limits`.
+        The model's :class:`ace_ref.kernels.product_tree.ProductTree` and its :func:`lm_limits`.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""Weighted least-squares assembly and solvers for linear ACE models.
+"""Weighted least-squares assembly: design rows streamed into an ``O(K²)`` summary.
 
 Rows of one configuration with ``N`` atoms (weights ``w_c`` per configuration, ``w_type`` per
 ``config_type``, ``w_E, w_F, w_V`` per observable, ``w_i`` per atom for forces):
@@ -10,23 +10,10 @@ Rows of one configuration with ``N`` atoms (weights ``w_c`` per configuration, `
 Assembly streams: rows are folded, a block at a time, into an ``O(K²)`` summary, so memory
 does not grow with the number of configurations — either the Gram matrix ``AᵀA`` and ``Aᵀy``
 (``method="normal"``, fastest) or the triangular factor of a QR decomposition
-(``method="qr"``, default, keeps the conditioning of ``A``). Every solver works from the summary:
-
-* ``ridge`` — ``min ‖A c − y‖² + λ ‖Γ c‖²``;
-* ``blr`` — Bayesian linear regression, prior ``c ~ N(0, (α Γ²)⁻¹)``, noise ``β⁻¹``, with
-  ``α, β`` maximising the evidence (MacKay's fixed point); posterior committee by sampling.
-
-  Both work from one factorization of the scaled problem ``A Γ⁻¹``: for QR summaries the
-  two-stage bidiagonalization ``RΓ⁻¹ = Q₁ U P₁ᵀ``, ``U = Q₂ B P₂ᵀ`` (:mod:`ace_ref.band`:
-  ``(8/3) K³`` flops once in blocked reflectors, then ``O(K)`` per λ on ``B`` and ``O(K b²)``
-  for the coefficients on the band ``U``; no singular vectors), for Gram summaries the
-  eigendecomposition of ``Γ⁻¹GΓ⁻¹``;
-* ``tsvd`` — truncated SVD of ``A Γ⁻¹`` with the rank chosen on a validation set;
-* ``lsqr`` — iterative: :func:`scipy.sparse.linalg.lsqr` on ``[RΓ⁻¹; √λ I]`` (QR summary) or
-  conjugate gradients on the damped normal equations (Gram summary).
-
-``Γ`` is the algebraic smoothness prior of ACEpotentials, ``Γ_kk = (1 + deg_k)^p`` with
-``deg_k = Σ_t (n_t + w_L l_t)`` (``p = 0`` turns it off).
+(``method="qr"``, default, keeps the conditioning of ``A``); the solvers of
+:mod:`ace_ref.fit.solvers` work from the summary alone. The partitions and the order in which
+their summaries merge are fixed by :mod:`ace_ref.fit.reduction`, so the result is bitwise
+the same on one thread, many threads or a Dask cluster.
 """
 
 from __future__ import annotations
@@ -37,30 +24,28 @@ from dataclasses import dataclass, field
 
 import numba
 import numpy as np
-import scipy.linalg
-import scipy.sparse.linalg
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from ace_ref import lapack
-from ace_ref.band import reduce_to_band
-from ace_ref.basis import ACEBasis
-from ace_ref.data import Config
-from ace_ref.reduction import partition_bounds, plan_partitions, reduce_tree, row_counts
+from ace_ref.basis.ace import ACEBasis
+from ace_ref.fit import _lapack as lapack
+from ace_ref.fit.data import Config
+from ace_ref.fit.reduction import partition_bounds, plan_partitions, reduce_tree, row_counts
 
 __all__ = [
     "Weights",
     "LinearSystem",
-    "assemble",
-    "merge",
-    "smoothness_prior",
-    "summarise",
     "write_config_rows",
-    "solve",
-    "SOLVERS",
+    "config_rows",
+    "check_e0",
+    "summarise",
+    "assemble",
+    "default_block_rows",
+    "triangle_of",
+    "system_of_triangle",
+    "fold_triangle",
+    "merge",
 ]
-
-SOLVERS = ("ridge", "blr", "tsvd", "lsqr")
 
 
 @dataclass
@@ -159,7 +144,7 @@ def write_config_rows(
 ) -> None:
     """Write the weighted rows of one configuration into ``A`` (rows × K) and ``y`` in place.
 
-    ``A`` and ``y`` must have exactly :func:`ace_ref.reduction.row_counts` rows (energy,
+    ``A`` and ``y`` must have exactly :func:`ace_ref.fit.reduction.row_counts` rows (energy,
     forces ``3N`` in atom-major order, virial upper triangle). An :class:`ACEBasis` scatters
     the force rows straight into ``A`` (no per-structure copy); ``A`` may be a row slice of
     a Fortran-ordered block buffer.
@@ -231,7 +216,7 @@ class _Summary:
     ``Aᵀy`` (``"normal"``) or into the upper-triangular factor ``T = [[R, z], [0, ρ]]`` of
     ``[A | y]`` (``"qr"``, ``z = Qᵀy``, ``Q`` never formed). The first QR fold is LAPACK's
     ``dgeqrt`` of the block, every later one the triangular–pentagonal QR ``dtpqrt`` of
-    ``[T; block]``, which updates ``T`` in place (:mod:`ace_ref.lapack`, without the GIL), so
+    ``[T; block]``, which updates ``T`` in place (:mod:`ace_ref.fit._lapack`, without the GIL), so
     memory is ``(K+1)²`` plus one block. The fold order is the order of the calls, so equal
     inputs give bitwise equal summaries.
     """
@@ -344,14 +329,14 @@ def assemble(
     number: on acetylacetone with BLR it measurably loses accuracy (BENCHMARKS.md), because
     the evidence-optimal regularisation lies below what a float64 Gram matrix resolves.
 
-    The configurations are split by :func:`ace_ref.reduction.plan_partitions`; each
+    The configurations are split by :func:`ace_ref.fit.reduction.plan_partitions`; each
     partition is folded by :func:`summarise` and the partition summaries are merged by
-    :func:`merge` in the fixed tree of :func:`ace_ref.reduction.reduce_tree`, on ``threads``
+    :func:`merge` in the fixed tree of :func:`ace_ref.fit.reduction.reduce_tree`, on ``threads``
     threads (default: Numba's thread count); the last merge, which nothing else can overlap,
     spreads its trailing updates over all ``threads`` (:func:`fold_triangle`). LAPACK runs
     single-threaded inside, and neither the plan nor the merge's blocks depend on
     ``threads``, so the summary is bitwise the same for any number of threads — and the same
-    as :func:`ace_ref.distributed.distributed_assemble` on any cluster.
+    as :func:`ace_ref.fit.distributed.distributed_assemble` on any cluster.
     """
     if method not in ("normal", "qr"):
         raise ValueError(f"unknown assembly method {method!r} (normal or qr)")
@@ -431,7 +416,7 @@ def system_of_triangle(T: np.ndarray, yy: float, n_rows: int, n_configs: int) ->
 def fold_triangle(T: np.ndarray, other: np.ndarray, threads: int = 1) -> None:
     """``T ← R`` of the stacked ``[T; other]`` for two ``(K+1) × (K+1)`` upper triangles.
 
-    :func:`ace_ref.lapack.tpqrt_parallel` with its fixed panel and column blocks, about
+    :func:`ace_ref.fit._lapack.tpqrt_parallel` with its fixed panel and column blocks, about
     ``(2/3)(K+1)³`` flops; the trailing updates run on ``threads`` threads and the result is
     bitwise the same for any ``threads``. ``other`` is overwritten (reflectors).
     """
@@ -471,201 +456,3 @@ def merge(systems: list[LinearSystem], consume: bool = False, threads: int = 1) 
     for s in systems[1:]:
         fold_triangle(T, triangle_of(s, reuse=consume), threads)
     return system_of_triangle(T, yy, n_rows, n_configs)
-
-
-def _spectral(system: LinearSystem, gamma: np.ndarray):
-    """``(s, Vt, zt, rest)`` of the scaled problem ``A Γ⁻¹ = U diag(s) Vᵀ``, ``zt = Uᵀy``.
-
-    ``rest = ‖y‖² − ‖zt‖²`` is the part of ``y`` no coefficient can fit. QR: SVD of ``RΓ⁻¹``.
-    Normal: ``eigh`` of ``Γ⁻¹GΓ⁻¹`` (``s² = eigenvalues``), with eigenvalues below
-    ``K·ε·max`` treated as exact zeros (their directions are not determined by float64 Gram
-    matrices), ``zt = Vᵀ Γ⁻¹ b / s`` elsewhere.
-    """
-    if system.method == "qr":
-        U, s, Vt = scipy.linalg.svd(
-            system.R / gamma[None, :], full_matrices=False, check_finite=False
-        )
-        zt = U.T @ system.z
-    else:
-        Gs = system.G / np.outer(gamma, gamma)
-        w, V = scipy.linalg.eigh(Gs, check_finite=False)
-        w, V = w[::-1], V[:, ::-1]
-        floor = len(w) * np.finfo(float).eps * max(w[0], 0.0)
-        keep = w > floor
-        s = np.sqrt(np.where(keep, w, 0.0))
-        zt = np.zeros_like(s)
-        zt[keep] = (V[:, keep].T @ (system.b / gamma)) / s[keep]
-        Vt = V.T
-    rest = max(system.yy - float(zt @ zt), 0.0)
-    return s, Vt, zt, rest
-
-
-class _Regularised:
-    """``min_d ‖A Γ⁻¹ d − y‖² + λ ‖d‖²`` for any ``λ > 0`` from one factorization.
-
-    ``s2``: squared singular values of ``A Γ⁻¹``. :meth:`solve` returns ``(x, fit, x²)`` —
-    the solution in the factorization's own orthonormal coordinates, ``‖A Γ⁻¹ d − y‖²`` and
-    ``‖d‖²`` (all the evidence fixed point needs); :meth:`coefficients` returns ``d``;
-    :meth:`posterior_samples` draws ``d`` from ``N(d̂, (β (Γ⁻¹AᵀAΓ⁻¹ + λ I))⁻¹)``.
-    """
-
-    s2: np.ndarray
-
-    def solve(self, lam: float) -> tuple[np.ndarray, float, float]:  # pragma: no cover
-        raise NotImplementedError
-
-    def coefficients(self, lam: float) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
-
-    def posterior_samples(self, lam, beta, n, rng) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
-
-
-class _SpectralRegularised(_Regularised):
-    """From the SVD / eigendecomposition of :func:`_spectral` (Gram summaries)."""
-
-    def __init__(self, system: LinearSystem, gamma: np.ndarray) -> None:
-        self.s, self.Vt, self.zt, self.rest = _spectral(system, gamma)
-        self.s2 = self.s**2
-
-    def solve(self, lam):
-        x = self.s * self.zt / (self.s2 + lam)
-        return x, float(np.sum((self.s * x - self.zt) ** 2)) + self.rest, float(x @ x)
-
-    def coefficients(self, lam):
-        return self.Vt.T @ self.solve(lam)[0]
-
-    def posterior_samples(self, lam, beta, n, rng):
-        x = self.solve(lam)[0]
-        std = 1.0 / np.sqrt(beta * (self.s2 + lam))
-        return (x[None, :] + rng.normal(size=(n, len(x))) * std[None, :]) @ self.Vt
-
-
-class _BandRegularised(_Regularised):
-    """From the two-stage bidiagonalization of ``R Γ⁻¹`` (QR summaries; :mod:`ace_ref.band`):
-    the evidence iterations on the bidiagonal ``B``, the coefficients and posterior draws
-    from the band form."""
-
-    def __init__(self, system: LinearSystem, gamma: np.ndarray) -> None:
-        scaled = np.divide(system.R, gamma[None, :], order="F")  # a fresh array: reduce in place
-        self.b = reduce_to_band(scaled, system.z, overwrite=True)
-        self.s2 = self.b.singular_values() ** 2
-        self.rest = max(system.yy - float(system.z @ system.z), 0.0)
-
-    def solve(self, lam):
-        x, _, _ = self.b.solve(lam)
-        return x, self.b.residual2(x) + self.rest, float(x @ x)
-
-    def coefficients(self, lam):
-        return self.b.coefficients(lam)
-
-    def posterior_samples(self, lam, beta, n, rng):
-        return self.b.posterior_samples(lam, beta, n, rng)
-
-
-def _regularised(system: LinearSystem, gamma: np.ndarray) -> _Regularised:
-    if system.method == "qr":
-        return _BandRegularised(system, gamma)
-    return _SpectralRegularised(system, gamma)
-
-
-def smoothness_prior(basis: ACEBasis, p: float = 2.0) -> np.ndarray:
-    """Diagonal ``Γ_kk = (1 + deg_k)^p``, ``deg_k = Σ_t (n_t + w_L l_t)``, in column order.
-
-    A basis with a ``column_degrees()`` method (e.g. :class:`ace_ref.multilayer.TwoLayerBasis`)
-    supplies its own degrees in column order."""
-    if hasattr(basis, "column_degrees"):
-        return (1.0 + np.asarray(basis.column_degrees(), dtype=float)) ** p
-    degs = np.array(
-        [float(sum(n + basis.w_L * l for _, n, l in lab["nl"])) for lab in basis.tables(0).labels]
-    )
-    gamma = (1.0 + degs) ** p
-    return np.tile(gamma, len(basis.elements))
-
-
-@dataclass
-class Solution:
-    """Coefficients and what the solver learned (``info``: λ, α, β, rank, …)."""
-
-    coefficients: np.ndarray
-    info: dict
-    committee: np.ndarray | None = None
-
-
-def solve(
-    system: LinearSystem,
-    solver: str = "blr",
-    gamma: np.ndarray | None = None,
-    lam: float = 1e-3,
-    validation: LinearSystem | None = None,
-    committee_size: int = 0,
-    seed: int = 0,
-) -> Solution:
-    """Solve the streamed system with one of :data:`SOLVERS` (see module docstring)."""
-    if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; choose from {SOLVERS}")
-    K = system.n_columns
-    gamma = np.ones(K) if gamma is None else np.asarray(gamma, dtype=float)
-    if solver == "lsqr":
-        if system.method == "qr":
-            res = scipy.sparse.linalg.lsqr(
-                system.R / gamma[None, :],
-                system.z,
-                damp=np.sqrt(lam),
-                atol=1e-12,
-                btol=1e-12,
-                iter_lim=20 * K,
-            )
-            d, iterations = res[0], int(res[2])
-        else:  # CG on the damped normal equations (CGLS, mathematically LSQR's iterates)
-            op = system.G / np.outer(gamma, gamma) + lam * np.eye(K)
-            d, info = scipy.sparse.linalg.cg(op, system.b / gamma, rtol=1e-12, maxiter=20 * K)
-            iterations = int(info)
-        return Solution(d / gamma, {"solver": "lsqr", "lambda": lam, "iterations": iterations})
-    if solver == "tsvd":
-        if validation is None:
-            raise ValueError("tsvd needs a validation system to choose the truncation")
-        s, Vt, zt, _ = _spectral(system, gamma)
-        best = None
-        ranks = np.unique(np.linspace(1, int(np.sum(s > 0)), 60).astype(int))
-        for r in ranks:
-            d = Vt[:r].T @ (zt[:r] / s[:r])
-            err = validation.squared_error(d / gamma)
-            if best is None or err < best[0]:
-                best = (err, r, d)
-        _, r, d = best
-        return Solution(d / gamma, {"solver": "tsvd", "rank": int(r), "n_singular": len(s)})
-    if solver == "ridge" and not lam > 0:
-        raise ValueError(f"ridge needs a positive λ (lam), got {lam}; tsvd fits without one")
-    problem = _regularised(system, gamma)
-    if solver == "ridge":
-        return Solution(problem.coefficients(lam) / gamma, {"solver": "ridge", "lambda": lam})
-    # Bayesian linear regression with evidence maximisation (MacKay's fixed point)
-    N = system.n_rows
-    s2 = problem.s2
-    alpha, beta = 1.0, 1.0 / max(system.yy / max(N, 1), 1e-12)
-    iterations = 0
-    for iterations in range(1, 501):  # noqa: B007 - reported below
-        _, fit_err, norm2 = problem.solve(alpha / beta)
-        g = float(np.sum(beta * s2 / (beta * s2 + alpha)))
-        new_alpha = g / max(norm2, 1e-300)
-        new_beta = max(N - g, 1e-12) / max(fit_err, 1e-300)
-        converged = abs(np.log(new_alpha / alpha)) < 1e-10 and abs(np.log(new_beta / beta)) < 1e-10
-        alpha, beta = new_alpha, new_beta
-        if converged:
-            break
-    d = problem.coefficients(alpha / beta)
-    info = {
-        "solver": "blr",
-        "alpha": alpha,
-        "beta": beta,
-        "effective_parameters": float(np.sum(beta * s2 / (beta * s2 + alpha))),
-        "lambda": alpha / beta,
-        "iterations": iterations,
-    }
-    committee = None
-    if committee_size:
-        rng = np.random.default_rng(seed)
-        committee = problem.posterior_samples(alpha / beta, beta, committee_size, rng)
-        committee = committee / gamma[None, :]
-    return Solution(d / gamma, info, committee)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ace_ref.coupling import cg_tensor
-from ace_ref.spherical import complex_to_real_matrix
+from ace_ref.coupling.clebsch_gordan import cg_tensor
+from ace_ref.one_particle.spherical import complex_to_real_matrix
 
 __all__ = ["random_o3", "random_rotation", "wigner_d_real"]
 

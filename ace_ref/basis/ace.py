@@ -27,24 +27,27 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
 
-from ace_ref import defaults, kernels
-from ace_ref.coupling import CouplingCache, o3_multiplicity
-from ace_ref.multisets import (
+from ace_ref import defaults
+from ace_ref.basis.tables import AtomicBaseGradients, BasisTables, DesignRows, assemble_tables
+from ace_ref.coupling.cache import CouplingCache
+from ace_ref.coupling.multisets import (
     bounded_multisets,
     count_bounded_multisets,
     sample_bounded_multisets,
 )
-from ace_ref.neighbours import neighbour_list
-from ace_ref.radial import make_radial
+from ace_ref.coupling.symmetric import o3_multiplicity
+from ace_ref.kernels import features
+from ace_ref.one_particle.neighbours import neighbour_list
+from ace_ref.one_particle.radial import RadialSpec
 
-__all__ = ["ACEBasis", "AtomicBaseGradients", "BasisTables", "DesignRows"]
+__all__ = ["ACEBasis", "Pairs"]
 
 
 def _per_order(value, order: int, name: str, kind=int) -> list | None:
@@ -76,155 +79,21 @@ def _per_order(value, order: int, name: str, kind=int) -> list | None:
     return out
 
 
-@dataclass(frozen=True)
-class BasisTables:
-    """Index tables of one output irrep ``L`` (shared by all central species).
+class Pairs(NamedTuple):
+    """Pairs of one structure as the kernels take them (pairs sorted by the central atom)."""
 
-    ``product_index[v, t]`` is the one-particle index ``a`` of factor ``t`` of product ``v``
-    (``-1`` padding beyond ``product_order[v]``). ``C`` is stored by rows
-    ``row = k (2L+1) + (M + L)`` in CSR form. ``G`` entries ``g`` are the nonzero pairs
-    ``(row, a)`` of ``∂B_row/∂A_a``; ``triple_*`` list every ``(row, v, t)`` contribution and
-    ``g_ptr[row, s]:g_ptr[row, s+1]`` the ``g`` of that row whose ``a`` lies in species slot ``s``.
-    """
-
-    L: int
-    n_functions: int
-    product_index: np.ndarray
-    product_order: np.ndarray
-    c_indptr: np.ndarray
-    c_indices: np.ndarray
-    c_data: np.ndarray
-    triple_g: np.ndarray
-    triple_v: np.ndarray
-    triple_t: np.ndarray
-    triple_c: np.ndarray
-    g_a: np.ndarray
-    g_ptr: np.ndarray
-    labels: list = field(repr=False)
-
-    @property
-    def n_rows(self) -> int:
-        return self.n_functions * (2 * self.L + 1)
-
-    @property
-    def n_products(self) -> int:
-        return len(self.product_order)
-
-
-@dataclass(frozen=True)
-class AtomicBaseGradients:
-    """The atomic base ``A`` of many structures and its gradients with respect to positions.
-
-    ``A_i[s n_slot + idx] = Σ_{j ∈ N(i), z_j = s} φ_idx(r_ij)`` with ``r_ij = r_j − r_i``, so
-
-    * ``∂A_i[s n_slot + idx]/∂r_j = ∇φ_idx(r_ij)`` for each pair ``p = (i, j)`` with
-      ``z_j = s`` — ``pair_gradients[p, idx]`` (only the species block of ``j`` is non-zero,
-      so it is stored once per pair, without the species axis);
-    * ``∂A_i/∂r_i = −Σ_j ∇φ(r_ij)`` — ``self_gradients[i]`` in the full layout of ``A``.
-
-    Attributes
-    ----------
-    values : ndarray (n_atoms, n_species n_slot)
-        ``A`` for every atom of every structure.
-    self_gradients : ndarray (n_atoms, n_species n_slot, 3)
-    pair_gradients : ndarray (n_pairs, n_slot, 3)
-    first, second : ndarray (n_pairs,)
-        Atoms ``i`` and ``j`` of each pair, numbered over the whole batch. A periodic image
-        of ``i`` itself appears as ``j = i`` and then contributes to both terms.
-    second_species : ndarray (n_pairs,)
-        Species index ``s`` of ``j``.
-    structure_offsets : ndarray (n_structures + 1,)
-    n_slot : int
-    """
-
-    values: np.ndarray
-    self_gradients: np.ndarray
-    pair_gradients: np.ndarray
-    first: np.ndarray
-    second: np.ndarray
-    second_species: np.ndarray
-    structure_offsets: np.ndarray
-    n_slot: int
-
-
-@dataclass(frozen=True)
-class DesignRows:
-    """Design-matrix rows of one structure (derivatives of ``E = Σ_i Σ_k c_{z_i k} B_{ik}``).
-
-    Attributes
-    ----------
-    energy : ndarray (n_columns,)
-        ``∂E/∂c``.
-    forces : ndarray (n_atoms, 3, n_columns)
-        ``∂F/∂c = −∂²E/∂r∂c``.
-    virial : ndarray (3, 3, n_columns)
-        ``∂/∂c`` of ``∂E/∂ε_ab = Σ_pairs r_ij,a ∂E/∂r_ij,b`` (stress = this / volume, ASE sign).
-    """
-
-    energy: np.ndarray
-    forces: np.ndarray
-    virial: np.ndarray
-
-
-def assemble_tables(
-    L: int,
-    n_functions: int,
-    width: int,
-    prod_rows: list,
-    c_rows: list,
-    c_cols: list,
-    c_vals: list,
-    order: int,
-    n_species: int,
-    n_slot: int,
-    labels: list,
-) -> BasisTables:
-    """:class:`BasisTables` from the per-block pieces: padded product rows, and the coupling
-    matrix as COO triplets (row = function · width + M, column = product).
-
-    Sorts ``C`` into CSR and derives the gradient pattern: every ``(row, v, t)`` with
-    ``a = product_index[v, t]``, de-duplicated into ``(row, a)`` slots ``g`` with pointers
-    ``g_ptr[row, s]`` per neighbour species block ``s`` (slots ``s n_slot … (s+1) n_slot``).
-    """
-    product_index = np.concatenate(prod_rows) if prod_rows else np.zeros((0, order), dtype=np.int64)
-    product_order = np.sum(product_index >= 0, axis=1).astype(np.int64)
-    rows = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=np.int64)
-    cols = np.concatenate(c_cols) if c_cols else np.zeros(0, dtype=np.int64)
-    vals = np.concatenate(c_vals) if c_vals else np.zeros(0)
-    order_ = np.lexsort((cols, rows))
-    rows, cols, vals = rows[order_], cols[order_], vals[order_]
-    n_rows = n_functions * width
-    c_indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=c_indptr[1:])
-    reps = product_order[cols]
-    t_rows = np.repeat(rows, reps)
-    t_v = np.repeat(cols, reps)
-    t_c = np.repeat(vals, reps)
-    starts = np.repeat(np.cumsum(reps) - reps, reps)
-    t_t = np.arange(len(t_v)) - starts
-    t_a = product_index[t_v, t_t]
-    n_A = n_species * n_slot
-    key = t_rows * n_A + t_a
-    g_keys, t_g = np.unique(key, return_inverse=True)
-    g_a = g_keys % n_A
-    bounds = np.arange(n_rows)[:, None] * n_A + np.arange(n_species + 1)[None, :] * n_slot
-    g_ptr = np.searchsorted(g_keys, bounds.ravel()).reshape(n_rows, n_species + 1)
-    return BasisTables(
-        L=L,
-        n_functions=n_functions,
-        product_index=product_index,
-        product_order=product_order,
-        c_indptr=c_indptr,
-        c_indices=cols.astype(np.int64),
-        c_data=vals,
-        triple_g=t_g.astype(np.int64).reshape(-1),
-        triple_v=t_v.astype(np.int64),
-        triple_t=t_t.astype(np.int64),
-        triple_c=t_c,
-        g_a=g_a.astype(np.int64),
-        g_ptr=g_ptr.astype(np.int64),
-        labels=labels,
-    )
+    species: np.ndarray
+    """Species index (in ``basis.elements``) of every atom."""
+    i: np.ndarray
+    """Central atom of every pair."""
+    j: np.ndarray
+    """Neighbour of every pair."""
+    vectors: np.ndarray
+    """``r_ij = r_j + shift·cell − r_i`` (Å), C-contiguous ``(n_pairs, 3)``."""
+    offsets: np.ndarray
+    """Pairs of atom ``i`` are ``offsets[i]:offsets[i+1]``."""
+    pair_type: np.ndarray
+    """``species[i]·n_species + species[j]``: which radial basis applies."""
 
 
 class ACEBasis:
@@ -244,16 +113,16 @@ class ACEBasis:
         Cutoff (Å), or a dict ``{("C", "H"): 4.5, ...}`` of pair cutoffs (symmetric; pairs not
         named use ``defaults.R_CUT`` unless a ``"default"`` key is given).
     radial
-        ``"bessel"``, ``"polynomial"`` or ``"ace1"`` (:class:`ace_ref.radial.ACE1Radial`, the
-        one that exports to LAMMPS ``.yace`` exactly); ``radial_options`` go to the radial
-        class.
+        A :class:`~ace_ref.one_particle.radial.RadialSpec` (kind and options), or just its
+        kind ``"bessel"``, ``"polynomial"`` or ``"ace1"`` (the one that exports to LAMMPS
+        ``.yace`` exactly) with ``radial_options`` for the radial class.
     cache_dir
-        Coupling cache directory (``"default"``: :func:`ace_ref.coupling.default_cache_dir`;
+        Coupling cache directory (``"default"``: :func:`ace_ref.coupling.cache.default_cache_dir`;
         ``None``: no disk cache).
     max_functions
         Refuse larger bases (the error states the size).
     coupling, lmax_hidden, channels, independent
-        NequIP-style sparsifications (:mod:`ace_ref.sparsify`): ``coupling="chain"`` builds
+        NequIP-style sparsifications (:mod:`ace_ref.coupling.chain`): ``coupling="chain"`` builds
         the functions by iterated tensor products, with every hidden feature capped at
         ``L ≤ lmax_hidden`` (``None``: no cap); ``channels="uvu"`` ties the radial index n of
         all factors of a product (``"full"``, alias ``"uvw"``: all n-tuples);
@@ -265,16 +134,20 @@ class ACEBasis:
         (``L = 0``) never need more than the triangle bound.
     """
 
+    has_equivariant_features = True
+    """``features(atoms, L)`` gives ``L > 0`` features too."""
+
     def __init__(
         self,
         elements,
         order: int,
+        *,
         max_n=None,
         max_l=None,
         max_degree=None,
         w_L=defaults.W_L,
         r_cut=defaults.R_CUT,
-        radial: str = defaults.RADIAL,
+        radial: str | RadialSpec = defaults.RADIAL,
         radial_options: dict | None = None,
         cache_dir="default",
         max_functions: int = defaults.MAX_FUNCTIONS,
@@ -318,7 +191,7 @@ class ACEBasis:
             raise ValueError(f"max_output_L must be an integer ≥ 0, got {max_output_L!r}")
         self.max_output_L = int(max_output_L)
         self.l_max = self._needed_l_max()
-        from ace_ref.spherical import LMAX_TABLE
+        from ace_ref.one_particle.spherical import LMAX_TABLE
 
         if self.l_max > LMAX_TABLE:  # the Y_lm kernel is tabulated up to LMAX_TABLE
             raise ValueError(
@@ -326,8 +199,13 @@ class ACEBasis:
                 f"are tabulated only up to l = {LMAX_TABLE}: cap max_l (it combines with "
                 "max_degree) or lower max_degree"
             )
-        self.radial_kind = radial
-        self.radial_options = dict(radial_options or {})
+        if isinstance(radial, RadialSpec):
+            if radial_options:
+                raise ValueError("give radial options inside the RadialSpec, not radial_options")
+            radial, radial_options = radial.kind, radial.options
+        self.radial_spec = RadialSpec(radial, **(radial_options or {}))
+        self.radial_kind = self.radial_spec.kind
+        self.radial_options = dict(self.radial_spec.options)
         self.r_cut = self._pair_cutoffs(r_cut)
         self.radials = self._make_radials()
         self._coupling = CouplingCache(cache_dir)
@@ -352,7 +230,7 @@ class ACEBasis:
             )
 
     def _set_sparsification(self, coupling, lmax_hidden, channels, independent) -> None:
-        from ace_ref.sparsify import CHANNELS, COUPLINGS
+        from ace_ref.coupling.chain import CHANNELS, COUPLINGS
 
         if coupling not in COUPLINGS:
             raise ValueError(f"unknown coupling {coupling!r} (choose from {COUPLINGS})")
@@ -438,12 +316,7 @@ class ACEBasis:
     def _make_radials(self) -> list:
         ns = len(self.elements)
         return [
-            [
-                make_radial(
-                    self.radial_kind, self.n_max, float(self.r_cut[a, b]), self.radial_options
-                )
-                for b in range(ns)
-            ]
+            [self.radial_spec.build(self.n_max, float(self.r_cut[a, b])) for b in range(ns)]
             for a in range(ns)
         ]
 
@@ -531,7 +404,7 @@ class ACEBasis:
         """Estimate the size before enumerating the tuples, and refuse an absurd one.
 
         The number of sorted ν-tuples within the degree budget is counted exactly
-        (:func:`ace_ref.multisets.count_bounded_multisets`); when it exceeds the budget of
+        (:func:`ace_ref.coupling.multisets.count_bounded_multisets`); when it exceeds the budget of
         ``20 max_functions``, the mean character-formula count of 400 tuples drawn uniformly
         from them (seeded) times their number estimates the basis size, which the error
         reports.
@@ -603,7 +476,7 @@ class ACEBasis:
             for combo, sizes, mult in self.nl_tuples(nu, L):
                 ls = tuple(t[2] for t in combo)
                 if self.coupling == "chain":
-                    from ace_ref.sparsify import chain_block
+                    from ace_ref.coupling.chain import chain_block
 
                     block = chain_block(ls, sizes, L, (-1) ** L, self.lmax_hidden, self.independent)
                     n_paths += block.n_paths
@@ -755,7 +628,12 @@ class ACEBasis:
         )
 
     # ------------------------------------------------------------------ evaluation
-    def _prepare(self, atoms: Atoms, where: str):
+    def pairs(self, atoms: Atoms, where: str = "structure") -> Pairs:
+        """The pairs this basis sees in ``atoms``: the neighbour list at ``max r_cut``,
+        cut to each species pair's own cutoff, sorted by the central atom ``i``.
+
+        ``where`` names the structure in error messages (unknown elements, bad geometry).
+        """
         if not isinstance(atoms, Atoms):
             raise TypeError(f"{where}: expected ase.Atoms, got {type(atoms).__name__}")
         index = {el: s for s, el in enumerate(self.elements)}
@@ -777,14 +655,29 @@ class ACEBasis:
             pair_type = pair_type[keep]
         else:
             i, j, D, offsets = nl.i, nl.j, nl.vectors, nl.offsets
-        return species, i, j, np.ascontiguousarray(D), offsets, pair_type
+        return Pairs(species, i, j, np.ascontiguousarray(D), offsets, pair_type)
 
-    def _radial_params(self) -> np.ndarray:
+    def radial_parameters(self) -> np.ndarray:
+        """Parameter rows of every species pair's radial basis (row ``a·n_species + b``), the
+        plain-array form the kernels evaluate
+        (:meth:`ace_ref.one_particle.radial.BesselRadial.params`)."""
         ns = len(self.elements)
         return np.array([self.radials[a][b].params() for a in range(ns) for b in range(ns)])
 
-    def _pair_basis(self, D, pair_type):
-        return kernels.pair_basis(D, pair_type, self._radial_params(), self.n_max, self.l_max)
+    def column_degrees(self) -> np.ndarray:
+        """Degree ``Σ_t (n_t + w_L l_t)`` of every column (packed layout), exact values as
+        floats; the smoothness prior ``Γ_kk = (1 + deg_k)^p`` is built from it."""
+        degs = np.array(
+            [float(sum(n + self.w_L * l for _, n, l in lab["nl"])) for lab in self.tables(0).labels]
+        )
+        return np.tile(degs, len(self.elements))
+
+    def body_order(self) -> int:
+        """Body order ``ν_max + 1`` of every invariant of this basis."""
+        return self.order + 1
+
+    def pair_basis(self, D, pair_type):
+        return features.pair_basis(D, pair_type, self.radial_parameters(), self.n_max, self.l_max)
 
     def atomic_base_with_gradients(self, structures: Atoms | list[Atoms]) -> AtomicBaseGradients:
         """``A`` and its position gradients for one structure or many, in one parallel sweep.
@@ -796,7 +689,7 @@ class ACEBasis:
         ``structure_offsets[k] : structure_offsets[k+1]``). See :class:`AtomicBaseGradients`.
         """
         batch = [structures] if isinstance(structures, Atoms) else list(structures)
-        parts = [self._prepare(a, f"structure {k}") for k, a in enumerate(batch)]
+        parts = [self.pairs(a, f"structure {k}") for k, a in enumerate(batch)]
         n_atoms = np.array([len(a) for a in batch], dtype=np.int64)
         structure_offsets = np.zeros(len(batch) + 1, dtype=np.int64)
         np.cumsum(n_atoms, out=structure_offsets[1:])
@@ -813,12 +706,12 @@ class ACEBasis:
             a, b = structure_offsets[k], structure_offsets[k + 1]
             offsets[a + 1 : b + 1] = p[4][1:] + pair_start[k]
         first, second = first.astype(np.int64), second.astype(np.int64)
-        A, dA_self, dphi = kernels.atomic_base_with_gradients(
+        A, dA_self, dphi = features.atomic_base_with_gradients(
             np.ascontiguousarray(vectors),
             pair_type.astype(np.int64),
             offsets,
             species[second],
-            self._radial_params(),
+            self.radial_parameters(),
             self.n_max,
             self.l_max,
             len(self.elements),
@@ -836,9 +729,9 @@ class ACEBasis:
 
     def atomic_base(self, atoms: Atoms) -> np.ndarray:
         """``A[i, a]`` for every atom (one-particle index ``a``, see :meth:`one_particle_index`)."""
-        species, i, j, D, offsets, pair_type = self._prepare(atoms, "structure")
-        phi, _ = self._pair_basis(D, pair_type)
-        return kernels.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
+        species, i, j, D, offsets, pair_type = self.pairs(atoms, "structure")
+        phi, _ = self.pair_basis(D, pair_type)
+        return features.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
 
     def features(self, atoms: Atoms, L: int = 0, where: str = "structure") -> np.ndarray:
         """Per-atom features.
@@ -851,10 +744,10 @@ class ACEBasis:
         if isinstance(L, bool) or int(L) != L or L < 0:
             raise ValueError(f"L must be a non-negative integer, got {L!r}")
         t = self.tables(int(L))
-        species, i, j, D, offsets, pair_type = self._prepare(atoms, where)
-        phi, _ = self._pair_basis(D, pair_type)
-        A = kernels.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
-        B = kernels.product_features(
+        species, i, j, D, offsets, pair_type = self.pairs(atoms, where)
+        phi, _ = self.pair_basis(D, pair_type)
+        A = features.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
+        B = features.product_features(
             A, t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
         )
         if L > 0:
@@ -876,11 +769,11 @@ class ACEBasis:
         ``a``, and ``DesignRows.forces`` is that array instead of ``(n_atoms, 3, K)``.
         """
         t = self.tables(0)
-        species, i, j, D, offsets, pair_type = self._prepare(atoms, where)
-        phi, dphi = self._pair_basis(D, pair_type)
-        A = kernels.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
-        B, dB = kernels.features_and_pair_gradients(A, offsets, species[j], dphi, self.n_slot, t)
-        E, F, V = kernels.scatter_design_rows(
+        species, i, j, D, offsets, pair_type = self.pairs(atoms, where)
+        phi, dphi = self.pair_basis(D, pair_type)
+        A = features.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
+        B, dB = features.features_and_pair_gradients(A, offsets, species[j], dphi, self.n_slot, t)
+        E, F, V = features.scatter_design_rows(
             B, dB, species, i, j, D, len(self.elements), force_rows
         )
         return DesignRows(E, F, V)

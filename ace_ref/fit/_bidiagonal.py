@@ -1,7 +1,7 @@
 """Regularised least squares through one bidiagonalization: every λ in ``O(K)``.
 
 The bidiagonal kernels here (Eldén's Tikhonov solve, products with ``B``) serve both routes;
-:mod:`ace_ref.fit` reaches ``B`` by the faster two-stage reduction of :mod:`ace_ref.band`,
+:mod:`ace_ref.fit` reaches ``B`` by the faster two-stage reduction of :mod:`ace_ref.fit._band`,
 and the one-stage :func:`bidiagonalize` below is the reference it is tested against.
 
 For the scaled problem ``min_d ‖M d − z‖² + λ ‖d‖²`` with a square ``M`` (``K × K``: the
@@ -21,7 +21,7 @@ What Bayesian regression needs follows without any further ``K³`` work:
 * ``‖x‖²`` and ``‖B x − w‖²`` for the evidence fixed point, ``O(K)`` per ``λ``;
 * coefficients ``d = P x`` by applying the reflectors, ``O(K²)`` (``dormbr``).
 
-(Posterior draws are taken in :mod:`ace_ref.band`, from the band factor of the chosen ``λ``.)
+(Posterior draws are taken in :mod:`ace_ref.fit._band`, from the band factor of the chosen ``λ``.)
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ace_ref import lapack
+from ace_ref.fit import _lapack as lapack
 
 __all__ = ["BidiagonalForm", "Bidiagonalization", "bidiagonalize", "tikhonov_bidiagonal"]
 

@@ -8,11 +8,11 @@ Data flow (one structure):
 3. :func:`product_features` — ``B[i, row] = Σ_v C[row, v] Π_t A[i, v_t]``.
 4. :func:`features_and_pair_gradients` — also ``∂B[i, row]/∂r_ij = Σ_a G[row, a] ∇φ_p[a]`` with
    ``G[row, a] = Σ_{(v,t): v_t=a} C[row, v] Π_{s≠t} A[v_s]`` accumulated on the fixed sparsity
-   pattern of :class:`ace_ref.basis.BasisTables` (never a dense K × 3 n_nb Jacobian).
+   pattern of :class:`ace_ref.basis.tables.BasisTables` (never a dense K × 3 n_nb Jacobian).
 5. :func:`scatter_design_rows` — energy/force/virial rows from ``B`` and ``∂B/∂r_ij``.
 
 The prediction path for fixed coefficients (product tree, one adjoint sweep) is in
-:mod:`ace_ref.predict`.
+:mod:`ace_ref.kernels.predict`.
 
 Parallel loops run over chunks of atoms (``prange``) with one scratch buffer per chunk, so the
 inner loops allocate nothing.
@@ -24,8 +24,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ace_ref.radial import radial_with_derivative
-from ace_ref.spherical import real_ylm_with_gradient
+from ace_ref.one_particle.radial import radial_with_derivative
+from ace_ref.one_particle.spherical import real_ylm_with_gradient
 
 __all__ = [
     "pair_basis",
@@ -264,7 +264,7 @@ def _features_and_pair_gradients(
 def features_and_pair_gradients(A, offsets, neighbour_species, dphi, n_slot: int, tables):
     """``B`` (n_atoms, n_rows) and ``∂B[i(p), row]/∂r_ij`` (n_pairs, n_rows, 3).
 
-    ``tables`` is the :class:`ace_ref.basis.BasisTables` of the output irrep.
+    ``tables`` is the :class:`ace_ref.basis.tables.BasisTables` of the output irrep.
     """
     t = tables
     n_rows = len(t.c_indptr) - 1

@@ -27,7 +27,7 @@ Kinds
   ``u = (x(r) − x(r_c))/(x(r_in) − x(r_c))`` and ``x = ((1 + r_0)/(1 + r))^q`` (integer ``q``):
   the envelope is a polynomial in the *transformed* distance, as in ACE1.jl. This is the form
   ML-PACE (LAMMPS ``pair_style pace``) evaluates analytically as radial basis
-  ``ACE.jl.Basic``, so models built on it export to ``.yace`` exactly (:mod:`ace_ref.yace`).
+  ``ACE.jl.Basic``, so models built on it export to ``.yace`` exactly (:mod:`ace_ref.models.yace`).
 
 Numba interface
 ---------------
@@ -77,6 +77,8 @@ __all__ = [
     "PolynomialRadial",
     "ACE1Radial",
     "radial_from_dict",
+    "RadialSpec",
+    "make_radial",
     "radial_with_derivative",
     "envelope_polynomial",
 ]
@@ -607,7 +609,7 @@ class ACE1Radial(_RadialBase):
     as radial basis ``ACE.jl.Basic`` — ``P_0 = A_0 f(x)``, ``P_1 = (A_1 x + B_1) P_0``,
     ``P_k = (A_k x + B_k) P_{k−1} + C_k P_{k−2}``, ``f = (x − x_l)^{p_l} (x − x_r)^{p_r}`` — so a
     model on this basis is written to ``.yace`` without approximation
-    (:meth:`pace_recursion` gives the coefficients; :mod:`ace_ref.yace` writes them).
+    (:meth:`pace_recursion` gives the coefficients; :mod:`ace_ref.models.yace` writes them).
 
     Parameters
     ----------
@@ -784,6 +786,39 @@ def radial_from_dict(d: dict) -> BesselRadial | PolynomialRadial | ACE1Radial:
 
 
 RADIAL_KINDS = ("bessel", "polynomial", "ace1")
+
+
+class RadialSpec:
+    """A radial basis before its size and cutoff are known: the kind and its options.
+
+    A basis builds one radial basis per species pair from it, ``spec.build(n_max, r_cut)``
+    (with the pair's cutoff), e.g. ``ACEBasis(..., radial=RadialSpec("ace1", q=3))``.
+    ``kind`` is one of :data:`RADIAL_KINDS`; ``options`` are the keywords of its class
+    (:class:`BesselRadial`, :class:`PolynomialRadial`, :class:`ACE1Radial`) other than ``n_max``
+    and ``r_cut``; they are checked when the basis builds its radial functions.
+    """
+
+    def __init__(self, kind: str = "bessel", **options) -> None:
+        if kind not in RADIAL_KINDS:
+            raise ValueError(
+                f"unknown radial basis {kind!r} (choose one of {', '.join(RADIAL_KINDS)})"
+            )
+        self.kind = kind
+        self.options = dict(options)
+
+    def build(self, n_max: int, r_cut: float):
+        """The radial basis of this kind with ``n_max`` functions and cutoff ``r_cut``."""
+        return make_radial(self.kind, n_max, r_cut, self.options)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RadialSpec) and (self.kind, self.options) == (
+            other.kind,
+            other.options,
+        )
+
+    def __repr__(self) -> str:
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return f"RadialSpec({self.kind!r}{opts})"
 
 
 def make_radial(kind: str, n_max: int, r_cut: float, options: dict | None = None):

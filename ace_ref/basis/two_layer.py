@@ -9,7 +9,7 @@ builds an atomic base by one more equivariant convolution,
           \\sum_{m M_1} \\langle l m\\, L_1 M_1 | L_2 M_2 \\rangle_{\\mathbb R}
           Y_{l m}(\\hat r_{ij})\\, B^{(1)}_{j, c, M_1},
 
-(real-basis coupling of :func:`ace_ref.coupling.coupled_block`, ``L_2 ≤ lmax_hidden``,
+(real-basis coupling of :func:`ace_ref.coupling.cache.coupled_block`, ``L_2 ≤ lmax_hidden``,
 parity ``(−1)^{l + L_1}`` — pseudo-tensors occur), and then the coupled products of ACE:
 ``B^{(2)}_{i,k} = Σ_v C_{kv} Π_t A^{(2)}_{i, v_t}``, invariant, ``ν_2 ≤ order`` factors, from
 the same exact coupling coefficients (an O(3) invariant needs the parities to multiply to
@@ -38,7 +38,7 @@ gradients ``∂B¹_j/∂r_jk`` gives the second-shell terms. Virials are ``Σ r 
 both pair lists. NumPy + Numba, serial (a reference evaluator, not a fast one).
 
 Saved models: :class:`TwoLayerModel` writes its own format (``ace_ref.TwoLayerModel``);
-:func:`ace_ref.model.load` recognises it.
+:func:`ace_ref.models.load.load` recognises it.
 """
 
 from __future__ import annotations
@@ -47,22 +47,21 @@ import hashlib
 import itertools
 import json
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from numba import njit
 
-from ace_ref import defaults, kernels
-from ace_ref.basis import ACEBasis, DesignRows, assemble_tables
-from ace_ref.coupling import CouplingCache, coupled_block, o3_multiplicity
-from ace_ref.neighbours import neighbour_list
-from ace_ref.radial import make_radial
+from ace_ref import defaults
+from ace_ref.basis.ace import ACEBasis
+from ace_ref.basis.tables import DesignRows, assemble_tables
+from ace_ref.coupling.cache import CouplingCache, coupled_block
+from ace_ref.coupling.symmetric import o3_multiplicity
+from ace_ref.kernels import features
+from ace_ref.kernels.two_layer import layer2_base, layer2_rows
+from ace_ref.one_particle.neighbours import neighbour_list
+from ace_ref.one_particle.radial import make_radial
 
-__all__ = ["TwoLayerBasis", "TwoLayerModel", "FORMAT_NAME", "load"]
-
-FORMAT_NAME = "ace_ref.TwoLayerModel"
-FORMAT_VERSION = 1
+__all__ = ["TwoLayerBasis"]
 
 
 def _fraction(x) -> Fraction:
@@ -73,7 +72,7 @@ class TwoLayerBasis:
     """Two-layer linear message-passing basis (see the module docstring).
 
     Duck-types the parts of :class:`ace_ref.ACEBasis` that fitting, models, verification and
-    :func:`ace_ref.sparsify.span_inclusion` use: ``elements``, ``r_cut``, ``len``,
+    :func:`ace_ref.verify.span.span_inclusion` use: ``elements``, ``r_cut``, ``len``,
     ``features(atoms)`` (invariants, packed layout), ``design_rows``, ``column_degrees``,
     ``to_dict``/``from_dict``/``fingerprint``, ``describe``.
 
@@ -106,10 +105,10 @@ class TwoLayerBasis:
         self,
         layer1: ACEBasis,
         *,
-        lmax_hidden: int = 1,
-        max_n: int = 4,
+        lmax_hidden: int = defaults.L2_LMAX,
+        max_n: int = defaults.L2_MAX_N,
         max_l: int | None = None,
-        order: int = 1,
+        order: int = defaults.L2_ORDER,
         max_degree=None,
         r_cut=None,
         radial: str | None = None,
@@ -131,7 +130,7 @@ class TwoLayerBasis:
         self.lmax_hidden = int(lmax_hidden)
         self.max_n = int(max_n)
         self.max_l = self.lmax_hidden if max_l is None else int(max_l)
-        from ace_ref.spherical import LMAX_TABLE
+        from ace_ref.one_particle.spherical import LMAX_TABLE
 
         if not 0 <= self.max_l <= LMAX_TABLE:
             raise ValueError(f"max_l must be between 0 and {LMAX_TABLE}, got {max_l!r}")
@@ -412,7 +411,7 @@ class TwoLayerBasis:
 
     def column_degrees(self) -> np.ndarray:
         """Degree of every column (packed layout) for the smoothness prior of
-        :func:`ace_ref.fit.smoothness_prior`: layer-1 functions ``Σ (n + w_L l)``, layer-2
+        :func:`ace_ref.fit.solvers.smoothness_prior`: layer-1 functions ``Σ (n + w_L l)``, layer-2
         functions ``Σ_t (n_t + w_L l_t + deg c_t)``."""
         d1 = []
         if self.readout_layer1:
@@ -471,7 +470,7 @@ class TwoLayerBasis:
         return h.hexdigest()
 
     # ------------------------------------------------------------------ evaluation
-    def _radial_params(self) -> np.ndarray:
+    def radial_parameters(self) -> np.ndarray:
         ns = len(self.elements)
         return np.array([self.radials[a][b].params() for a in range(ns) for b in range(ns)])
 
@@ -489,9 +488,9 @@ class TwoLayerBasis:
     def _layer1(self, atoms, where, gradients: bool):
         """``B¹`` (n_atoms, n_b1_rows) and, with gradients, ``∂B¹_j/∂r_jk`` per layer-1 pair."""
         b = self.layer1
-        species, i1, j1, D1, off1, pt1 = b._prepare(atoms, where)
-        phi, dphi = kernels.pair_basis(D1, pt1, b._radial_params(), b.n_max, b.l_max)
-        A = kernels.atomic_base(off1, species[j1], phi, len(b.elements), b.n_slot)
+        species, i1, j1, D1, off1, pt1 = b.pairs(atoms, where)
+        phi, dphi = features.pair_basis(D1, pt1, b.radial_parameters(), b.n_max, b.l_max)
+        A = features.atomic_base(off1, species[j1], phi, len(b.elements), b.n_slot)
         B1 = np.zeros((len(atoms), self.n_b1_rows))
         dB1 = np.zeros((len(D1), self.n_b1_rows, 3)) if gradients else None
         if self.constant_channel:
@@ -499,10 +498,12 @@ class TwoLayerBasis:
         for L1, row in self._l1_rows.items():
             t = b.tables(L1)
             if gradients:
-                B, dB = kernels.features_and_pair_gradients(A, off1, species[j1], dphi, b.n_slot, t)
+                B, dB = features.features_and_pair_gradients(
+                    A, off1, species[j1], dphi, b.n_slot, t
+                )
                 dB1[:, row : row + t.n_rows] = dB
             else:
-                B = kernels.product_features(
+                B = features.product_features(
                     A, t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
                 )
             B1[:, row : row + t.n_rows] = B
@@ -516,14 +517,14 @@ class TwoLayerBasis:
             raise NotImplementedError("the two-layer basis has invariant outputs only (L = 0)")
         B1, _, (species, *_) = self._layer1(atoms, where, gradients=False)
         i2, j2, D2, off2, pt2 = self._layer2_pairs(atoms, species, where)
-        phi2, _ = kernels.pair_basis(D2, pt2, self._radial_params(), self.max_n, self.max_l)
+        phi2, _ = features.pair_basis(D2, pt2, self.radial_parameters(), self.max_n, self.max_l)
         ns = len(self.elements)
-        A2 = _layer2_base(
+        A2 = layer2_base(
             off2, j2, species, phi2, B1, self.e_slot, self.e_phi, self.e_b1, self.e_val, ns,
             self.n_slot2,
         )  # fmt: skip
         t = self.layer2_tables
-        B2 = kernels.product_features(
+        B2 = features.product_features(
             A2, t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
         )
         K, K1 = self.n_functions_per_species, self.n_layer1_per_species
@@ -544,10 +545,10 @@ class TwoLayerBasis:
         """Energy, force and virial rows (exact derivatives, see the module docstring)."""
         B1, dB1, (species, i1, j1, D1, off1) = self._layer1(atoms, where, gradients=True)
         i2, j2, D2, off2, pt2 = self._layer2_pairs(atoms, species, where)
-        phi2, dphi2 = kernels.pair_basis(D2, pt2, self._radial_params(), self.max_n, self.max_l)
+        phi2, dphi2 = features.pair_basis(D2, pt2, self.radial_parameters(), self.max_n, self.max_l)
         ns = len(self.elements)
         t = self.layer2_tables
-        E2, F2, V2 = _layer2_rows(
+        E2, F2, V2 = layer2_rows(
             off2, i2, j2, D2, species, phi2, dphi2, B1, dB1, off1, j1, D1,
             self.e_slot, self.e_phi, self.e_b1, self.e_val, self.e_ptr, ns, self.n_slot2,
             t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data,
@@ -570,191 +571,3 @@ class TwoLayerBasis:
             F[:, :, s * K + K1 : (s + 1) * K] = F2[:, :, s * K2 : (s + 1) * K2]
             V[:, :, s * K + K1 : (s + 1) * K] = V2[:, :, s * K2 : (s + 1) * K2]
         return DesignRows(E, F, V)
-
-
-# ---------------------------------------------------------------------------- kernels
-@njit(cache=True)
-def _layer2_base(offsets, j_of_pair, species, phi2, B1, e_slot, e_phi, e_b1, e_val, ns, n_slot):
-    """``A²[i, s n_slot + a] = Σ_{pairs (i,j), s_j = s} Σ_terms val φ²[p, ·] B¹[j, ·]``."""
-    n_atoms = len(offsets) - 1
-    A2 = np.zeros((n_atoms, ns * n_slot))
-    for i in range(n_atoms):
-        for p in range(offsets[i], offsets[i + 1]):
-            j = j_of_pair[p]
-            base = species[j] * n_slot
-            for e in range(len(e_slot)):
-                A2[i, base + e_slot[e]] += e_val[e] * phi2[p, e_phi[e]] * B1[j, e_b1[e]]
-    return A2
-
-
-@njit(cache=True)
-def _layer2_rows(
-    off2, i2, j2, D2, species, phi2, dphi2, B1, dB1, off1, j1, D1,
-    e_slot, e_phi, e_b1, e_val, e_ptr, ns, n_slot,
-    product_index, product_order, c_indptr, c_indices, c_data,
-    triple_g, triple_v, triple_t, triple_c, n_g, g_a, g_ptr,
-    ge_ptr, ge_g, ge_term, ge_w, w_ptr, w_b1,
-):  # fmt: skip
-    n_atoms = len(off2) - 1
-    n_rows = len(c_indptr) - 1
-    n_cols = ns * n_rows
-    E = np.zeros(n_cols)
-    F = np.zeros((n_atoms, 3, n_cols))
-    V = np.zeros((3, 3, n_cols))
-    A2 = _layer2_base(off2, j2, species, phi2, B1, e_slot, e_phi, e_b1, e_val, ns, n_slot)
-    AA = np.empty(len(product_order))
-    G = np.zeros((n_atoms, n_g))
-    # W[j, s_i, w]: adjoint of the channels B¹_j for features of central species s_i
-    n_w = len(w_b1)
-    W = np.zeros((n_atoms, ns, n_w))
-    dA = np.zeros((n_slot, 3))
-    for i in range(n_atoms):
-        Ai = A2[i]
-        for v in range(len(product_order)):
-            value = 1.0
-            for t in range(product_order[v]):
-                value *= Ai[product_index[v, t]]
-            AA[v] = value
-        zi = species[i]
-        for row in range(n_rows):
-            acc = 0.0
-            for q in range(c_indptr[row], c_indptr[row + 1]):
-                acc += c_data[q] * AA[c_indices[q]]
-            E[zi * n_rows + row] += acc
-        for q in range(len(triple_g)):
-            v = triple_v[q]
-            t = triple_t[q]
-            value = triple_c[q]
-            for s in range(product_order[v]):
-                if s != t:
-                    value *= Ai[product_index[v, s]]
-            G[i, triple_g[q]] += value
-        for p in range(off2[i], off2[i + 1]):
-            j = j2[p]
-            sj = species[j]
-            base = sj * n_slot
-            # direct term: ∂A²_i/∂r_ij through the layer-2 pair basis
-            dA[:, :] = 0.0
-            for e in range(len(e_slot)):
-                w = e_val[e] * B1[j, e_b1[e]]
-                for c in range(3):
-                    dA[e_slot[e], c] += w * dphi2[p, e_phi[e], c]
-            for row in range(n_rows):
-                gx = 0.0
-                gy = 0.0
-                gz = 0.0
-                for g in range(g_ptr[row, sj], g_ptr[row, sj + 1]):
-                    wg = G[i, g]
-                    a = g_a[g] - base
-                    gx += wg * dA[a, 0]
-                    gy += wg * dA[a, 1]
-                    gz += wg * dA[a, 2]
-                col = zi * n_rows + row
-                F[j, 0, col] -= gx
-                F[j, 1, col] -= gy
-                F[j, 2, col] -= gz
-                F[i, 0, col] += gx
-                F[i, 1, col] += gy
-                F[i, 2, col] += gz
-                for b in range(3):
-                    V[b, 0, col] += D2[p, b] * gx
-                    V[b, 1, col] += D2[p, b] * gy
-                    V[b, 2, col] += D2[p, b] * gz
-            # adjoint of the channels of j: W_j += G_i ∂A²_i/∂B¹_j
-            for q in range(ge_ptr[sj], ge_ptr[sj + 1]):
-                e = ge_term[q]
-                W[j, zi, ge_w[q]] += G[i, ge_g[q]] * e_val[e] * phi2[p, e_phi[e]]
-    # second shell: ∂B¹_j/∂r_jk through W_j
-    for j in range(n_atoms):
-        for p in range(off1[j], off1[j + 1]):
-            k = j1[p]
-            for zi in range(ns):
-                for row in range(n_rows):
-                    gx = 0.0
-                    gy = 0.0
-                    gz = 0.0
-                    for w in range(w_ptr[row], w_ptr[row + 1]):
-                        wv = W[j, zi, w]
-                        if wv == 0.0:
-                            continue
-                        c = w_b1[w]
-                        gx += wv * dB1[p, c, 0]
-                        gy += wv * dB1[p, c, 1]
-                        gz += wv * dB1[p, c, 2]
-                    col = zi * n_rows + row
-                    F[k, 0, col] -= gx
-                    F[k, 1, col] -= gy
-                    F[k, 2, col] -= gz
-                    F[j, 0, col] += gx
-                    F[j, 1, col] += gy
-                    F[j, 2, col] += gz
-                    for b in range(3):
-                        V[b, 0, col] += D1[p, b] * gx
-                        V[b, 1, col] += D1[p, b] * gy
-                        V[b, 2, col] += D1[p, b] * gz
-    return E, F, V
-
-
-# ---------------------------------------------------------------------------- model
-class TwoLayerModel:
-    """Fitted two-layer model: ``E = Σ_i [E0(z_i) + Σ_k c_k B_{i,k}]`` with the packed columns
-    of :class:`TwoLayerBasis`; forces and stress from its exact design rows."""
-
-    def __init__(self, basis: TwoLayerBasis, coefficients, e0=None, metadata=None) -> None:
-        c = np.asarray(coefficients, dtype=float)
-        if c.shape != (len(basis),):
-            raise ValueError(f"expected {len(basis)} coefficients, got shape {c.shape}")
-        if not np.all(np.isfinite(c)):
-            raise ValueError("coefficients contain NaN or inf")
-        self.basis = basis
-        self.coefficients = c
-        e0 = dict(e0 or {})
-        self.e0 = {el: float(e0.get(el, 0.0)) for el in basis.elements}
-        self.metadata = dict(metadata or {})
-
-    def predict(self, atoms: Atoms, where: str = "structure") -> dict:
-        rows = self.basis.design_rows(atoms, where)
-        e0 = np.array([self.e0[s] for s in atoms.get_chemical_symbols()])
-        energies = self.basis.features(atoms, where=where) @ self.coefficients + e0
-        out = {
-            "energy": float(rows.energy @ self.coefficients + e0.sum()),
-            "energies": energies,
-            "forces": rows.forces @ self.coefficients,
-        }
-        if np.all(atoms.pbc):
-            W = rows.virial @ self.coefficients
-            out["stress"] = 0.5 * (W + W.T) / atoms.get_volume()
-        return out
-
-    def calculator(self):
-        from ace_ref.model import ACECalculator
-
-        return ACECalculator(self)
-
-    def save(self, path) -> Path:
-        """Write the model atomically as an ``.npz`` (:func:`ace_ref.model.write_model_file`)."""
-        from ace_ref.model import write_model_file
-
-        return write_model_file(path, FORMAT_NAME, FORMAT_VERSION, self)
-
-
-def load(path, cache_dir="default") -> TwoLayerModel:
-    """Read a :class:`TwoLayerModel` file (also reached through :func:`ace_ref.model.load`)."""
-    from ace_ref.model import read_model_file
-
-    return _from_parts(*read_model_file(path), cache_dir)
-
-
-def _from_parts(path, header, coefficients, cache_dir) -> TwoLayerModel:
-    from ace_ref.model import model_from_parts
-
-    return model_from_parts(
-        path,
-        header,
-        coefficients,
-        format_name=FORMAT_NAME,
-        version=FORMAT_VERSION,
-        basis_class=TwoLayerBasis,
-        model_class=TwoLayerModel,
-        cache_dir=cache_dir,
-    )

@@ -1,7 +1,7 @@
 """Two-stage bidiagonalization: a square matrix to upper band form by blocked Householder
 transformations, then the band to bidiagonal form by Givens rotations.
 
-One-stage ``dgebrd`` (:mod:`ace_ref.bidiagonal`) spends half of its ``(8/3) K³`` flops in
+One-stage ``dgebrd`` (:mod:`ace_ref.fit._bidiagonal`) spends half of its ``(8/3) K³`` flops in
 matrix–vector products, so it runs at memory speed (about 13 Gflop/s on this project's two
 cores, against 68 Gflop/s for a blocked QR). Splitting the reduction as in two-stage SVD
 codes puts the ``K³`` work into matrix–matrix products:
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from ace_ref import lapack
-from ace_ref.bidiagonal import BidiagonalForm, as_columns
+from ace_ref.fit import _lapack as lapack
+from ace_ref.fit._bidiagonal import BidiagonalForm, as_columns
 
 __all__ = ["BandReduction", "reduce_to_band", "tikhonov_band", "solve_upper_band"]
 

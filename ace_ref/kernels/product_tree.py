@@ -207,7 +207,7 @@ def build_product_tree(
     Parameters
     ----------
     product_index, product_order
-        The product basis of :class:`ace_ref.basis.BasisTables` (``-1`` padded).
+        The product basis of :class:`ace_ref.basis.tables.BasisTables` (``-1`` padded).
     ctilde : (n_species, n_products)
         Product-basis coefficients ``c̃ = Cᵀ c`` per central species.
     """

@@ -1,16 +1,18 @@
 """Design-matrix assembly on a Dask cluster (optional extra ``ace-ref[distributed]``).
 
 The configurations are split into the contiguous partitions of the fixed reduction plan of
-:mod:`ace_ref.reduction` (the same as the serial and threaded :func:`ace_ref.fit.assemble`).
-Each partition becomes one task that runs :func:`ace_ref.fit.summarise` on its
+:mod:`ace_ref.fit.reduction` (the same as the serial and threaded
+:func:`ace_ref.fit.assembly.assemble`).
+Each partition becomes one task that runs :func:`ace_ref.fit.assembly.summarise` on its
 configurations and returns that partition's ``O(K²)`` summary — the triangular factor of
 ``[A | y]`` (``method="qr"``) or ``AᵀA, Aᵀy`` (``method="normal"``), plus ``‖y‖²`` and the
 row and configuration counts. The rows themselves (``rows × K``) never leave the worker that
-computed them. Partition summaries are combined pairwise by :func:`ace_ref.fit.merge` in the
-reduction tree of fixed shape of :func:`ace_ref.reduction.merge_tree`, also on the workers,
+computed them. Partition summaries are combined pairwise by :func:`ace_ref.fit.assembly.merge` in
+the
+reduction tree of fixed shape of :func:`ace_ref.fit.reduction.merge_tree`, also on the workers,
 with single-threaded LAPACK everywhere, so the result depends only on the data and the
 number of partitions, never on which worker finished first — and with the default
-partitions it is bitwise the serial :func:`ace_ref.fit.assemble` summary.
+partitions it is bitwise the serial :func:`ace_ref.fit.assembly.assemble` summary.
 
 What crosses the network:
 
@@ -24,7 +26,7 @@ A worker that dies mid-fit loses its running and stored tasks; the Dask schedule
 again elsewhere (up to ``distributed.scheduler.allowed-failures`` times), and because every
 task is a pure function of its inputs the summary is unchanged.
 
-Dask is imported only when a cluster is used: ``import ace_ref.distributed`` works without
+Dask is imported only when a cluster is used: ``import ace_ref.fit.distributed`` works without
 it, and :func:`require_distributed` names the extra to install.
 """
 
@@ -41,9 +43,8 @@ from ase import Atoms
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from ace_ref.basis import ACEBasis
-from ace_ref.data import Config
-from ace_ref.fit import (
+from ace_ref.basis.ace import ACEBasis
+from ace_ref.fit.assembly import (
     LinearSystem,
     Weights,
     assemble,
@@ -53,7 +54,8 @@ from ace_ref.fit import (
     summarise,
     system_of_triangle,
 )
-from ace_ref.reduction import merge_tree, partition_bounds, plan_partitions, row_counts
+from ace_ref.fit.data import Config
+from ace_ref.fit.reduction import merge_tree, partition_bounds, plan_partitions, row_counts
 
 __all__ = [
     "ClusterError",
@@ -205,7 +207,7 @@ class PackedTriangle:
 
     def triangle(self) -> np.ndarray:
         """``[[R, z], [0, 0]]`` as a ``(K+1)²`` Fortran array, as
-        :func:`ace_ref.fit.triangle_of` builds it."""
+        :func:`ace_ref.fit.assembly.triangle_of` builds it."""
         K = self.K
         T = np.zeros((K + 1, K + 1), order="F")
         for j in range(K):
@@ -225,7 +227,7 @@ def _partition_summary(
     method: str,
     block_rows: int | None,
 ) -> LinearSystem | PackedTriangle:
-    """Worker task: the summary of one partition, folded as :func:`ace_ref.fit.assemble`
+    """Worker task: the summary of one partition, folded as :func:`ace_ref.fit.assembly.assemble`
     folds it (single-threaded LAPACK); a QR summary is returned packed."""
     with threadpool_limits(limits=1):
         system = summarise(basis, packed.unpack(), e0, weights, method, block_rows)
@@ -234,7 +236,7 @@ def _partition_summary(
 
 def _merge_pair(left, right):
     """Worker task: one node of the merge tree — the same floating-point operations as
-    :func:`ace_ref.fit.merge` of the two (single-threaded LAPACK, as in assembly).
+    :func:`ace_ref.fit.assembly.merge` of the two (single-threaded LAPACK, as in assembly).
 
     Peak memory for QR: the two packed inputs and two ``(K+1)²`` arrays."""
     if not isinstance(left, PackedTriangle):
@@ -289,17 +291,17 @@ def distributed_assemble(
     method: str = "qr",
     worker_timeout: float = 60.0,
 ) -> LinearSystem:
-    """:func:`ace_ref.fit.assemble` by partitions, on the workers of a Dask ``client``.
+    """:func:`ace_ref.fit.assembly.assemble` by partitions, on the workers of a Dask ``client``.
 
     Parameters
     ----------
     basis, configs, e0, weights, block_rows, method
-        As for :func:`ace_ref.fit.assemble`; ``block_rows`` applies inside each partition.
+        As for :func:`ace_ref.fit.assembly.assemble`; ``block_rows`` applies inside each partition.
     client
         A ``distributed.Client`` (see :func:`cluster_client`). ``None`` runs the same
         partition tasks and merge tree in this process, without Dask.
     partitions
-        Number of partitions (tasks); default :func:`ace_ref.reduction.plan_partitions`
+        Number of partitions (tasks); default :func:`ace_ref.fit.reduction.plan_partitions`
         (which does not depend on the number of workers).
     progress
         A progress bar over finished partitions.
@@ -311,7 +313,7 @@ def distributed_assemble(
     LinearSystem
         A deterministic function of the data and the number of partitions: bitwise the same
         whichever workers ran which task, in whatever order, and with or without a client.
-        It equals the serial :func:`ace_ref.fit.assemble` summary up to round-off (the rows
+        It equals the serial :func:`ace_ref.fit.assembly.assemble` summary up to round-off (the rows
         are folded in another order).
     """
     if method not in ("normal", "qr"):

@@ -18,8 +18,9 @@ no core repulsion). A *function* ``f`` is a central species ``μ0`` and a list o
 ``c̃``. Rank-1 functions use ``A^P_{μ n 0 0} = Σ_j R_n``.
 
 Our model is ``E_i = E0(z_i) + Σ_v c̃^{real}_{z_i v} Π_t A_{v_t}`` (products of our *real*
-``A``, :attr:`ace_ref.model.LinearACEModel` contracts ``c̃ = Cᵀc``). With ``U`` of
-:func:`ace_ref.spherical.complex_to_real_matrix` (``Y^{real} = U Y``), every real factor is
+``A``, :attr:`ace_ref.models.linear.LinearACEModel` contracts ``c̃ = Cᵀc``). With ``U`` of
+:func:`ace_ref.one_particle.spherical.complex_to_real_matrix` (``Y^{real} = U Y``), every real
+factor is
 ``A_{z n l m} = Σ_{m'} U_{m m'} A^P_{z n l m'} / √(4π)``; expanding the product gives complex
 coefficients on complex ``m`` tuples. The writer then
 
@@ -34,7 +35,8 @@ coefficients on complex ``m`` tuples. The writer then
 
 Radial functions
 ----------------
-Written analytically, never as a table: only :class:`ace_ref.radial.ACE1Radial` has an exact
+Written analytically, never as a table: only :class:`ace_ref.one_particle.radial.ACE1Radial` has an
+exact
 ML-PACE counterpart, the ``ACE.jl.Basic`` radial basis, which ML-PACE evaluates from the
 transform and recurrence parameters without splines (:meth:`ACE1Radial.pace_recursion`). The
 other radial bases (Bessel, polynomial with the NequIP envelope in ``r``) are not a finite
@@ -48,7 +50,7 @@ YAML with exact types: integers (``rank``, ``ns``, ``ls``, ``ms_combs``, ``mus``
 :func:`repr` (shortest round-trip form, always with a ``.`` and a signed exponent so that
 YAML 1.1 readers also see floats), strings double-quoted. Bond keys are flow sequences
 ``[μ_i, μ_j]``, as ML-PACE writes them. ``n`` is 1-based. The file is assembled in memory,
-its size reported, then written atomically (:func:`ace_ref.atomic.atomic_path`).
+its size reported, then written atomically (:func:`ace_ref._atomic_write.atomic_path`).
 """
 
 from __future__ import annotations
@@ -62,9 +64,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ace_ref.atomic import atomic_path
-from ace_ref.radial import ACE1Radial
-from ace_ref.spherical import complex_to_real_matrix
+from ace_ref._atomic_write import atomic_path
+from ace_ref.basis.ace import ACEBasis
+from ace_ref.models.two_layer import TwoLayerModel
+from ace_ref.one_particle.radial import ACE1Radial
+from ace_ref.one_particle.spherical import complex_to_real_matrix
 
 __all__ = [
     "YaceExportError",
@@ -134,16 +138,14 @@ def check_exportable(model) -> None:
     """Raise :class:`YaceExportError` naming the first feature of ``model`` without a
     ``.yace`` equivalent; return ``None`` if the model can be written exactly.
 
-    Exportable: a :class:`ace_ref.model.LinearACEModel` on an :class:`ace_ref.ACEBasis`
+    Exportable: a :class:`ace_ref.models.linear.LinearACEModel` on an :class:`ace_ref.ACEBasis`
     (one layer, any elements, correlation orders, truncations and per-pair cutoffs, and the
-    single-layer NequIP-style sparsifications of :mod:`ace_ref.sparsify`, which are other
+    single-layer NequIP-style sparsifications of :mod:`ace_ref.coupling.chain`, which are other
     coupling matrices over the same products) whose radial basis is
-    :class:`ace_ref.radial.ACE1Radial` for every species pair.
+    :class:`ace_ref.one_particle.radial.ACE1Radial` for every species pair.
     """
-    from ace_ref.basis import ACEBasis
-    from ace_ref.model import LinearACEModel
-
-    if not isinstance(model, LinearACEModel):
+    linear = hasattr(model, "basis") and hasattr(model, "coefficients") and hasattr(model, "e0")
+    if isinstance(model, TwoLayerModel) or not linear:
         raise YaceExportError(
             f".yace export needs an ace_ref LinearACEModel, got {type(model).__name__}; "
             "nonlinear and multi-layer (message-passing) models have no .yace equivalent"

@@ -5,7 +5,7 @@ Conventions
 * Complex spherical harmonics carry the Condon–Shortley phase; Clebsch–Gordan coefficients
   ``<l1 m1 l2 m2 | L M>`` are SymPy's (:func:`sympy.physics.wigner.clebsch_gordan`), exact.
 * Real harmonics are ``Y^r_l = U_l Y^c_l`` with the unitary ``U_l`` of
-  :func:`ace_ref.spherical.complex_to_real_matrix`.
+  :func:`ace_ref.one_particle.spherical.complex_to_real_matrix`.
 * A *block* is an ordered tuple of angular momenta ``ls = (l_1, ..., l_nu)`` together with a
   partition of the positions into *groups* of identical one-particle functions (identical
   ``(z, n, l)``; identical factors are adjacent because one-particle tuples are sorted).
@@ -32,71 +32,31 @@ the character-formula check guarantees that the count of kept functions is right
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
-import os
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import scipy.linalg
-import sympy
-from sympy.physics.wigner import clebsch_gordan as _sympy_clebsch_gordan
 
-from ace_ref.atomic import atomic_path
-from ace_ref.spherical import complex_to_real_matrix
+from ace_ref.coupling.clebsch_gordan import cg_tensor
+from ace_ref.one_particle.spherical import complex_to_real_matrix
 
 __all__ = [
     "RANK_RTOL",
-    "CouplingCache",
-    "CoupledBlock",
-    "clebsch_gordan",
-    "cg_tensor",
+    "ZERO_RTOL",
     "coupling_paths",
-    "coupled_block",
-    "o3_multiplicity",
     "symmetric_power_weights",
-    "default_cache_dir",
+    "o3_multiplicity",
+    "CoupledBlock",
 ]
+
 
 RANK_RTOL = 1e-9
 """Relative pivoted-QR threshold for linear independence (see module docstring)."""
 
+
 ZERO_RTOL = 1e-12
 """Entries below this fraction of a function's largest coefficient are round-off of exact zeros."""
-
-CACHE_FORMAT_VERSION = 1
-
-
-def clebsch_gordan(l1: int, m1: int, l2: int, m2: int, L: int, M: int) -> sympy.Expr:
-    """Exact Clebsch–Gordan coefficient ``<l1 m1 l2 m2 | L M>`` (Condon–Shortley convention).
-
-    Returns a SymPy number such as ``sqrt(3)/3``; zero outside the selection rules.
-    """
-    return _sympy_clebsch_gordan(l1, l2, L, m1, m2, M)
-
-
-def cg_tensor(l1: int, l2: int, L: int, memo: dict | None = None) -> np.ndarray:
-    """Dense array ``C[m1 + l1, m2 + l2, M + L] = <l1 m1 l2 m2 | L M>`` in float64.
-
-    Each entry is the exact SymPy value rounded once to float64. ``memo`` is an optional
-    caller-owned dict that avoids recomputing tensors within one build.
-    """
-    key = (l1, l2, L)
-    if memo is not None and key in memo:
-        return memo[key]
-    out = np.zeros((2 * l1 + 1, 2 * l2 + 1, 2 * L + 1))
-    if abs(l1 - l2) <= L <= l1 + l2:
-        for m1 in range(-l1, l1 + 1):
-            for m2 in range(-l2, l2 + 1):
-                M = m1 + m2
-                if abs(M) <= L:
-                    out[m1 + l1, m2 + l2, M + L] = float(clebsch_gordan(l1, m1, l2, m2, L, M))
-    if memo is not None:
-        memo[key] = out
-    return out
 
 
 def coupling_paths(ls: tuple[int, ...], L: int) -> list[tuple[int, ...]]:
@@ -314,118 +274,3 @@ def _build_block(ls, group_sizes, L, parity) -> CoupledBlock:
         np.ascontiguousarray(coeffs[:, used, :]),
         np.array([labels[i] for i in keep], dtype=np.int16),
     )
-
-
-def default_cache_dir() -> Path:
-    """``$ACE_REF_CACHE`` if set, else ``~/.cache/ace_ref``."""
-    env = os.environ.get("ACE_REF_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "ace_ref"
-
-
-class CouplingCache:
-    """Content-addressed on-disk cache of :class:`CoupledBlock` objects.
-
-    The file name is the SHA-256 of the request (block, output irrep, format version); the
-    file stores the request and a SHA-256 digest of its arrays. On load both are verified;
-    a missing, unreadable or corrupt entry is rebuilt (with a warning if it existed) and
-    rewritten atomically. ``directory=None`` disables the disk cache.
-    """
-
-    def __init__(self, directory: str | Path | None = "default") -> None:
-        if directory == "default":
-            directory = default_cache_dir()
-        self.directory = None if directory is None else Path(directory) / "coupling"
-        self._memory: dict = {}
-
-    @staticmethod
-    def _request(ls, group_sizes, L, parity) -> dict:
-        return {
-            "format": CACHE_FORMAT_VERSION,
-            "ls": [int(x) for x in ls],
-            "group_sizes": [int(x) for x in group_sizes],
-            "L": int(L),
-            "parity": int(parity),
-        }
-
-    @staticmethod
-    def _digest(request: dict, arrays: dict[str, np.ndarray]) -> str:
-        h = hashlib.sha256(json.dumps(request, sort_keys=True).encode())
-        for name in sorted(arrays):
-            a = np.ascontiguousarray(arrays[name])
-            h.update(name.encode())
-            h.update(str(a.dtype).encode())
-            h.update(str(a.shape).encode())
-            h.update(a.tobytes())
-        return h.hexdigest()
-
-    def get(self, ls, group_sizes, L: int = 0, parity: int = 1) -> CoupledBlock:
-        """Return the block, from memory, from disk (verified) or freshly built."""
-        ls, group_sizes = tuple(int(x) for x in ls), tuple(int(x) for x in group_sizes)
-        memory_key = (ls, group_sizes, int(L), int(parity))
-        if memory_key in self._memory:
-            return self._memory[memory_key]
-        request = self._request(ls, group_sizes, L, parity)
-        key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-        block = None
-        path = None if self.directory is None else self.directory / f"{key}.npz"
-        if path is not None and path.exists():
-            block = self._load(path, request)
-        if block is None:
-            block = _build_block(ls, group_sizes, L, parity)
-            if path is not None:
-                self._save(path, request, block)
-        self._memory[memory_key] = block
-        return block
-
-    def _load(self, path: Path, request: dict) -> CoupledBlock | None:
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                meta = json.loads(str(f["meta"]))
-                arrays = {k: f[k] for k in ("m_tuples", "coeffs", "paths")}
-            if meta["request"] != request:
-                raise ValueError("request stored in the file does not match its name")
-            if meta["digest"] != self._digest(request, arrays):
-                raise ValueError("checksum mismatch")
-        except Exception as exc:  # noqa: BLE001 - any failure means: do not trust, rebuild
-            warnings.warn(
-                f"coupling cache entry {path} is corrupt ({exc}); rebuilding it",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return None
-        return CoupledBlock(
-            tuple(request["ls"]),
-            tuple(request["group_sizes"]),
-            request["L"],
-            request["parity"],
-            arrays["m_tuples"],
-            arrays["coeffs"],
-            arrays["paths"],
-        )
-
-    def _save(self, path: Path, request: dict, block: CoupledBlock) -> None:
-        arrays = {"m_tuples": block.m_tuples, "coeffs": block.coeffs, "paths": block.paths}
-        meta = json.dumps({"request": request, "digest": self._digest(request, arrays)})
-        try:
-            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, meta=np.array(meta), **arrays)
-        except OSError as exc:
-            warnings.warn(f"could not write coupling cache {path}: {exc}", stacklevel=3)
-
-
-def coupled_block(
-    ls, group_sizes=None, L: int = 0, parity: int | None = None, cache: CouplingCache | None = None
-) -> CoupledBlock:
-    """Independent coupled functions for the block ``ls`` (see module docstring).
-
-    ``group_sizes`` defaults to all factors distinct; ``parity`` defaults to ``(-1)^L``
-    (proper tensors). ``cache=None`` builds without touching the disk.
-    """
-    ls = tuple(int(x) for x in ls)
-    if group_sizes is None:
-        group_sizes = (1,) * len(ls)
-    if parity is None:
-        parity = (-1) ** L
-    if cache is None:
-        return _build_block(ls, tuple(group_sizes), L, parity)
-    return cache.get(ls, group_sizes, L, parity)

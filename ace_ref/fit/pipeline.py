@@ -1,0 +1,214 @@
+"""The library's one fit call: configurations and a basis in, a fitted model and its errors out.
+
+:func:`fit` runs the whole pipeline of a linear fit,
+
+    configurations → (E0 subtracted) weighted design rows → streamed summary (QR or Gram)
+    → smoothness prior Γ → solver (BLR, ridge, TSVD, LSQR) → model → error report,
+
+with every choice defaulting to :mod:`ace_ref.defaults`. ``ace-ref fit`` is a thin wrapper
+around it; anything the command does can be done from Python with the same result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ace_ref import defaults
+from ace_ref.basis.interface import Basis
+from ace_ref.fit.assembly import LinearSystem, Weights, assemble
+from ace_ref.fit.data import Config, elements_of, fit_e0, read_configs, read_e0
+from ace_ref.fit.errors import ErrorReport, compute_errors
+from ace_ref.fit.solvers import SOLVERS, Solution, smoothness_prior, solve
+from ace_ref.models.load import model_for
+
+__all__ = ["FitResult", "fit", "resolve_e0"]
+
+Configs = Sequence[Config] | str | Path | Sequence[str | Path]
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    ``model`` is the fitted :class:`~ace_ref.models.linear.LinearACEModel` (or
+    :class:`~ace_ref.models.two_layer.TwoLayerModel` for a two-layer basis); ``errors`` the
+    :class:`~ace_ref.fit.errors.ErrorReport` on the training set (label ``"train"``) and on
+    every ``test`` set; ``solution`` the solver's coefficients and ``info`` (λ, α, β, rank…).
+    """
+
+    model: object
+    errors: ErrorReport
+    solution: Solution
+    n_rows: int
+    n_train_configs: int
+    seconds_assembly: float
+    seconds_total: float
+    timings: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: size, data, time and solver."""
+        return (
+            f"fitted {len(self.model.basis)} coefficients on {self.n_train_configs} "
+            f"configurations ({self.n_rows} rows) in {self.seconds_total:.1f} s "
+            f"(assembly {self.seconds_assembly:.1f} s); solver {self.solution.info}"
+        )
+
+
+def _as_configs(data: Configs, elements, what: str, **read_options) -> list[Config]:
+    if isinstance(data, str | Path):
+        data = [data]
+    data = list(data)
+    if not data:
+        raise ValueError(f"no {what} configurations given")
+    if all(isinstance(c, Config) for c in data):
+        return data
+    if any(isinstance(c, Config) for c in data):
+        raise ValueError(f"{what}: give either Config objects or file paths, not both")
+    return read_configs(data, elements=elements, **read_options)
+
+
+def resolve_e0(e0, train: list[Config], elements: list[str]) -> dict[str, float]:
+    """Isolated-atom energies: a dict, an extxyz file of isolated atoms, or ``None`` (least
+    squares on the training energies). Every element of the basis must have one."""
+    if e0 is None:
+        values = fit_e0(train, elements)
+        source = "the least-squares fit to the training energies"
+    elif isinstance(e0, str | Path):
+        values = read_e0(e0)
+        source = str(e0)
+    else:
+        values = {str(k): float(v) for k, v in dict(e0).items()}
+        source = "the e0 dict"
+    missing = [el for el in elements if el not in values]
+    if missing:
+        raise ValueError(f"{source} has no isolated-atom energy for {', '.join(missing)}")
+    bad = [el for el in elements if not np.isfinite(values[el])]
+    if bad:
+        raise ValueError(f"{source}: isolated-atom energy of {', '.join(bad)} is not finite")
+    return values
+
+
+def fit(
+    train: Configs,
+    basis: Basis,
+    *,
+    e0=None,
+    test: dict[str, Configs] | None = None,
+    solver: str = defaults.SOLVER,
+    weights: Weights | str = defaults.WEIGHTS,
+    smoothness: float = defaults.SMOOTHNESS,
+    lam: float = defaults.LAMBDA,
+    assembly: str = defaults.ASSEMBLY,
+    client=None,
+    progress: bool = False,
+    stress_unit: str = defaults.STRESS_UNIT,
+    stress_convention: str = defaults.STRESS_CONVENTION,
+    metadata: dict | None = None,
+    seed: int = defaults.SEED,
+) -> FitResult:
+    """Fit a linear model on ``basis`` to ``train`` and report its errors.
+
+    Parameters
+    ----------
+    train
+        :class:`~ace_ref.fit.data.Config` objects, or extxyz path(s) read with
+        :func:`~ace_ref.fit.data.read_configs` (``stress_unit``, ``stress_convention``).
+    basis
+        Any :class:`~ace_ref.basis.interface.Basis` (ACE, sparsified, two-layer).
+    e0
+        Isolated-atom energies: ``{"H": -13.6, ...}``, an extxyz file of isolated atoms, or
+        ``None`` to fit them by least squares to the training energies.
+    test
+        ``{label: configs or path(s)}`` to report errors on besides the training set.
+    solver, lam, smoothness
+        ``solver`` in :data:`~ace_ref.fit.solvers.SOLVERS`; ``lam`` is λ of ridge/LSQR; the
+        prior is ``Γ_kk = (1 + deg_k)^smoothness``.
+    weights
+        :class:`~ace_ref.fit.assembly.Weights` or its text form ``"energy=30,forces=1"``.
+    assembly
+        ``"qr"`` (streamed QR) or ``"normal"`` (Gram matrix).
+    client
+        A ``distributed.Client``: assemble on that Dask cluster (same summary, bit for bit).
+    seed
+        Seed of the ``tsvd`` validation split (``defaults.TSVD_VALIDATION_FRACTION`` of the
+        configurations, chosen at random) and of the posterior committee.
+
+    Returns
+    -------
+    FitResult
+        ``.model`` (save it with ``.model.save(path)``), ``.errors`` (print it), timings.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose from {SOLVERS}")
+    if assembly not in ("qr", "normal"):
+        raise ValueError(f"unknown assembly {assembly!r}; choose 'qr' or 'normal'")
+    if isinstance(weights, str):
+        weights = Weights.parse(weights)
+    gamma = smoothness_prior(basis, smoothness)  # checks the exponent before any work
+    read_options = {"stress_unit": stress_unit, "stress_convention": stress_convention}
+    t0 = time.perf_counter()
+    train = _as_configs(train, basis.elements, "training", **read_options)
+    unknown = sorted(set(elements_of(train)) - set(basis.elements))
+    if unknown:
+        raise ValueError(f"training data contain {unknown}, not among {basis.elements}")
+    e0 = resolve_e0(e0, train, basis.elements)
+    validation = None
+    if solver == "tsvd":
+        idx = np.random.default_rng(seed).permutation(len(train))
+        n_val = max(1, int(len(train) * defaults.TSVD_VALIDATION_FRACTION))
+        validation = _summary(
+            basis, [train[i] for i in idx[:n_val]], e0, weights, assembly, client, False
+        )
+        train = [train[i] for i in idx[n_val:]]
+    system = _summary(basis, train, e0, weights, assembly, client, progress)
+    t_assembly = time.perf_counter() - t0
+    solution = solve(system, solver, gamma, lam=lam, validation=validation)
+    t_total = time.perf_counter() - t0
+    meta = {
+        "solver": solution.info,
+        "n_train_configs": len(train),
+        "weights": _weights_text(weights),
+        "seconds_assembly": t_assembly,
+        "seconds_total": t_total,
+        **(metadata or {}),
+    }
+    model = model_for(basis, solution.coefficients, e0, meta)
+    errors = compute_errors(model, train, "train")
+    for label, data in (test or {}).items():
+        configs = _as_configs(data, basis.elements, f"test set {label!r}", **read_options)
+        errors = errors | compute_errors(model, configs, label)
+    return FitResult(
+        model=model,
+        errors=errors,
+        solution=solution,
+        n_rows=system.n_rows,
+        n_train_configs=len(train),
+        seconds_assembly=t_assembly,
+        seconds_total=t_total,
+    )
+
+
+def _summary(basis, configs, e0, weights, method, client, progress) -> LinearSystem:
+    if client is None:
+        return assemble(basis, configs, e0, weights, progress, method=method)
+    from ace_ref.fit.distributed import distributed_assemble  # needs the [distributed] extra
+
+    return distributed_assemble(
+        basis, configs, e0, weights, client, progress=progress, method=method
+    )
+
+
+def _weights_text(weights: Weights) -> str:
+    parts = [
+        f"energy={weights.energy:g}",
+        f"forces={weights.forces:g}",
+        f"virial={weights.virial:g}",
+    ]
+    parts += [f"{k}={v:g}" for k, v in weights.config_types.items()]
+    parts += [f"{t}:{o}={v:g}" for (t, o), v in weights.observable_types.items()]
+    return ",".join(parts)

@@ -1,0 +1,97 @@
+"""The model file format: one ``.npz`` with ``coefficients`` and a JSON ``header``, no pickle.
+
+The header holds the format name and version, the basis specification and its fingerprint, E0,
+fit metadata and the SHA-256 of the coefficients; files are written atomically and every defect
+on reading raises :class:`ModelFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ace_ref._atomic_write import atomic_path
+
+__all__ = ["ModelFileError", "write_model_file", "read_model_file", "model_from_parts"]
+
+
+class ModelFileError(ValueError):
+    """A model file that is missing, truncated, tampered with or of an unknown version."""
+
+
+def write_model_file(path: str | Path, format_name: str, version: int, model) -> Path:
+    """Write ``model`` (``basis``, ``coefficients``, ``e0``, ``metadata``) as the ``.npz`` of
+    the module docstring under ``format_name``/``version``, atomically; returns the path."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+    header = {
+        "format": format_name,
+        "version": version,
+        "basis": model.basis.to_dict(),
+        "e0": model.e0,
+        "metadata": model.metadata,
+        "coefficients_sha256": hashlib.sha256(model.coefficients.tobytes()).hexdigest(),
+        "basis_fingerprint": model.basis.fingerprint(),
+    }
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            header=np.array(json.dumps(header, sort_keys=True)),
+            coefficients=model.coefficients,
+        )
+    return path
+
+
+def read_model_file(path: str | Path) -> tuple[Path, dict, np.ndarray]:
+    """``(path, header, coefficients)`` of a model file; unreadable → ModelFileError."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"model file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            header = json.loads(str(f["header"]))
+            coefficients = np.array(f["coefficients"])
+    except Exception as exc:  # noqa: BLE001 - anything unreadable is a corrupt file
+        raise ModelFileError(f"{path}: not a readable ace_ref model file ({exc})") from exc
+    return path, header, coefficients
+
+
+def model_from_parts(
+    path: Path,
+    header: dict,
+    coefficients: np.ndarray,
+    *,
+    format_name: str,
+    version: int,
+    basis_class,
+    model_class,
+    cache_dir="default",
+):
+    """Check a file's header and coefficients (format, version, dtype, checksum, basis
+    fingerprint) and build ``model_class`` on ``basis_class``; any defect → ModelFileError."""
+    if header.get("format") != format_name:
+        raise ModelFileError(f"{path}: not an {format_name} file (format {header.get('format')!r})")
+    if header.get("version") != version:
+        raise ModelFileError(
+            f"{path}: model format version {header.get('version')} is not "
+            f"supported (this ace_ref reads version {version})"
+        )
+    if coefficients.dtype != np.float64 or coefficients.ndim != 1:
+        raise ModelFileError(f"{path}: coefficients must be a 1-d float64 array")
+    if hashlib.sha256(coefficients.tobytes()).hexdigest() != header.get("coefficients_sha256"):
+        raise ModelFileError(f"{path}: coefficients do not match their checksum (file altered)")
+    try:
+        basis = basis_class.from_dict(header["basis"], cache_dir=cache_dir)
+        model = model_class(basis, coefficients, header["e0"], header.get("metadata"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: invalid model header ({exc})") from exc
+    if header.get("basis_fingerprint") != basis.fingerprint():
+        raise ModelFileError(
+            f"{path}: the basis this ace_ref builds from the stored specification differs from "
+            "the one the coefficients were fitted with (basis fingerprint mismatch)"
+        )
+    return model

@@ -1,0 +1,119 @@
+"""Fitted linear ACE model: prediction, plain-data files, ASE calculator.
+
+``E = Σ_i [E0(z_i) + Σ_k c_{z_i,k} B_{i,k}]``. Prediction contracts the coefficients into
+the product basis once (``c̃ = Cᵀc``) and gets forces and stress by one adjoint sweep
+(:func:`ace_ref.kernels.predict.energy_forces`).
+
+File format (version :data:`FORMAT_VERSION`): a directory-free single ``.npz`` written with
+``allow_pickle=False`` holding ``coefficients`` (float64) and ``header`` (a JSON string with
+the format name and version, basis specification, E0s, fit metadata and the SHA-256 of the
+coefficients). Written to a temporary file and renamed, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from ace_ref.basis.ace import ACEBasis
+from ace_ref.kernels import predict
+from ace_ref.kernels.product_tree import build_product_tree
+from ace_ref.models.calculator import ACECalculator
+from ace_ref.models.files import write_model_file
+from ace_ref.models.yace import export_yace
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "LinearACEModel"]
+
+
+FORMAT_NAME = "ace_ref.LinearACEModel"
+
+
+FORMAT_VERSION = 1
+
+
+class LinearACEModel:
+    """A basis, one coefficient per basis column, and isolated-atom energies ``E0``."""
+
+    def __init__(
+        self,
+        basis: ACEBasis,
+        coefficients,
+        e0: dict[str, float] | None = None,
+        metadata: dict | None = None,
+    ) -> None:
+        c = np.asarray(coefficients, dtype=float)
+        if c.shape != (len(basis),):
+            raise ValueError(f"expected {len(basis)} coefficients, got shape {c.shape}")
+        if not np.all(np.isfinite(c)):
+            raise ValueError("coefficients contain NaN or inf")
+        self.basis = basis
+        self.coefficients = c
+        e0 = dict(e0 or {})
+        self.e0 = {el: float(e0.get(el, 0.0)) for el in basis.elements}
+        self.metadata = dict(metadata or {})
+        t = basis.tables(0)
+        K = t.n_functions
+        ns = len(basis.elements)
+        # c̃[z, v] = Σ_k c[z, k] C[k, v]
+        rows = np.repeat(np.arange(K), np.diff(t.c_indptr))
+        self._ctilde = np.zeros((ns, t.n_products))
+        for z in range(ns):
+            np.add.at(self._ctilde[z], t.c_indices, c[z * K + rows] * t.c_data)
+        self._tree = build_product_tree(t.product_index, t.product_order, self._ctilde)
+        self._n_lm_of_n = predict.lm_limits(self._tree, basis.n_max, basis.l_max)
+        self._radial_params = basis.radial_parameters()
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, atoms: Atoms, where: str = "structure") -> dict:
+        """Energy (eV), forces (eV/Å), per-atom energies and, if periodic, stress (eV/Å³).
+
+        Stress follows ASE: ``σ = (1/V) ∂E/∂ε`` (3 × 3).
+        """
+        b = self.basis
+        species, i, j, D, offsets, pair_type = b.pairs(atoms, where)
+        E_atom, forces, virial = predict.energy_forces(
+            offsets,
+            species,
+            i,
+            j,
+            D,
+            pair_type,
+            self._radial_params,
+            b.n_max,
+            b.l_max,
+            len(b.elements),
+            self._tree,
+            self._n_lm_of_n,
+        )
+        e0 = np.array([self.e0[el] for el in b.elements])[species]
+        E_atom = E_atom + e0
+        out = {"energy": float(E_atom.sum()), "energies": E_atom, "forces": forces}
+        if np.all(atoms.pbc):
+            out["stress"] = 0.5 * (virial + virial.T) / atoms.get_volume()
+        return out
+
+    def calculator(self) -> ACECalculator:
+        """An ASE calculator for this model."""
+        return ACECalculator(self)
+
+    # ------------------------------------------------------------------ files
+    def export_yace(
+        self, path: str | Path, report=print, type_elements=None, evaluator: str = "recursive"
+    ):
+        """Write the model as an ML-PACE ``.yace`` file for LAMMPS ``pair_style pace``.
+
+        Exact for models on the ``"ace1"`` radial basis; anything without a ``.yace``
+        equivalent raises :class:`ace_ref.models.yace.YaceExportError`. See
+        :func:`ace_ref.models.yace.export_yace` (returns a :class:`ace_ref.models.yace.YaceExport`
+        with the
+        size and the ``pair_style``/``pair_coeff`` lines).
+        """
+        return export_yace(
+            self, path, report=report, type_elements=type_elements, evaluator=evaluator
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model atomically (see module docstring); returns the path."""
+        return write_model_file(path, FORMAT_NAME, FORMAT_VERSION, self)

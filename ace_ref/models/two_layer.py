@@ -1,0 +1,83 @@
+"""Fitted two-layer (multi-ACE) model and its file format ``ace_ref.TwoLayerModel``.
+
+``E = Σ_i [E0(z_i) + Σ_k c_k B_{i,k}]`` with the packed columns of
+:class:`ace_ref.basis.two_layer.TwoLayerBasis`; forces and stress from its exact design rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from ace_ref.basis.two_layer import TwoLayerBasis
+from ace_ref.models.calculator import ACECalculator
+from ace_ref.models.files import model_from_parts, read_model_file, write_model_file
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "TwoLayerModel", "load"]
+
+
+FORMAT_NAME = "ace_ref.TwoLayerModel"
+
+
+FORMAT_VERSION = 1
+
+
+# ---------------------------------------------------------------------------- model
+class TwoLayerModel:
+    """Fitted two-layer model: ``E = Σ_i [E0(z_i) + Σ_k c_k B_{i,k}]`` with the packed columns
+    of :class:`TwoLayerBasis`; forces and stress from its exact design rows."""
+
+    def __init__(self, basis: TwoLayerBasis, coefficients, e0=None, metadata=None) -> None:
+        c = np.asarray(coefficients, dtype=float)
+        if c.shape != (len(basis),):
+            raise ValueError(f"expected {len(basis)} coefficients, got shape {c.shape}")
+        if not np.all(np.isfinite(c)):
+            raise ValueError("coefficients contain NaN or inf")
+        self.basis = basis
+        self.coefficients = c
+        e0 = dict(e0 or {})
+        self.e0 = {el: float(e0.get(el, 0.0)) for el in basis.elements}
+        self.metadata = dict(metadata or {})
+
+    def predict(self, atoms: Atoms, where: str = "structure") -> dict:
+        rows = self.basis.design_rows(atoms, where)
+        e0 = np.array([self.e0[s] for s in atoms.get_chemical_symbols()])
+        energies = self.basis.features(atoms, where=where) @ self.coefficients + e0
+        out = {
+            "energy": float(rows.energy @ self.coefficients + e0.sum()),
+            "energies": energies,
+            "forces": rows.forces @ self.coefficients,
+        }
+        if np.all(atoms.pbc):
+            W = rows.virial @ self.coefficients
+            out["stress"] = 0.5 * (W + W.T) / atoms.get_volume()
+        return out
+
+    def calculator(self) -> ACECalculator:
+        """An ASE calculator for this model."""
+        return ACECalculator(self)
+
+    def save(self, path) -> Path:
+        """Write the model atomically (:func:`ace_ref.models.files.write_model_file`)."""
+        return write_model_file(path, FORMAT_NAME, FORMAT_VERSION, self)
+
+
+def load(path, cache_dir="default") -> TwoLayerModel:
+    """Read a :class:`TwoLayerModel` file (:func:`ace_ref.models.load.load` reads it too)."""
+    return model_from_file_parts(*read_model_file(path), cache_dir)
+
+
+def model_from_file_parts(path, header, coefficients, cache_dir) -> TwoLayerModel:
+    """Check a file's parts and build the model (:func:`~ace_ref.models.files.model_from_parts`)."""
+    return model_from_parts(
+        path,
+        header,
+        coefficients,
+        format_name=FORMAT_NAME,
+        version=FORMAT_VERSION,
+        basis_class=TwoLayerBasis,
+        model_class=TwoLayerModel,
+        cache_dir=cache_dir,
+    )
