@@ -58,6 +58,7 @@ The proofs that these bases lie in the span of the full one are in :mod:`ace_ref
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -73,7 +74,6 @@ from ace_ref.coupling.symmetric import (
     coupling_paths,
     o3_multiplicity,
 )
-from ace_ref.verify.span import _CHAIN_MEMO
 
 __all__ = ["COUPLINGS", "CHANNELS", "ChainBlock", "chain_block"]
 
@@ -238,9 +238,10 @@ def chain_block(
     parity = (-1) ** L if parity is None else int(parity)
     if lmax_hidden is not None:
         lmax_hidden = int(lmax_hidden)
-    key = (ls, group_sizes, int(L), parity, lmax_hidden, bool(independent))
-    if key not in _CHAIN_MEMO:
-        _CHAIN_MEMO[key] = _build_chain_block(
-            ls, group_sizes, int(L), parity, lmax_hidden, bool(independent)
-        )
-    return _CHAIN_MEMO[key]
+    return _cached_chain_block(ls, group_sizes, int(L), parity, lmax_hidden, bool(independent))
+
+
+@functools.cache
+def _cached_chain_block(ls, group_sizes, L, parity, lmax_hidden, independent) -> ChainBlock:
+    """:func:`_build_chain_block` once per distinct block (a pure function of its arguments)."""
+    return _build_chain_block(ls, group_sizes, L, parity, lmax_hidden, independent)

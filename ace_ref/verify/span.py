@@ -29,9 +29,6 @@ __all__ = [
 ]
 
 
-_CHAIN_MEMO: dict = {}
-
-
 # ---------------------------------------------------------------------------- environments
 def random_environments(
     elements,
