@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse
 
 __all__ = ["BasisTables", "AtomicBaseGradients", "DesignRows", "assemble_tables"]
 
@@ -47,6 +48,14 @@ class BasisTables:
     @property
     def n_products(self) -> int:
         return len(self.product_order)
+
+    @property
+    def coupling_matrix(self) -> scipy.sparse.csr_array:
+        """``C`` as a sparse ``n_rows × n_products`` matrix: ``B_row = Σ_v C[row, v] AA_v``
+        (the same arrays the kernels read, not a copy)."""
+        return scipy.sparse.csr_array(
+            (self.c_data, self.c_indices, self.c_indptr), shape=(self.n_rows, self.n_products)
+        )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ For a rotation ``Q`` the real harmonics satisfy ``Y_l(Q r̂) = D^l(Q) Y_l(r̂)``
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from ace_ref.coupling.clebsch_gordan import cg_tensor
 from ace_ref.one_particle.spherical import complex_to_real_matrix
@@ -21,12 +22,8 @@ _XYZ_TO_REAL_L1 = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
-    """A Haar-random proper rotation (det = +1)."""
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
+    """A Haar-random proper rotation (det = +1): ``scipy.spatial.transform.Rotation.random``."""
+    return Rotation.random(rng=rng).as_matrix()
 
 
 def random_o3(rng: np.random.Generator, improper: bool | None = None) -> np.ndarray:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+import sparse
 
 from ace_ref.coupling.clebsch_gordan import cg_tensor
 from ace_ref.one_particle.spherical import complex_to_real_matrix
@@ -174,6 +175,36 @@ class CoupledBlock:
     @property
     def n_functions(self) -> int:
         return self.coeffs.shape[0]
+
+    def tensor(self) -> sparse.COO:
+        """The coupling coefficients as one N-dimensional sparse tensor.
+
+        ``T[f, μ_1 + l_1, …, μ_ν + l_ν, M + L]`` such that, for real atomic-base values
+        ``A_{l_t μ_t}``,
+
+        .. math:: B_{f,M} = \\sum_{μ_1 … μ_ν} T_{f μ_1 … μ_ν M} \\prod_t A_{l_t μ_t},
+
+        summed over *all* m-tuples: the coefficient of a canonical tuple (sorted within each
+        group of identical factors) is shared equally among its distinct permutations, so
+        ``T`` is symmetric under permutations within a group. Shape
+        ``(n_functions, 2l_1+1, …, 2l_ν+1, 2L+1)``, a :class:`sparse.COO` array.
+        """
+        groups = _group_ranges(self.group_sizes)
+        coords, values = [], []
+        for t, mt in enumerate(self.m_tuples):
+            pieces = [sorted(set(itertools.permutations(mt[a:b]))) for a, b in groups]
+            perms = [sum(choice, ()) for choice in itertools.product(*pieces)]
+            share = self.coeffs[:, t, :] / len(perms)
+            f_idx, M_idx = np.nonzero(share)
+            for perm in perms:
+                ms = np.asarray(perm) + np.asarray(self.ls)
+                for f, M in zip(f_idx, M_idx, strict=True):
+                    coords.append((f, *ms, M))
+                    values.append(share[f, M])
+        shape = (self.n_functions, *(2 * l + 1 for l in self.ls), 2 * self.L + 1)
+        if not coords:
+            return sparse.zeros(shape)
+        return sparse.COO(np.array(coords).T, np.array(values), shape=shape)
 
 
 def _group_ranges(group_sizes: tuple[int, ...]) -> list[tuple[int, int]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.io import read
+from ase.stress import voigt_6_to_full_3x3_stress
 from ase.units import GPa, bar
 
 __all__ = ["Config", "read_configs", "read_e0", "fit_e0", "STRESS_UNITS", "STRESS_CONVENTIONS"]
@@ -65,8 +66,7 @@ def _voigt_to_matrix(s: np.ndarray) -> np.ndarray:
     if s.size == 9:
         return s.reshape(3, 3)
     if s.size == 6:  # ASE Voigt order xx yy zz yz xz xy
-        xx, yy, zz, yz, xz, xy = s
-        return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+        return voigt_6_to_full_3x3_stress(s)
     raise ValueError(f"stress must have 6 or 9 components, got {s.size}")
 
 

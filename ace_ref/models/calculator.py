@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
 
 __all__ = ["ACECalculator"]
 
@@ -32,11 +32,6 @@ class ACECalculator(Calculator):
             "forces": out["forces"],
         }
         if "stress" in out:
-            s = out["stress"]
-            self.results["stress"] = np.array(
-                [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]]
-            )
+            self.results["stress"] = full_3x3_to_voigt_6_stress(out["stress"])
         elif "stress" in properties:
-            from ase.calculators.calculator import PropertyNotImplementedError
-
             raise PropertyNotImplementedError("stress needs a fully periodic structure")

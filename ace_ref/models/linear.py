@@ -56,11 +56,9 @@ class LinearACEModel:
         t = basis.tables(0)
         K = t.n_functions
         ns = len(basis.elements)
-        # c̃[z, v] = Σ_k c[z, k] C[k, v]
-        rows = np.repeat(np.arange(K), np.diff(t.c_indptr))
-        self._ctilde = np.zeros((ns, t.n_products))
-        for z in range(ns):
-            np.add.at(self._ctilde[z], t.c_indices, c[z * K + rows] * t.c_data)
+        # c̃_z = Cᵀ c_z: c̃[z, v] = Σ_k c[z, k] C[k, v]
+        Ct = t.coupling_matrix.T
+        self._ctilde = np.stack([Ct @ c[z * K : (z + 1) * K] for z in range(ns)])
         self._tree = build_product_tree(t.product_index, t.product_order, self._ctilde)
         self._n_lm_of_n = predict.lm_limits(self._tree, basis.n_max, basis.l_max)
         self._radial_params = basis.radial_parameters()

@@ -254,6 +254,16 @@ def radial_with_derivative(params, n_max, r, R_out, dR_out):
 # --------------------------------------------------------------------------------------------
 
 
+def _legendre_np(y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``P_k(y)`` and ``P_k'(y)`` for ``k = 0..n−1`` (columns), from NumPy's Legendre module:
+    an implementation independent of the recurrence in the Numba kernel."""
+    P = np.polynomial.legendre.legvander(y, n - 1)
+    if n == 1:
+        return P, np.zeros_like(P)
+    dP = np.polynomial.legendre.legvander(y, n - 2) @ np.polynomial.legendre.legder(np.eye(n))
+    return P, dP
+
+
 def _envelope_np(x: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
     """Envelope and d/dx for ``x < 1`` (caller masks ``x ≥ 1``)."""
     f = (
@@ -576,14 +586,7 @@ class PolynomialRadial(_RadialBase):
         x_in = float(self._x(self.r_in))
         y = -1.0 + 2.0 * (x - x_c) / (x_in - x_c)
         dy = 2.0 * dx / (x_in - x_c)
-        P = np.empty((len(r), self.n_max))
-        dP = np.empty((len(r), self.n_max))
-        P[:, 0], dP[:, 0] = 1.0, 0.0
-        if self.n_max > 1:
-            P[:, 1], dP[:, 1] = y, 1.0
-        for k in range(1, self.n_max - 1):
-            P[:, k + 1] = ((2 * k + 1) * y * P[:, k] - k * P[:, k - 1]) / (k + 1)
-            dP[:, k + 1] = dP[:, k - 1] + (2 * k + 1) * P[:, k]
+        P, dP = _legendre_np(y, self.n_max)
         return P * f[:, None], dP * (dy * f)[:, None] + P * df[:, None]
 
 
@@ -753,14 +756,7 @@ class ACE1Radial(_RadialBase):
         if p_in > 0:
             de = de - u**p * p_in * (1.0 - u) ** (p_in - 1) * du
         y = 2.0 * u - 1.0
-        P = np.empty((len(r), self.n_max))
-        dP = np.empty((len(r), self.n_max))
-        P[:, 0], dP[:, 0] = 1.0, 0.0
-        if self.n_max > 1:
-            P[:, 1], dP[:, 1] = y, 1.0
-        for k in range(1, self.n_max - 1):
-            P[:, k + 1] = ((2 * k + 1) * y * P[:, k] - k * P[:, k - 1]) / (k + 1)
-            dP[:, k + 1] = dP[:, k - 1] + (2 * k + 1) * P[:, k]
+        P, dP = _legendre_np(y, self.n_max)
         return P * e[:, None], dP * (2.0 * du * e)[:, None] + P * de[:, None]
 
 
