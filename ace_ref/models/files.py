@@ -15,11 +15,29 @@ import numpy as np
 
 from ace_ref._atomic_write import atomic_path
 
-__all__ = ["ModelFileError", "write_model_file", "read_model_file", "model_from_parts"]
+__all__ = [
+    "ModelFileError",
+    "checked_parts",
+    "write_model_file",
+    "read_model_file",
+    "model_from_parts",
+]
 
 
 class ModelFileError(ValueError):
     """A model file that is missing, truncated, tampered with or of an unknown version."""
+
+
+def checked_parts(basis, coefficients, e0=None, metadata=None) -> tuple[np.ndarray, dict, dict]:
+    """A model's coefficients (``len(basis)`` finite floats), E0 per basis element (0 where not
+    given) and metadata, checked and copied; bad coefficients raise ``ValueError``."""
+    c = np.asarray(coefficients, dtype=float)
+    if c.shape != (len(basis),):
+        raise ValueError(f"expected {len(basis)} coefficients, got shape {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError("coefficients contain NaN or inf")
+    e0 = dict(e0 or {})
+    return c, {el: float(e0.get(el, 0.0)) for el in basis.elements}, dict(metadata or {})
 
 
 def write_model_file(path: str | Path, format_name: str, version: int, model) -> Path:

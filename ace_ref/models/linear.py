@@ -21,7 +21,7 @@ from ace_ref.basis.ace import ACEBasis
 from ace_ref.kernels import predict
 from ace_ref.kernels.product_tree import build_product_tree
 from ace_ref.models.calculator import ACECalculator
-from ace_ref.models.files import write_model_file
+from ace_ref.models.files import checked_parts, write_model_file
 from ace_ref.models.yace import export_yace
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "LinearACEModel"]
@@ -43,21 +43,14 @@ class LinearACEModel:
         e0: dict[str, float] | None = None,
         metadata: dict | None = None,
     ) -> None:
-        c = np.asarray(coefficients, dtype=float)
-        if c.shape != (len(basis),):
-            raise ValueError(f"expected {len(basis)} coefficients, got shape {c.shape}")
-        if not np.all(np.isfinite(c)):
-            raise ValueError("coefficients contain NaN or inf")
         self.basis = basis
-        self.coefficients = c
-        e0 = dict(e0 or {})
-        self.e0 = {el: float(e0.get(el, 0.0)) for el in basis.elements}
-        self.metadata = dict(metadata or {})
+        self.coefficients, self.e0, self.metadata = checked_parts(basis, coefficients, e0, metadata)
         t = basis.tables(0)
         K = t.n_functions
         ns = len(basis.elements)
         # c̃_z = Cᵀ c_z: c̃[z, v] = Σ_k c[z, k] C[k, v]
         Ct = t.coupling_matrix.T
+        c = self.coefficients
         self._ctilde = np.stack([Ct @ c[z * K : (z + 1) * K] for z in range(ns)])
         self._tree = build_product_tree(t.product_index, t.product_order, self._ctilde)
         self._n_lm_of_n = predict.lm_limits(self._tree, basis.n_max, basis.l_max)

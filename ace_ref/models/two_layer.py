@@ -13,7 +13,7 @@ from ase import Atoms
 
 from ace_ref.basis.two_layer import TwoLayerBasis
 from ace_ref.models.calculator import ACECalculator
-from ace_ref.models.files import model_from_parts, read_model_file, write_model_file
+from ace_ref.models.files import checked_parts, model_from_parts, read_model_file, write_model_file
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "TwoLayerModel", "load"]
 
@@ -30,16 +30,8 @@ class TwoLayerModel:
     of :class:`TwoLayerBasis`; forces and stress from its exact design rows."""
 
     def __init__(self, basis: TwoLayerBasis, coefficients, e0=None, metadata=None) -> None:
-        c = np.asarray(coefficients, dtype=float)
-        if c.shape != (len(basis),):
-            raise ValueError(f"expected {len(basis)} coefficients, got shape {c.shape}")
-        if not np.all(np.isfinite(c)):
-            raise ValueError("coefficients contain NaN or inf")
         self.basis = basis
-        self.coefficients = c
-        e0 = dict(e0 or {})
-        self.e0 = {el: float(e0.get(el, 0.0)) for el in basis.elements}
-        self.metadata = dict(metadata or {})
+        self.coefficients, self.e0, self.metadata = checked_parts(basis, coefficients, e0, metadata)
 
     def predict(self, atoms: Atoms, where: str = "structure") -> dict:
         rows = self.basis.design_rows(atoms, where)
