@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tomllib
 from fractions import Fraction
@@ -240,6 +241,8 @@ def cmd_fit(args) -> int:
                 client=client,
                 progress=not args.quiet,
                 metadata={"train_files": [str(p) for p in args.train], "weights": args.weights},
+                committee_size=args.committee,
+                active_set_size=args.active_set,
                 **read_options,
             )
     except (MissingDependency, ClusterError) as exc:
@@ -248,18 +251,30 @@ def cmd_fit(args) -> int:
     print(result.summary())
     print(f"model written to {path}")
     print(result.errors.format())
+    if result.model.uncertainty is not None and result.model.uncertainty.coverage is not None:
+        print("coverage of the training data (eval and the calculator flag what lies outside):")
+        print(result.model.uncertainty.coverage.summary())
     return 0
 
 
 def cmd_eval(args) -> int:
     """``ace-ref eval``: error tables (and optionally JSON and parity plots) of a model."""
     from ace_ref.fit.data import read_configs
-    from ace_ref.fit.errors import ErrorReport, compute_errors, predict_all
+    from ace_ref.fit.errors import (
+        ErrorReport,
+        assess_configs,
+        compute_errors,
+        predict_all,
+        rank_signals,
+    )
     from ace_ref.models import load
 
     model = load(args.model)
+    if args.uncertainty and getattr(model, "uncertainty", None) is None:
+        raise ValueError(f"{args.model} carries no uncertainty data (refit it with this version)")
     report = ErrorReport()
     datasets = []
+    per_file: dict = {}
     for p in args.data:
         configs = read_configs(
             [p],
@@ -271,13 +286,46 @@ def cmd_eval(args) -> int:
         predictions = predict_all(model, configs)
         datasets.append((Path(p).name, configs, predictions))
         report = report | compute_errors(model, configs, Path(p).name, predictions)
+        rows = assess_configs(model, configs, predictions, full=args.uncertainty)
+        per_file[Path(p).name] = {"configurations": rows, "ranking": rank_signals(rows)}
     print(report.format())
+    for name, part in per_file.items():
+        print(_reliability_text(name, part))
     if args.json:
+        result = report.to_dict()
+        result["reliability"] = per_file
         with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(report.to_dict(), indent=2))
+            tmp.write_text(json.dumps(result, indent=2))
     if args.plot:
         _parity_plot(datasets, Path(args.plot))
     return 0
+
+
+def _reliability_text(name: str, part: dict) -> str:
+    """Configurations outside the trained distance ranges and, with --uncertainty, how well
+    each uncertainty signal ranks the true errors."""
+    rows = part["configurations"]
+    lines = [f"{name}: reliability"]
+    if any("n_pairs_outside" in r for r in rows):
+        out = [r for r in rows if r.get("n_pairs_outside")]
+        lines.append(
+            f"  {len(out)} of {len(rows)} configurations have pair distances outside the "
+            "trained range" + (f" (e.g. {', '.join(r['source'] for r in out[:3])})" if out else "")
+        )
+    grades = [r["max_extrapolation_grade"] for r in rows if "max_extrapolation_grade" in r]
+    if grades:
+        warn = defaults.EXTRAPOLATION_GRADE_WARN
+        n_hi = sum(g > warn for g in grades)
+        lines.append(
+            f"  extrapolation grade γ: median {statistics.median(grades):.2f}, "
+            f"max {max(grades):.2f}; {n_hi} configurations with γ > {warn:g}"
+        )
+    for key, r in part["ranking"].items():
+        lines.append(
+            f"  {key}: Spearman {r['spearman']:.2f}; the {r['n_top']} most uncertain hold "
+            f"{100 * r['caught']:.0f} % of the {r['n_top']} worst"
+        )
+    return "\n".join(lines)
 
 
 def _parity_plot(datasets, out: Path) -> None:
@@ -417,6 +465,32 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_probe(args) -> int:
+    """``ace-ref probe``: torsion, stretch and displacement scans of a structure (hole search);
+    exit 0 if no hole is found, 1 if some scan has one."""
+    import ase.io
+
+    from ace_ref import verify
+    from ace_ref.verify.probe import probe
+
+    calc = verify.calculator_from_spec(args.calculator)
+    if hasattr(calc, "model") and getattr(calc.model, "uncertainty", None) is not None:
+        calc = calc.model.calculator(uncertainty=args.spread)
+    path = Path(args.structure)
+    if not path.exists():
+        raise FileNotFoundError(f"structure file {path} does not exist")
+    try:
+        atoms = ase.io.read(path)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
+        raise ValueError(f"cannot read structure {path}: {exc}") from exc
+    report = probe(calc, atoms, margin=args.margin, seed=args.seed)
+    print(report.format())
+    if args.json:
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(report.to_dict(), indent=2))
+    return 1 if report.holes else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ace-ref", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -458,6 +532,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="exponent p of the smoothness prior (0: off)",
     )
     p.add_argument("--weights", default=defaults.WEIGHTS)
+    p.add_argument(
+        "--committee",
+        type=int,
+        default=defaults.COMMITTEE_SIZE,
+        help="BLR posterior samples kept for the committee spread (0: none)",
+    )
+    p.add_argument(
+        "--active-set",
+        type=int,
+        default=defaults.ACTIVE_SET_SIZE,
+        help="largest active set per element for the extrapolation grade γ (0: none)",
+    )
     p.add_argument("--stress-unit", default=defaults.STRESS_UNIT, help="eV/A3, GPa, bar or kbar")
     p.add_argument(
         "--stress-convention",
@@ -474,6 +560,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="+")
     p.add_argument("--json")
     p.add_argument("--plot")
+    p.add_argument(
+        "--uncertainty",
+        action="store_true",
+        help="committee spread and extrapolation grade per configuration, ranked against the "
+        "true errors (costs the design rows of every structure)",
+    )
     p.add_argument("--stress-unit", default=defaults.STRESS_UNIT)
     p.add_argument(
         "--stress-convention", default=defaults.STRESS_CONVENTION, choices=["ase", "pressure"]
@@ -510,6 +602,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the report rows as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser(
+        "probe", help="scan torsions, stretches and displacements of a structure for holes"
+    )
+    p.add_argument("calculator", help="model file (.npz), 'emt', 'lj' or 'module:factory'")
+    p.add_argument("structure", help="structure file (a relaxed structure is best)")
+    p.add_argument(
+        "--margin", type=float, default=defaults.PROBE_MARGIN, help="eV below the start: a hole"
+    )
+    p.add_argument(
+        "--spread", action="store_true", help="record the committee spread along every scan"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="write the scans as JSON")
+    p.set_defaults(func=cmd_probe)
     return parser
 
 

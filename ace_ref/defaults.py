@@ -97,3 +97,17 @@ L2_MAX_N = 4
 
 L2_ORDER = 1
 """Correlation order ν₂ of layer 2 (two-layer basis)."""
+
+# ---------------------------------------------------------------------------------- uncertainty
+COMMITTEE_SIZE = 32
+"""Posterior samples of the coefficients a BLR fit stores for the committee spread (0: none)."""
+
+ACTIVE_SET_SIZE = 256
+"""At most this many basis functions (and active environments) per element for the
+extrapolation grade γ (:class:`ace_ref.models.uncertainty.ActiveSet`)."""
+
+EXTRAPOLATION_GRADE_WARN = 2.0
+"""γ above this is reported as extrapolation (pacemaker's practice: trust γ < 2)."""
+
+PROBE_MARGIN = 0.5
+"""eV below the starting energy at which a probe scan reports a hole."""

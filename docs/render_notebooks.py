@@ -9,7 +9,7 @@ Each notebook runs cell by cell in a fresh namespace (in a temporary working dir
 ``ACE_REF_DOCS_IMG=docs/img`` so that its figures land in ``docs/img/``). The page
 ``docs/notebooks/<name>.md`` gets the markdown cells as they are, every code cell as a
 Python block followed by what it printed, and every PNG a cell wrote. Its first line records
-the SHA-256 of the notebook source: ``tests/test_notebooks.py`` fails when a notebook changed
+the SHA-256 of the notebook source: ``tests/docs/test_notebooks.py`` fails when a notebook changed
 after its page was rendered, so pages and notebooks cannot drift apart. ``mkdocs build``
 itself never executes a notebook.
 """

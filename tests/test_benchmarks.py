@@ -4,11 +4,11 @@ results, and one tiny real measurement through the same subprocess path the suit
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import run_all  # noqa: E402

@@ -45,6 +45,9 @@ class Basis(Protocol):
     def fingerprint(self) -> str:
         """SHA-256 of what the coefficients depend on (detects a changed basis at load)."""
 
+    def pairs(self, atoms: Atoms, where: str = "structure"):
+        """The neighbour pairs the basis sees (:class:`~ace_ref.basis.ace.Pairs`)."""
+
     def features(self, atoms: Atoms, L: int = 0, where: str = "structure") -> np.ndarray:
         """Per-atom features ``(n_atoms, len(self))`` (or ``(…, 2L+1)`` for ``L > 0``)."""
 

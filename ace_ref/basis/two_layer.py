@@ -52,7 +52,7 @@ import numpy as np
 from ase import Atoms
 
 from ace_ref import defaults
-from ace_ref.basis.ace import ACEBasis
+from ace_ref.basis.ace import ACEBasis, Pairs
 from ace_ref.basis.tables import DesignRows, assemble_tables
 from ace_ref.coupling.cache import CouplingCache, coupled_block
 from ace_ref.coupling.symmetric import o3_multiplicity
@@ -408,6 +408,11 @@ class TwoLayerBasis:
             f"all species: {len(self)} linear coefficients",
         ]
         return "\n".join(lines)
+
+    def pairs(self, atoms: Atoms, where: str = "structure") -> Pairs:
+        """The pairs of layer 1 (:meth:`ACEBasis.pairs`); with the default ``r_cut`` layer 2
+        sees the same pairs."""
+        return self.layer1.pairs(atoms, where)
 
     def column_degrees(self) -> np.ndarray:
         """Degree of every column (packed layout) for the smoothness prior of

@@ -20,7 +20,14 @@ from ase.units import GPa
 
 from ace_ref.fit.data import Config
 
-__all__ = ["ErrorReport", "compute_errors", "predict_all"]
+__all__ = [
+    "ErrorReport",
+    "assess_configs",
+    "compute_errors",
+    "predict_all",
+    "rank_signals",
+    "ranking",
+]
 
 _COLUMNS = (
     "energy_rmse_meV",
@@ -127,3 +134,73 @@ def compute_errors(
         )
         rows[key] = {"n_configs": len(g["e"]) or None, **dict(zip(_COLUMNS, values, strict=True))}
     return ErrorReport(rows)
+
+
+def assess_configs(
+    model, configs: list[Config], predictions: list[dict] | None = None, full: bool = True
+) -> list[dict]:
+    """Per configuration: the true errors next to what the model says of its reliability.
+
+    Every row has ``source``, ``config_type``, ``energy_error_meV``, ``forces_rmse_meV_per_A``
+    (where the data have them) and ``n_pairs_outside`` (pairs outside the trained distance
+    range); with ``full`` also ``energy_std_meV``, ``forces_std_max_meV_per_A`` (committee) and
+    ``max_extrapolation_grade`` (γ), for the signals the model carries.
+    """
+    u = getattr(model, "uncertainty", None)
+    if predictions is None:
+        predictions = predict_all(model, configs)
+    rows = []
+    for c, out in zip(configs, predictions, strict=True):
+        row: dict = {"source": c.source, "config_type": c.config_type}
+        if c.energy is not None:
+            row["energy_error_meV"] = 1000 * (out["energy"] - c.energy)
+        if c.forces is not None:
+            rmse = np.sqrt(np.mean((out["forces"] - c.forces) ** 2))
+            row["forces_rmse_meV_per_A"] = 1000 * float(rmse)
+        if u is not None and u.coverage is not None:
+            row["n_pairs_outside"] = len(u.coverage.outside(model.basis, c.atoms, c.source))
+        if full and u is not None:
+            a = u.assess(model.basis, c.atoms, c.source)
+            if "energy_std" in a:
+                row["energy_std_meV"] = 1000 * a["energy_std"]
+                row["forces_std_max_meV_per_A"] = 1000 * float(np.max(a["forces_std"]))
+            if "max_extrapolation_grade" in a:
+                row["max_extrapolation_grade"] = a["max_extrapolation_grade"]
+        rows.append(row)
+    return rows
+
+
+def ranking(signal: np.ndarray, error: np.ndarray, share: float = 0.05) -> dict:
+    """How well ``signal`` ranks ``error``: Spearman's rank correlation, and the fraction of
+    the ``share`` largest errors found among the ``share`` largest signals."""
+    from scipy.stats import spearmanr
+
+    signal, error = np.asarray(signal, float), np.asarray(error, float)
+    n = max(1, int(round(share * len(error))))
+    worst = set(np.argsort(error)[-n:])
+    flagged = set(np.argsort(signal)[-n:])
+    return {
+        "spearman": float(spearmanr(signal, error).statistic),
+        "top_share": share,
+        "n_top": n,
+        "caught": len(worst & flagged) / n,
+    }
+
+
+SIGNALS = {
+    "energy_std_meV": "energy_error_meV",
+    "forces_std_max_meV_per_A": "forces_rmse_meV_per_A",
+    "max_extrapolation_grade": "forces_rmse_meV_per_A",
+}
+"""Which true error each uncertainty signal of :func:`assess_configs` is ranked against."""
+
+
+def rank_signals(rows: list[dict], share: float = 0.05) -> dict:
+    """:func:`ranking` of every signal in ``rows`` against its error (|error| for energies)."""
+    out = {}
+    for signal, error in SIGNALS.items():
+        pairs = [(r[signal], abs(r[error])) for r in rows if signal in r and error in r]
+        if len(pairs) >= 2:
+            s, e = np.array(pairs).T
+            out[f"{signal} vs {error}"] = ranking(s, e, share)
+    return out

@@ -25,8 +25,9 @@ from ace_ref.fit.data import Config, elements_of, fit_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
 from ace_ref.fit.solvers import SOLVERS, Solution, smoothness_prior, solve
 from ace_ref.models.load import model_for
+from ace_ref.models.uncertainty import ActiveSet, Committee, Coverage, Uncertainty
 
-__all__ = ["FitResult", "fit", "resolve_e0"]
+__all__ = ["FitResult", "fit", "resolve_e0", "training_uncertainty"]
 
 Configs = Sequence[Config] | str | Path | Sequence[str | Path]
 
@@ -110,6 +111,8 @@ def fit(
     stress_convention: str = defaults.STRESS_CONVENTION,
     metadata: dict | None = None,
     seed: int = defaults.SEED,
+    committee_size: int = defaults.COMMITTEE_SIZE,
+    active_set_size: int = defaults.ACTIVE_SET_SIZE,
 ) -> FitResult:
     """Fit a linear model on ``basis`` to ``train`` and report its errors.
 
@@ -137,6 +140,11 @@ def fit(
     seed
         Seed of the ``tsvd`` validation split (``defaults.TSVD_VALIDATION_FRACTION`` of the
         configurations, chosen at random) and of the posterior committee.
+    committee_size, active_set_size
+        What the model learns about its own reliability
+        (:class:`~ace_ref.models.uncertainty.Uncertainty`): the number of BLR posterior samples
+        it keeps (``blr`` only; 0: none) and the largest active set per element for the
+        extrapolation grade (0: none). The coverage of the training data is always recorded.
 
     Returns
     -------
@@ -167,7 +175,16 @@ def fit(
         train = [train[i] for i in idx[n_val:]]
     system = _summary(basis, train, e0, weights, assembly, client, progress)
     t_assembly = time.perf_counter() - t0
-    solution = solve(system, solver, gamma, lam=lam, validation=validation)
+    solution = solve(
+        system,
+        solver,
+        gamma,
+        lam=lam,
+        validation=validation,
+        committee_size=committee_size if solver == "blr" else 0,
+        seed=seed,
+    )
+    uncertainty = training_uncertainty(basis, train, solution, active_set_size)
     t_total = time.perf_counter() - t0
     meta = {
         "solver": solution.info,
@@ -177,7 +194,7 @@ def fit(
         "seconds_total": t_total,
         **(metadata or {}),
     }
-    model = model_for(basis, solution.coefficients, e0, meta)
+    model = model_for(basis, solution.coefficients, e0, meta, uncertainty)
     errors = compute_errors(model, train, "train")
     for label, data in (test or {}).items():
         configs = _as_configs(data, basis.elements, f"test set {label!r}", **read_options)
@@ -191,6 +208,28 @@ def fit(
         seconds_assembly=t_assembly,
         seconds_total=t_total,
     )
+
+
+def training_uncertainty(
+    basis: Basis, train: list[Config], solution: Solution, active_set_size: int
+) -> Uncertainty:
+    """Coverage of ``train``, the committee of ``solution`` (if any) and, for
+    ``active_set_size > 0``, the active sets of the training environments per element."""
+    structures = [c.atoms for c in train]
+    coverage = Coverage.from_structures(basis, structures)
+    committee = None if solution.committee is None else Committee(solution.committee)
+    active = None
+    if active_set_size > 0:
+        K = len(basis) // len(basis.elements)
+        blocks: dict[str, list[np.ndarray]] = {el: [] for el in basis.elements}
+        for k, atoms in enumerate(structures):
+            B = basis.features(atoms, where=f"training structure {k}")
+            for i, el in enumerate(atoms.get_chemical_symbols()):
+                s = basis.elements.index(el)
+                blocks[el].append(B[i, s * K : (s + 1) * K])
+        features = {el: np.array(rows) for el, rows in blocks.items() if rows}
+        active = ActiveSet.from_features(features, active_set_size)
+    return Uncertainty(coverage, committee, active)
 
 
 def _summary(basis, configs, e0, weights, method, client, progress) -> LinearSystem:

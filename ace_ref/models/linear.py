@@ -7,7 +7,10 @@ the product basis once (``c̃ = Cᵀc``) and gets forces and stress by one adjoi
 File format (version :data:`FORMAT_VERSION`): a directory-free single ``.npz`` written with
 ``allow_pickle=False`` holding ``coefficients`` (float64) and ``header`` (a JSON string with
 the format name and version, basis specification, E0s, fit metadata and the SHA-256 of the
-coefficients). Written to a temporary file and renamed, so a crash never leaves half a file.
+coefficients). Version 2 adds, optionally, the model's
+:class:`~ace_ref.models.uncertainty.Uncertainty`: coverage in the header, the committee and
+the active sets as further arrays under one more SHA-256 (version 1 files still load). Written
+to a temporary file and renamed, so a crash never leaves half a file.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ace_ref.kernels import predict
 from ace_ref.kernels.product_tree import build_product_tree
 from ace_ref.models.calculator import ACECalculator
 from ace_ref.models.files import checked_parts, write_model_file
+from ace_ref.models.uncertainty import Uncertainty
 from ace_ref.models.yace import export_yace
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "LinearACEModel"]
@@ -30,7 +34,7 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "LinearACEModel"]
 FORMAT_NAME = "ace_ref.LinearACEModel"
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class LinearACEModel:
@@ -42,9 +46,12 @@ class LinearACEModel:
         coefficients,
         e0: dict[str, float] | None = None,
         metadata: dict | None = None,
+        uncertainty: Uncertainty | None = None,
     ) -> None:
         self.basis = basis
         self.coefficients, self.e0, self.metadata = checked_parts(basis, coefficients, e0, metadata)
+        self.uncertainty = uncertainty
+        """:class:`~ace_ref.models.uncertainty.Uncertainty` from the fit, or ``None``."""
         t = basis.tables(0)
         K = t.n_functions
         ns = len(basis.elements)
@@ -85,9 +92,9 @@ class LinearACEModel:
             out["stress"] = 0.5 * (virial + virial.T) / atoms.get_volume()
         return out
 
-    def calculator(self) -> ACECalculator:
-        """An ASE calculator for this model."""
-        return ACECalculator(self)
+    def calculator(self, uncertainty: bool = False, warn_outside: bool = False) -> ACECalculator:
+        """An ASE calculator for this model (see :class:`ACECalculator` for the options)."""
+        return ACECalculator(self, uncertainty=uncertainty, warn_outside=warn_outside)
 
     # ------------------------------------------------------------------ files
     def export_yace(

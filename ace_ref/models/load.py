@@ -17,13 +17,14 @@ __all__ = ["load", "model_for"]
 def load(path: str | Path, cache_dir="default") -> LinearACEModel | TwoLayerModel:
     """Read a model written by :meth:`LinearACEModel.save` (or a
     :class:`ace_ref.models.two_layer.TwoLayerModel`); any defect raises ModelFileError."""
-    path, header, coefficients = read_model_file(path)
+    path, header, coefficients, arrays = read_model_file(path)
     if header.get("format") == two_layer.FORMAT_NAME:
-        return two_layer.model_from_file_parts(path, header, coefficients, cache_dir)
+        return two_layer.model_from_file_parts(path, header, coefficients, arrays, cache_dir)
     return model_from_parts(
         path,
         header,
         coefficients,
+        arrays,
         format_name=FORMAT_NAME,
         version=FORMAT_VERSION,
         basis_class=ACEBasis,
@@ -32,9 +33,9 @@ def load(path: str | Path, cache_dir="default") -> LinearACEModel | TwoLayerMode
     )
 
 
-def model_for(basis, coefficients, e0=None, metadata=None):
+def model_for(basis, coefficients, e0=None, metadata=None, uncertainty=None):
     """The model class that goes with ``basis``: a :class:`TwoLayerModel` for a two-layer
     basis, a :class:`LinearACEModel` for any other."""
     if isinstance(basis, TwoLayerBasis):
-        return TwoLayerModel(basis, coefficients, e0, metadata)
-    return LinearACEModel(basis, coefficients, e0, metadata)
+        return TwoLayerModel(basis, coefficients, e0, metadata, uncertainty)
+    return LinearACEModel(basis, coefficients, e0, metadata, uncertainty)

@@ -21,7 +21,7 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "TwoLayerModel", "load"]
 FORMAT_NAME = "ace_ref.TwoLayerModel"
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 # ---------------------------------------------------------------------------- model
@@ -29,9 +29,13 @@ class TwoLayerModel:
     """Fitted two-layer model: ``E = Σ_i [E0(z_i) + Σ_k c_k B_{i,k}]`` with the packed columns
     of :class:`TwoLayerBasis`; forces and stress from its exact design rows."""
 
-    def __init__(self, basis: TwoLayerBasis, coefficients, e0=None, metadata=None) -> None:
+    def __init__(
+        self, basis: TwoLayerBasis, coefficients, e0=None, metadata=None, uncertainty=None
+    ) -> None:
         self.basis = basis
         self.coefficients, self.e0, self.metadata = checked_parts(basis, coefficients, e0, metadata)
+        self.uncertainty = uncertainty
+        """:class:`~ace_ref.models.uncertainty.Uncertainty` from the fit, or ``None``."""
 
     def predict(self, atoms: Atoms, where: str = "structure") -> dict:
         rows = self.basis.design_rows(atoms, where)
@@ -47,9 +51,9 @@ class TwoLayerModel:
             out["stress"] = 0.5 * (W + W.T) / atoms.get_volume()
         return out
 
-    def calculator(self) -> ACECalculator:
-        """An ASE calculator for this model."""
-        return ACECalculator(self)
+    def calculator(self, uncertainty: bool = False, warn_outside: bool = False) -> ACECalculator:
+        """An ASE calculator for this model (see :class:`ACECalculator` for the options)."""
+        return ACECalculator(self, uncertainty=uncertainty, warn_outside=warn_outside)
 
     def save(self, path) -> Path:
         """Write the model atomically (:func:`ace_ref.models.files.write_model_file`)."""
@@ -61,12 +65,13 @@ def load(path, cache_dir="default") -> TwoLayerModel:
     return model_from_file_parts(*read_model_file(path), cache_dir)
 
 
-def model_from_file_parts(path, header, coefficients, cache_dir) -> TwoLayerModel:
+def model_from_file_parts(path, header, coefficients, arrays, cache_dir) -> TwoLayerModel:
     """Check a file's parts and build the model (:func:`~ace_ref.models.files.model_from_parts`)."""
     return model_from_parts(
         path,
         header,
         coefficients,
+        arrays,
         format_name=FORMAT_NAME,
         version=FORMAT_VERSION,
         basis_class=TwoLayerBasis,

@@ -13,19 +13,23 @@ from hypothesis import strategies as st
 
 from ace_ref import ACEBasis
 from ace_ref.coupling.rotations import random_o3, wigner_d_real
+from tests.structures import random_cluster
 
 
 @pytest.fixture(scope="module")
-def chon_basis(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
+def chon_basis(coupling_cache):
     return ACEBasis(
-        ["C", "H", "O"], order=3, max_n=[5, 3, 2], max_l=[0, 3, 2], r_cut=4.0, cache_dir=cache
+        ["C", "H", "O"],
+        order=3,
+        max_n=[5, 3, 2],
+        max_l=[0, 3, 2],
+        r_cut=4.0,
+        cache_dir=coupling_cache,
     )
 
 
 @pytest.fixture(scope="module")
-def si_basis(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
+def si_basis(coupling_cache):
     return ACEBasis(
         "Si",
         order=4,
@@ -33,7 +37,7 @@ def si_basis(tmp_path_factory):
         max_l=[0, 3, 2, 1],
         r_cut=4.0,
         radial="polynomial",
-        cache_dir=cache,
+        cache_dir=coupling_cache,
     )
 
 
@@ -50,8 +54,8 @@ def _si_box(seed=0, repeat=1):
 
 
 # ---------------------------------------------------------------- sizes
-def test_703_functions_pacemaker_spec(tmp_path):
-    basis = ACEBasis("Si", order=3, max_n=[8, 6, 4], max_l=[0, 6, 4], cache_dir=tmp_path)
+def test_703_functions_pacemaker_spec(coupling_cache):
+    basis = ACEBasis("Si", order=3, max_n=[8, 6, 4], max_l=[0, 6, 4], cache_dir=coupling_cache)
     assert len(basis) == 703
     assert basis.counts_by_order() == {1: 8, 2: 147, 3: 548}
 
@@ -236,8 +240,7 @@ def test_body_order_inclusion_exclusion(order):
     )
     rng = np.random.default_rng(order)
     c = rng.normal(size=len(basis))
-    pos = rng.uniform(0, 2.0, size=(order + 2, 3))
-    atoms = Atoms(f"H{order + 2}", positions=pos)
+    atoms = random_cluster(rng, f"H{order + 2}", box=2.0, min_distance=0.0)
     scale = np.abs(basis.features(atoms)).sum() * np.abs(c).max()
     # M = ν + 1 atoms: non-zero; M = ν + 2: zero up to round-off
     at_limit = _many_body_term(basis, atoms[: order + 1], c)
@@ -247,7 +250,7 @@ def test_body_order_inclusion_exclusion(order):
 
 
 # ---------------------------------------------------------------- bad input
-def test_bad_input_messages(chon_basis, tmp_path):
+def test_bad_input_messages(chon_basis, coupling_cache):
     with pytest.raises(ValueError, match="Xx"):
         ACEBasis(["Xx"], order=2, max_n=2, max_l=1)
     with pytest.raises(ValueError, match="cutoff"):
@@ -257,7 +260,7 @@ def test_bad_input_messages(chon_basis, tmp_path):
     with pytest.raises(ValueError, match=r"max_n must have one entry per correlation order"):
         ACEBasis("H", order=3, max_n=[2, 2], max_l=1)
     with pytest.raises(ValueError, match=r"\d+ basis functions"):
-        ACEBasis(["C", "H", "O"], order=5, max_n=10, max_l=8, cache_dir=tmp_path)
+        ACEBasis(["C", "H", "O"], order=5, max_n=10, max_l=8, cache_dir=coupling_cache)
     atoms = _molecule()
     atoms.symbols[0] = "N"
     with pytest.raises(ValueError, match="atom 0 is N"):

@@ -1,4 +1,6 @@
-"""NequIP-style sparsifications: chain tree, hidden-L cap, uvu channels, span inclusion."""
+"""NequIP-style sparsified bases: chain tree, hidden-L cap, uvu channels; sizes, dependent
+paths, model files and CLI. The chain blocks themselves: coupling/test_chain.py; span
+inclusion: verify/test_span.py."""
 
 from __future__ import annotations
 
@@ -8,79 +10,16 @@ from ase.build import molecule
 
 from ace_ref import ACEBasis
 from ace_ref.cli import main
-from ace_ref.coupling.cache import coupled_block
-from ace_ref.coupling.chain import chain_block
-from ace_ref.coupling.rotations import random_o3, wigner_d_real
 from ace_ref.fit.assembly import Weights, assemble
 from ace_ref.fit.solvers import solve
 from ace_ref.models.linear import LinearACEModel
 from ace_ref.models.load import load
-from ace_ref.verify.span import coefficient_inclusion, span_inclusion
-
-SPEC = dict(order=3, max_degree=[7, 7, 6], w_L=1, r_cut=4.0)
-SPARSIFICATIONS = {
-    "chain": dict(coupling="chain"),
-    "chain_L1": dict(coupling="chain", lmax_hidden=1),
-    "chain_L0": dict(coupling="chain", lmax_hidden=0),
-    "uvu": dict(channels="uvu"),
-    "chain_L1_uvu": dict(coupling="chain", lmax_hidden=1, channels="uvu"),
-}
+from ace_ref.verify.span import coefficient_inclusion
+from tests.structures import random_cluster
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
-def full(cache):
-    return ACEBasis(["H", "O"], **SPEC, cache_dir=cache)
-
-
-@pytest.fixture(scope="module")
-def sparse(cache):
-    return {
-        k: ACEBasis(["H", "O"], **SPEC, **kw, cache_dir=cache) for k, kw in SPARSIFICATIONS.items()
-    }
-
-
-def _canonical_rows(block):
-    """Coefficient vectors of a block keyed by canonical m-tuple (for span comparisons)."""
-    return {tuple(t): k for k, t in enumerate(block.m_tuples.tolist())}
-
-
-@pytest.mark.parametrize(
-    "ls,groups,L",
-    [((1, 1, 2), (1, 1, 1), 0), ((2, 2, 2), (3,), 0), ((1, 1, 1, 1), (2, 2), 0),
-     ((1, 2, 3, 4), (1, 1, 1, 1), 0), ((2, 2, 2, 2), (2, 2), 2), ((1, 2, 2), (1, 2), 1)],
-)  # fmt: skip
-def test_uncapped_chain_spans_the_full_block(ls, groups, L):
-    """All orderings × chain paths, symmetrised, span every invariant: rank = character
-    formula, and the row spaces of chain and symmetric couplings coincide."""
-    chain = chain_block(ls, groups, L)
-    full = coupled_block(ls, groups, L)
-    assert chain.n_functions == full.n_functions == chain.multiplicity > 0
-    keys = sorted({tuple(t) for b in (chain, full) for t in b.m_tuples.tolist()})
-
-    def dense(block):
-        index = _canonical_rows(block)
-        out = np.zeros((block.n_functions, len(keys), 2 * L + 1))
-        for j, key in enumerate(keys):
-            if key in index:
-                out[:, j] = block.coeffs[:, index[key]]
-        return out.reshape(block.n_functions, -1)
-
-    stacked = np.vstack([dense(chain), dense(full)])
-    sv = np.linalg.svd(stacked / np.linalg.norm(stacked, axis=1)[:, None], compute_uv=False)
-    assert int(np.sum(sv > 1e-9 * sv[0])) == full.n_functions
-    # capped chains keep only paths with every hidden L ≤ L_max
-    for cap in range(3):
-        capped = chain_block(ls, groups, L, lmax_hidden=cap, independent=False)
-        assert np.all(capped.paths[:, : len(ls) - 1] <= cap)
-        assert chain_block(ls, groups, L, lmax_hidden=cap).n_functions <= full.n_functions
-
-
-def test_default_basis_unchanged_and_sparsified_sizes(full, sparse):
+def test_default_basis_unchanged_and_sparsified_sizes(ho_full_basis, ho_sparsified_bases):
+    full, sparse = ho_full_basis, ho_sparsified_bases
     assert "coupling" not in full.to_dict() and "channels" not in full.to_dict()
     assert not full.is_sparsified
     assert len(sparse["chain"]) == len(full)
@@ -97,93 +36,24 @@ def test_default_basis_unchanged_and_sparsified_sizes(full, sparse):
     assert "NequIP paths" in sparse["chain_L1_uvu"].describe()
 
 
-@pytest.mark.parametrize("name", list(SPARSIFICATIONS))
-def test_span_inclusion_numerical_matches_exact(full, sparse, name):
-    """Every single-layer sparsification lies in the full span; the numerical rank test and
-    the algebraic one agree on inclusion and on the unreachable blocks."""
-    basis = sparse[name]
-    exact = coefficient_inclusion(basis, full)
-    report = span_inclusion(basis, full, seed=1)
-    assert exact["included"] and report.included
-    assert report.equal_span == exact["equal_span"] == (name == "chain")
-    assert report.n_unreachable == exact["n_unreachable"]
-    # per-block counts (first central species) equal the algebraic ones
-    el = full.elements[0]
-    for b in report.unreachable:
-        key = tuple(sorted((full.elements.index(s), n, l) for s, n, l in b["nl"]))
-        assert b["n_unreachable"] == exact["blocks"][key][0], b
-    assert sum(b["n_unreachable"] for b in report.unreachable) == report.n_unreachable
-    for s in report.species:
-        assert s.rank_full == s.n_full  # the full basis is independent on the environments
-        assert s.excess < 1e-2 and s.margin > 1e4  # clear verdicts
-        assert s.element in full.elements
-    assert el in report.summary()
-    if name == "chain_L0":
-        lost = report.unreachable_by_l()
-        assert lost[(2, (1, 1))][0] == lost[(2, (1, 1))][1] > 0  # no angular 3-body term
-    if name == "chain_L1":
-        lost = {k: v for k, v in report.unreachable_by_l().items() if v[0]}
-        assert set(lost) == {(2, (2, 2))}  # only the l = 2 pair correlations are lost
-
-
-def test_equivariant_outputs_included(full, sparse):
-    report = span_inclusion(sparse["chain_L1"], full, L=1, seed=2)
-    assert report.included and not report.equal_span
-    assert (
-        report.n_unreachable
-        == coefficient_inclusion(sparse["chain_L1"], full, L=1)["n_unreachable"]
-    )
-    # the sparsified L = 1 features transform with D^1
-    atoms = molecule("H2O")
-    atoms.rattle(0.2, seed=3)
-    F = sparse["chain_L1"].features(atoms, L=1)
-    Q = random_o3(np.random.default_rng(0), improper=True)
-    moved = atoms.copy()
-    moved.positions = atoms.positions @ Q.T
-    np.testing.assert_allclose(
-        sparse["chain_L1"].features(moved, L=1),
-        F @ wigner_d_real(1, Q).T,
-        atol=1e-10 * np.abs(F).max(),
-    )
-
-
-@pytest.mark.parametrize(
-    "wrong",
-    [dict(radial="polynomial", coupling="chain", lmax_hidden=1), dict(r_cut=4.3, channels="uvu")],
-)
-def test_wrong_sparsification_is_detected(full, cache, wrong):
-    """A 'sparsification' on another radial basis or cutoff is not in the full span."""
-    spec = {**SPEC, **wrong}
-    basis = ACEBasis(["H", "O"], **spec, cache_dir=cache)
-    report = span_inclusion(basis, full, seed=4)
-    assert not report.included
-    for s in report.species:
-        assert s.excess > 1e6  # far above the round-off bound, not a borderline call
-    with pytest.raises(ValueError, match="same atomic base"):
-        coefficient_inclusion(basis, full)
-
-
-def test_dependent_paths_fit_like_independent(cache):
+def test_dependent_paths_fit_like_independent(coupling_cache):
     """independent=False keeps every NequIP path (dependent columns); the SVD solvers fit the
     same function as with the independent basis of the same span."""
-    kw = dict(order=2, max_n=[3, 3], max_l=[0, 2], r_cut=3.5, coupling="chain", cache_dir=cache)
+    kw = dict(
+        order=2, max_n=[3, 3], max_l=[0, 2], r_cut=3.5, coupling="chain", cache_dir=coupling_cache
+    )
     basis = ACEBasis(["H", "O"], **kw)
     paths = ACEBasis(["H", "O"], **kw, independent=False)
     assert len(paths) > len(basis)
     assert coefficient_inclusion(paths, basis)["equal_span"]
     rng = np.random.default_rng(0)
     truth = LinearACEModel(basis, rng.normal(size=len(basis)) * 0.1, {"H": -0.5, "O": -2.0})
-    from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
 
     from ace_ref.fit.data import Config
 
     def cluster():
-        while True:
-            pos = rng.uniform(0, 2.6, size=(5, 3))
-            d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)[np.triu_indices(5, 1)]
-            if d.min() > 0.8:
-                return Atoms("H3O2", positions=pos)
+        return random_cluster(rng, "H3O2", box=2.6, min_distance=0.8)
 
     configs = []
     for _ in range(60):
@@ -201,7 +71,8 @@ def test_dependent_paths_fit_like_independent(cache):
         np.testing.assert_allclose(a["forces"], b["forces"], atol=1e-6)
 
 
-def test_sparsified_model_round_trip(sparse, full, tmp_path):
+def test_sparsified_model_round_trip(ho_sparsified_bases, ho_full_basis, tmp_path):
+    full, sparse = ho_full_basis, ho_sparsified_bases
     basis = sparse["chain_L1_uvu"]
     d = basis.to_dict()
     assert d["coupling"] == "chain" and d["lmax_hidden"] == 1 and d["channels"] == "uvu"

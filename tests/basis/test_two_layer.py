@@ -1,5 +1,5 @@
-"""Two-layer linear message passing (multi-ACE): exact derivatives, symmetry, receptive
-field, body order, fitting with the linear solvers, model files."""
+"""Two-layer linear message passing (multi-ACE) basis: exact derivatives, symmetry, receptive
+field, body order, span. Fitting and model files: models/test_two_layer.py."""
 
 from __future__ import annotations
 
@@ -8,43 +8,26 @@ import itertools
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 
 from ace_ref import ACEBasis
 from ace_ref.basis.two_layer import TwoLayerBasis
 from ace_ref.coupling.rotations import random_o3
-from ace_ref.fit.assembly import Weights, assemble
-from ace_ref.fit.data import Config
-from ace_ref.fit.solvers import smoothness_prior, solve
-from ace_ref.models.files import ModelFileError
-from ace_ref.models.load import load
 from ace_ref.models.two_layer import TwoLayerModel
 from ace_ref.verify.body_order import body_order
+from tests.structures import random_cluster
 
 RC = 3.0
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
-def basis(cache):
+def basis(coupling_cache):
     """ν1 = 2 channels with L1 ≤ 1, ν2 ≤ 2 products: every code path (pseudo-tensors, both
     shells, identical factors)."""
-    layer1 = ACEBasis(["H", "O"], order=2, max_n=[2, 2], max_l=[0, 1], r_cut=RC, cache_dir=cache)
+    layer1 = ACEBasis(
+        ["H", "O"], order=2, max_n=[2, 2], max_l=[0, 1], r_cut=RC, cache_dir=coupling_cache
+    )
     return TwoLayerBasis(layer1, lmax_hidden=1, max_n=2, order=2, max_degree=[5, 6],
-                         cache_dir=cache)  # fmt: skip
-
-
-def _cluster(rng, n=6, box=3.6, symbols=None, min_distance=0.8):
-    symbols = symbols or "H4O2"
-    while True:
-        pos = rng.uniform(0, box, size=(n, 3))
-        d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)[np.triu_indices(n, 1)]
-        if d.min() > min_distance:
-            return Atoms(symbols, positions=pos)
+                         cache_dir=coupling_cache)  # fmt: skip
 
 
 def _energy(basis, atoms, c):
@@ -63,7 +46,8 @@ def test_sizes_and_description(basis):
 
 def test_forces_and_virial_are_exact_derivatives(basis):
     rng = np.random.default_rng(0)
-    atoms = _cluster(rng, box=4.2)  # pairs inside and beyond r_cut: both shells contribute
+    # pairs inside and beyond r_cut: both shells contribute
+    atoms = random_cluster(rng, "H4O2", box=4.2, min_distance=0.8)
     rows = basis.design_rows(atoms)
     np.testing.assert_allclose(rows.energy, basis.features(atoms).sum(axis=0), atol=1e-12)
     c = rng.normal(size=len(basis))
@@ -76,7 +60,7 @@ def test_forces_and_virial_are_exact_derivatives(basis):
         fd = -(_energy(basis, p, c) - _energy(basis, m, c)) / (2 * h)
         assert F[i, a] == pytest.approx(fd, abs=1e-6 * max(1.0, np.abs(F).max()))
     # periodic: virial rows are strain derivatives, forces sum to zero
-    cell = Atoms("H3O", positions=rng.uniform(0, 3.2, size=(4, 3)), cell=np.eye(3) * 3.4, pbc=True)
+    cell = random_cluster(rng, "H3O", box=3.2, min_distance=0.0, cell=np.eye(3) * 3.4, pbc=True)
     rows = basis.design_rows(cell)
     W = np.einsum("abk,k->ab", rows.virial, c)
     np.testing.assert_allclose((rows.forces @ c).sum(axis=0), 0, atol=1e-9)
@@ -93,7 +77,7 @@ def test_forces_and_virial_are_exact_derivatives(basis):
 
 def test_invariance_rotation_reflection_permutation(basis):
     rng = np.random.default_rng(1)
-    atoms = _cluster(rng, box=4.0)
+    atoms = random_cluster(rng, "H4O2", box=4.0, min_distance=0.8)
     X = basis.features(atoms)
     assert np.abs(X).max() > 1e-3
     for improper in (False, True):
@@ -124,54 +108,20 @@ def test_receptive_field_is_two_cutoffs(basis):
 
 
 @pytest.mark.parametrize("nu1,nu2", [(1, 1), (1, 2), (2, 1)])
-def test_body_order_inclusion_exclusion(cache, nu1, nu2):
+def test_body_order_inclusion_exclusion(coupling_cache, nu1, nu2):
     """V_M vanishes above 1 + ν2 (ν1 + 1) bodies and not at it."""
     layer1 = ACEBasis(["H"], order=nu1, max_n=[2, 2][:nu1], max_l=[0, 1][:nu1], r_cut=4.0,
-                      cache_dir=cache)  # fmt: skip
+                      cache_dir=coupling_cache)  # fmt: skip
     b = TwoLayerBasis(layer1, lmax_hidden=1, max_n=2, order=nu2, max_degree=[4, 4][:nu2],
-                      cache_dir=cache)  # fmt: skip
+                      cache_dir=coupling_cache)  # fmt: skip
     expected = 1 + nu2 * (nu1 + 1)
     assert b.body_order() == expected
     rng = np.random.default_rng(nu1 + 3 * nu2)
     model = TwoLayerModel(b, rng.normal(size=len(b)))
-    cluster = _cluster(rng, n=expected + 1, box=1.9, symbols=f"H{expected + 1}", min_distance=0.6)
+    cluster = random_cluster(rng, f"H{expected + 1}", box=1.9, min_distance=0.6)
     spectrum = body_order(model.calculator(), cluster, progress=False)
     assert spectrum.apparent_body_order() == expected
     assert spectrum.check(expected).passed
-
-
-def test_fit_with_the_linear_solvers_and_model_file(basis, tmp_path):
-    """Data generated by a random two-layer model are fitted back exactly through
-    fit.assemble/solve; the model file round-trips through ace_ref.models.load.load."""
-    rng = np.random.default_rng(2)
-    small = TwoLayerBasis(basis.layer1, lmax_hidden=1, max_n=2, order=1, cache_dir=None)
-    truth = TwoLayerModel(small, rng.normal(size=len(small)) * 0.1, {"H": -0.5, "O": -2.0})
-    configs = []
-    for _ in range(40):
-        atoms = _cluster(rng, box=4.0)
-        out = truth.predict(atoms)
-        atoms.calc = SinglePointCalculator(atoms, energy=out["energy"], forces=out["forces"])
-        configs.append(Config(atoms, out["energy"], out["forces"], None))
-    system = assemble(small, configs, truth.e0, Weights(), progress=False)
-    sol = solve(system, "ridge", smoothness_prior(small, 2.0), lam=1e-14)
-    fitted = TwoLayerModel(small, sol.coefficients, truth.e0)
-    test = _cluster(rng, box=4.0)
-    a, b = fitted.predict(test), truth.predict(test)
-    assert a["energy"] == pytest.approx(b["energy"], abs=1e-6)
-    np.testing.assert_allclose(a["forces"], b["forces"], atol=1e-6)
-    np.testing.assert_allclose(a["energies"].sum(), a["energy"], atol=1e-10)
-    path = fitted.save(tmp_path / "two.npz")
-    back = load(path)
-    assert isinstance(back, TwoLayerModel)
-    assert back.basis.fingerprint() == small.fingerprint()
-    np.testing.assert_allclose(back.predict(test)["forces"], a["forces"], atol=1e-12)
-    # a tampered file is refused
-    with np.load(path) as f:
-        header, coefficients = str(f["header"]), np.array(f["coefficients"])
-    coefficients[0] += 1.0
-    np.savez(tmp_path / "bad.npz", header=np.array(header), coefficients=coefficients)
-    with pytest.raises(ModelFileError, match="checksum"):
-        load(tmp_path / "bad.npz")
 
 
 def test_bad_options(basis):
@@ -183,45 +133,17 @@ def test_bad_options(basis):
         basis.features(Atoms("H2", positions=[[0, 0, 0], [1, 0, 0]]), L=1)
 
 
-def test_cli_two_layer_fit_eval_basis(basis, tmp_path, capsys):
-    from ase.io import write
-
-    from ace_ref.cli import main
-
-    rng = np.random.default_rng(5)
-    small = TwoLayerBasis(basis.layer1, lmax_hidden=1, max_n=2, order=1, cache_dir=None)
-    truth = TwoLayerModel(small, rng.normal(size=len(small)) * 0.1, {"H": -0.5, "O": -2.0})
-    frames = []
-    for _ in range(12):
-        atoms = _cluster(rng, box=4.0)
-        out = truth.predict(atoms)
-        atoms.calc = SinglePointCalculator(atoms, energy=out["energy"], forces=out["forces"])
-        frames.append(atoms)
-    write(tmp_path / "d.xyz", frames, format="extxyz")
-    spec = ["--elements", "H", "O", "--order", "2", "--max-n", "2,2", "--max-l", "0,1",
-            "--rcut", str(RC), "--layers", "2", "--l2-max-n", "2", "--l2-lmax", "1"]  # fmt: skip
-    assert main(["basis", *spec]) == 0
-    assert "two-layer" in capsys.readouterr().out
-    model = tmp_path / "m.npz"
-    assert main(["fit", str(tmp_path / "d.xyz"), *spec, "--quiet", "-o", str(model)]) == 0
-    out = capsys.readouterr().out
-    assert "two-layer" in out and "fitted" in out
-    assert isinstance(load(model), TwoLayerModel)
-    assert main(["eval", str(model), str(tmp_path / "d.xyz")]) == 0
-    assert "d.xyz" in capsys.readouterr().out
-
-
-def test_two_layer_features_lie_outside_single_layer_ace(cache):
+def test_two_layer_features_lie_outside_single_layer_ace(coupling_cache):
     """span_inclusion on any two feature maps: the layer-1 readout of a two-layer basis lies
     in the span of a single-layer ACE basis (same cutoff, higher body order), the message-
     passing features do not — even on clusters where every atom sees every other one."""
     from ace_ref.verify.span import span_inclusion
 
-    layer1 = ACEBasis(["H", "O"], order=1, max_n=[3], max_l=[0], r_cut=RC, cache_dir=cache)
+    layer1 = ACEBasis(["H", "O"], order=1, max_n=[3], max_l=[0], r_cut=RC, cache_dir=coupling_cache)
     two = TwoLayerBasis(layer1, lmax_hidden=1, max_n=3, order=1, constant_channel=False,
-                        cache_dir=cache)  # fmt: skip
+                        cache_dir=coupling_cache)  # fmt: skip
     full = ACEBasis(["H", "O"], order=3, max_n=[3, 3, 3], max_l=[0, 2, 2], r_cut=RC,
-                    cache_dir=cache)  # fmt: skip
+                    cache_dir=coupling_cache)  # fmt: skip
     assert span_inclusion(layer1, full, blocks=False).included
     report = span_inclusion(two, full, blocks=False)
     assert not report.included

@@ -61,12 +61,12 @@ def test_bad_arguments_are_refused():
         list(bounded_multisets([1, -1], 2, 3))
 
 
-def test_order4_basis_within_degree_is_built_and_absurd_one_refused(tmp_path):
+def test_order4_basis_within_degree_is_built_and_absurd_one_refused(coupling_cache):
     # 5.99e6 sorted 4-tuples of the one-particle types, but only ~1e4 within degree 8:
     # this was refused by an estimate that ignored the degree bound
     b = ACEBasis(
-        ["H", "C", "O"], 4, max_degree=[11, 11, 9, 8], w_L=1, r_cut=4.5, cache_dir=tmp_path
+        ["H", "C", "O"], 4, max_degree=[11, 11, 9, 8], w_L=1, r_cut=4.5, cache_dir=coupling_cache
     )
     assert b.counts_by_order() == {1: 33, 2: 585, 3: 1327, 4: 930}
     with pytest.raises(ValueError, match=r"about [0-9.e+]+ basis functions .* within the degree"):
-        ACEBasis(["H", "C", "O"], 4, max_degree=[22, 22, 22, 22], w_L=1, cache_dir=tmp_path)
+        ACEBasis(["H", "C", "O"], 4, max_degree=[22, 22, 22, 22], w_L=1, cache_dir=coupling_cache)

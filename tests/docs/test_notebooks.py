@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 import ace_ref
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 TIMEOUT = 240  # seconds per notebook; each takes well under a minute on one core
 
@@ -33,11 +33,6 @@ def _page(path: Path) -> Path:
 
 def test_notebooks_exist():
     assert len(NOTEBOOKS) >= 4, NOTEBOOKS
-
-
-@pytest.fixture(scope="module")
-def coupling_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("coupling_cache")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

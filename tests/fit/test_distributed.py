@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,22 +30,22 @@ from ace_ref.fit.reduction import partition_bounds, row_counts
 from ace_ref.fit.solvers import smoothness_prior, solve
 from ace_ref.models.linear import LinearACEModel
 from ace_ref.models.load import load
+from tests.paths import ACAC
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "ace_ref" / "example_data" / "acac"
 FIELDS = ("R", "z", "G", "b")
 
 
 @pytest.fixture(scope="module")
-def problem(tmp_path_factory):
-    configs = read_configs(EXAMPLE / "train_300K.xyz")[:120]
-    e0 = read_e0(EXAMPLE / "isolated_atoms.xyz")
+def problem(coupling_cache):
+    configs = read_configs(ACAC / "train_300K.xyz")[:120]
+    e0 = read_e0(ACAC / "isolated_atoms.xyz")
     basis = ACEBasis(
         ["H", "C", "O"],
         order=3,
         max_degree=[6, 6, 4],
         w_L=Fraction(3, 2),
         r_cut=4.0,
-        cache_dir=tmp_path_factory.mktemp("cache"),
+        cache_dir=coupling_cache,
     )
     return basis, configs, e0
 
@@ -176,7 +175,7 @@ def test_bad_input_is_named(problem):
 
 def test_cli_without_dask_names_the_extra(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
-    args = ["fit", str(EXAMPLE / "train_300K.xyz"), "--order", "1", "--max-n", "2"]
+    args = ["fit", str(ACAC / "train_300K.xyz"), "--order", "1", "--max-n", "2"]
     args += ["--max-l", "0", "--quiet", "-o", str(tmp_path / "m.npz")]
     with pytest.raises(SystemExit, match=r"pip install 'ace-ref\[distributed\]'"):
         main([*args, "--workers", "2"])
@@ -241,9 +240,9 @@ def test_two_workers_match_in_process_and_serial(problem, client, method):
 def test_cli_scheduler_fit_equals_serial(client, tmp_path, capsys):
     base = [
         "fit",
-        str(EXAMPLE / "train_300K.xyz"),
+        str(ACAC / "train_300K.xyz"),
         "--e0",
-        str(EXAMPLE / "isolated_atoms.xyz"),
+        str(ACAC / "isolated_atoms.xyz"),
         "--order",
         "2",
         "--max-n",
@@ -272,9 +271,9 @@ def test_cli_starts_its_own_local_cluster(problem, tmp_path, capsys):
     pytest.importorskip("distributed")
     args = [
         "fit",
-        str(EXAMPLE / "train_300K.xyz"),
+        str(ACAC / "train_300K.xyz"),
         "--e0",
-        str(EXAMPLE / "isolated_atoms.xyz"),
+        str(ACAC / "isolated_atoms.xyz"),
         "--order",
         "1",
         "--max-n",

@@ -3,8 +3,6 @@ LAPACK folds it runs on (issues 6 and 8)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.linalg
@@ -17,8 +15,7 @@ from ace_ref.fit.assembly import Weights, assemble, config_rows, summarise
 from ace_ref.fit.data import read_configs, read_e0
 from ace_ref.fit.reduction import merge_tree, plan_partitions, reduce_tree, row_counts
 from ace_ref.fit.solvers import smoothness_prior, solve
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "ace_ref" / "example_data" / "acac"
+from tests.paths import ACAC
 
 
 def _pair(a: str, b: str) -> str:
@@ -155,12 +152,12 @@ def test_lapack_refuses_what_it_cannot_fold_in_place():
 
 
 @pytest.fixture(scope="module")
-def problem(tmp_path_factory):
-    configs = read_configs(EXAMPLE / "train_300K.xyz")[:120]
-    e0 = read_e0(EXAMPLE / "isolated_atoms.xyz")
+def problem(coupling_cache):
+    configs = read_configs(ACAC / "train_300K.xyz")[:120]
+    e0 = read_e0(ACAC / "isolated_atoms.xyz")
     basis = ACEBasis(
         ["H", "C", "O"], order=3, max_degree=[6, 6, 4], r_cut=4.0,
-        cache_dir=tmp_path_factory.mktemp("cache"),
+        cache_dir=coupling_cache,
     )  # fmt: skip
     return basis, configs, e0
 
@@ -210,7 +207,7 @@ def test_cli_threads_do_not_change_the_model(tmp_path, capsys):
     from ace_ref.cli import main
     from ace_ref.models.load import load
 
-    args = ["fit", str(EXAMPLE / "train_300K.xyz"), "--e0", str(EXAMPLE / "isolated_atoms.xyz")]
+    args = ["fit", str(ACAC / "train_300K.xyz"), "--e0", str(ACAC / "isolated_atoms.xyz")]
     args += ["--order", "2", "--max-n", "4,3", "--max-l", "0,2", "--rcut", "4.0", "--quiet"]
     try:
         for threads in (1, 2):

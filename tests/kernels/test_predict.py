@@ -18,14 +18,14 @@ from ace_ref.models.linear import LinearACEModel
 
 
 @pytest.fixture(scope="module")
-def ch_basis(tmp_path_factory):
+def ch_basis(coupling_cache):
     return ACEBasis(
         ["C", "H", "O"],
         order=4,
         max_n=[5, 3, 2, 2],
         max_l=[0, 2, 2, 1],
         r_cut=4.0,
-        cache_dir=tmp_path_factory.mktemp("cache"),
+        cache_dir=coupling_cache,
     )
 
 

@@ -21,28 +21,28 @@ from ace_ref.models.load import load
 
 
 @pytest.fixture(scope="module")
-def chon_model(tmp_path_factory):
+def chon_model(coupling_cache):
     basis = ACEBasis(
         ["C", "H", "O"],
         order=3,
         max_n=[6, 4, 2],
         max_l=[0, 3, 2],
         r_cut=4.5,
-        cache_dir=tmp_path_factory.mktemp("cache"),
+        cache_dir=coupling_cache,
     )
     c = np.random.default_rng(0).normal(size=len(basis)) * 0.01
     return LinearACEModel(basis, c, {"C": -1.5, "H": -0.5, "O": -2.0})
 
 
 @pytest.fixture(scope="module")
-def si_model(tmp_path_factory):
+def si_model(coupling_cache):
     basis = ACEBasis(
         "Si",
         order=4,
         max_n=[5, 4, 3, 2],
         max_l=[0, 3, 2, 1],
         r_cut=4.2,
-        cache_dir=tmp_path_factory.mktemp("cache"),
+        cache_dir=coupling_cache,
     )
     c = np.random.default_rng(1).normal(size=len(basis)) * 0.05
     return LinearACEModel(basis, c, {"Si": -3.0})
@@ -92,7 +92,19 @@ def test_save_load_round_trip(chon_model, tmp_path):
     assert again.predict(atoms)["energy"] == chon_model.predict(atoms)["energy"]
     with np.load(path, allow_pickle=False) as f:
         header = json.loads(str(f["header"]))
-    assert header["version"] == 1 and header["format"] == "ace_ref.LinearACEModel"
+    assert header["version"] == 2 and header["format"] == "ace_ref.LinearACEModel"
+
+
+def test_version_1_files_still_load(chon_model, tmp_path):
+    """Version 1 (no uncertainty arrays) is read by this version, with no uncertainty."""
+    from ace_ref.models.files import write_model_file
+    from ace_ref.models.linear import FORMAT_NAME
+
+    bare = ace_ref.LinearACEModel(chon_model.basis, chon_model.coefficients, chon_model.e0)
+    path = write_model_file(tmp_path / "v1.npz", FORMAT_NAME, 1, bare)
+    again = ace_ref.load(path)
+    assert again.uncertainty is None
+    np.testing.assert_array_equal(again.coefficients, chon_model.coefficients)
 
 
 def test_corrupt_and_tampered_files(chon_model, tmp_path):

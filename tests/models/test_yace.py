@@ -1,6 +1,6 @@
 """.yace export: C̃ conversion (checked by an independent NumPy evaluation), YAML types,
 merging and dropping, refusals, atomic writing, LAMMPS lines, CLI. No pyace needed here; the
-round trip through ML-PACE itself is tests/test_yace_pyace.py."""
+round trip through ML-PACE itself is tests/models/test_yace_pyace.py."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from ace_ref.models.yace import (
     lammps_commands,
     yace_document,
 )
+from tests.structures import random_cluster
 
 yaml = pytest.importorskip("ruamel.yaml", reason="ruamel.yaml (test extra) not installed")
 
@@ -43,17 +44,7 @@ def _model(elements=("H", "C", "O"), seed=0, zero=None, radial="ace1", **spec):
 
 
 def _molecule(seed=1) -> Atoms:
-    rng = np.random.default_rng(seed)
-    pos = rng.uniform(0, 3.2, size=(9, 3))
-    atoms = Atoms("C3H4O2", positions=pos)
-    for _ in range(200):  # push apart to ≥ 0.9 Å
-        d = atoms.get_all_distances() + 10 * np.eye(len(atoms))
-        if d.min() > 0.9:
-            break
-        i, j = np.unravel_index(np.argmin(d), d.shape)
-        v = atoms.positions[j] - atoms.positions[i]
-        atoms.positions[j] += 0.2 * v / np.linalg.norm(v)
-    return atoms
+    return random_cluster(np.random.default_rng(seed), "C3H4O2", box=3.2, min_distance=0.9)
 
 
 def _load(path: Path):

@@ -8,8 +8,6 @@ pyace_agreement`. The numbers measured on larger models are in BENCHMARKS.md.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from ase.build import molecule
@@ -21,11 +19,10 @@ from ace_ref.fit.data import fit_e0, read_configs, read_e0
 from ace_ref.fit.solvers import smoothness_prior, solve
 from ace_ref.models.linear import LinearACEModel
 from ace_ref.models.yace_check import PYACE_EVALUATORS, pyace_agreement
+from tests.paths import ACAC
 
 pytest.importorskip("pyace", reason="pyace (pip install --pre python-ace) not installed")
 
-ACAC = Path(__file__).resolve().parents[1] / "ace_ref" / "example_data" / "acac"
-TA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ta"
 TOL = 1e-8
 EVALUATORS = list(PYACE_EVALUATORS)
 
@@ -51,9 +48,8 @@ def acac(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ta(tmp_path_factory):
-    if not TA.is_dir():
-        pytest.skip(f"Ta data not found at {TA} (../shared/data/ta of the project checkout)")
+def ta(tmp_path_factory, shared_data):
+    TA = shared_data("ta")
     configs = []
     for name in ("Volume_BCC", "Displaced_BCC", "Elastic_BCC", "GSF_110", "Liquid"):
         group = read_configs(TA / f"{name}.xyz", stress_unit="bar", stress_convention="pressure")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,8 +27,8 @@ from ace_ref.one_particle.spherical import (
     to_e3nn,
     to_sphericart,
 )
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "ace_ref" / "_generated" / "real_ylm_table.py"
 
 

@@ -17,20 +17,17 @@ from ace_ref import ACEBasis
 from ace_ref import verify as V
 from ace_ref.cli import main
 from ace_ref.models.linear import LinearACEModel
-from ace_ref.verify.report import _random_cluster
+from tests.structures import random_cluster
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 # ---------------------------------------------------------------- fixtures and helpers
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("coupling_cache")
-
-
-@pytest.fixture(scope="module")
-def model(cache):
-    basis = ACEBasis(["H", "C"], order=2, max_n=[3, 2], max_l=[0, 2], r_cut=4.0, cache_dir=cache)
+def model(coupling_cache):
+    basis = ACEBasis(
+        ["H", "C"], order=2, max_n=[3, 2], max_l=[0, 2], r_cut=4.0, cache_dir=coupling_cache
+    )
     c = np.random.default_rng(0).normal(size=len(basis)) * 0.1
     return LinearACEModel(basis, c)
 
@@ -41,9 +38,11 @@ def calc(model):
 
 
 def _cluster(seed=0):
-    """5 atoms (H, C), pairwise 1.0–3.2 Å apart, no symmetry."""
-    rng = np.random.default_rng(seed)
-    return _random_cluster(["H", "C"], 5, rng)
+    """5 atoms (H3C2), pairwise 1.0–3.2 Å apart (all within the 4 Å cutoff), no symmetry,
+    atom 0 at the origin."""
+    atoms = random_cluster(np.random.default_rng(seed), "HCHCH", box=1.8, min_distance=1.0)
+    atoms.positions -= atoms.positions[0]
+    return atoms
 
 
 def _box():
@@ -167,14 +166,14 @@ def test_our_model_periodic_stress_and_rewrapping(calc):
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
-def test_body_order_of_linear_models(cache, order):
+def test_body_order_of_linear_models(coupling_cache, order):
     basis = ACEBasis(
         ["H", "C"],
         order=order,
         max_n=[3, 2, 2][:order],
         max_l=[0, 2, 1][:order],
         r_cut=4.0,
-        cache_dir=cache,
+        cache_dir=coupling_cache,
     )
     c = np.random.default_rng(order).normal(size=len(basis)) * 0.1
     calc = LinearACEModel(basis, c, {"H": -0.5, "C": -1.5}).calculator()

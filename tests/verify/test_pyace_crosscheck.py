@@ -32,8 +32,8 @@ def _pyace_counts(elements, max_n, max_l):
         (["C", "H", "O"], [8, 6, 4], [0, 6, 4]),
     ],
 )
-def test_sizes_match_pyace(elements, max_n, max_l, tmp_path):
-    ours = ACEBasis(elements, len(max_n), max_n=max_n, max_l=max_l, cache_dir=tmp_path)
+def test_sizes_match_pyace(elements, max_n, max_l, coupling_cache):
+    ours = ACEBasis(elements, len(max_n), max_n=max_n, max_l=max_l, cache_dir=coupling_cache)
     per_element, per_order = _pyace_counts(elements, max_n, max_l)
     assert per_element == {el: ours.n_functions_per_species for el in elements}
     assert per_order == {nu: c * len(elements) for nu, c in ours.counts_by_order().items()}

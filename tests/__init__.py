@@ -1,0 +1,1 @@
+"""Tests of ace_ref; the folders mirror the package's stage subpackages."""

@@ -1,0 +1,1 @@
+"""The documentation, README and notebooks stay consistent with the code."""

@@ -1,0 +1,79 @@
+"""Reading training data (ace_ref.fit.data): errors name the file and configuration, E0 from a
+file or by least squares, stress units and the pressure convention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import molecule
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import write
+
+from ace_ref.fit.data import fit_e0, read_configs, read_e0
+from tests.paths import ACAC
+
+
+def test_data_errors(tmp_path):
+    atoms = molecule("H2O")
+    write(tmp_path / "noenergy.xyz", atoms, format="extxyz")
+    with pytest.raises(ValueError, match=r"noenergy.xyz, configuration 0: no energy"):
+        read_configs(tmp_path / "noenergy.xyz")
+    (tmp_path / "broken.xyz").write_text("3\nProperties=species:S:1:pos:R:3\nH 0 0\n")
+    with pytest.raises(ValueError, match="broken.xyz: cannot be read"):
+        read_configs(tmp_path / "broken.xyz")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_configs(tmp_path / "nothere.xyz")
+    atoms.calc = SinglePointCalculator(atoms, energy=1.0, forces=np.zeros((3, 3)))
+    write(tmp_path / "ok.xyz", atoms, format="extxyz")
+    with pytest.raises(ValueError, match="atom 0 is O"):
+        read_configs(tmp_path / "ok.xyz", elements=["H"])
+    nan = atoms.copy()
+    nan.calc = SinglePointCalculator(nan, energy=float("nan"), forces=np.zeros((3, 3)))
+    write(tmp_path / "nan.xyz", nan, format="extxyz")
+    with pytest.raises(ValueError, match="energy is nan"):
+        read_configs(tmp_path / "nan.xyz")
+    with pytest.raises(ValueError, match="unknown stress unit"):
+        read_configs(tmp_path / "ok.xyz", stress_unit="psi")
+
+
+def test_e0_from_file_and_least_squares():
+    e0 = read_e0(ACAC / "isolated_atoms.xyz")
+    assert set(e0) == {"H", "C", "O"}
+    configs = read_configs(ACAC / "train_300K.xyz")[:50]
+    fitted = fit_e0(configs, ["H", "C", "O"])
+    # all configurations share one composition, so only Σ N_z E0_z is determined
+    total = 8 * fitted["H"] + 5 * fitted["C"] + 2 * fitted["O"]
+    assert total == pytest.approx(np.mean([c.energy for c in configs]), abs=1.0)
+
+
+def test_stress_units_and_pressure_convention(tmp_path):
+    """A file storing the pressure tensor in bar is converted so that σ_xx = dE/dV (ASE)."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.units import bar
+
+    frames = []
+    for a in (3.795, 3.8, 3.805):
+        atoms = bulk("Cu", "fcc", a=a, cubic=True)
+        atoms.calc = EMT()
+        sigma = atoms.get_stress(voigt=False)
+        atoms.calc = SinglePointCalculator(
+            atoms,
+            energy=atoms.get_potential_energy(),
+            forces=atoms.get_forces(),
+            stress=-sigma / bar,
+        )
+        frames.append(atoms)
+    write(tmp_path / "p.xyz", frames, format="extxyz")
+    configs = read_configs(
+        tmp_path / "p.xyz",
+        stress_unit="bar",
+        stress_convention="pressure",
+        require=("energy", "forces", "stress"),
+    )
+    V = np.array([c.atoms.get_volume() for c in configs])
+    E = np.array([c.energy for c in configs])
+    dEdV = (E[2] - E[0]) / (V[2] - V[0])
+    assert configs[1].stress[0, 0] == pytest.approx(dEdV, rel=1e-3)
+    with pytest.raises(ValueError, match="unknown stress convention"):
+        read_configs(tmp_path / "p.xyz", stress_convention="lammps")

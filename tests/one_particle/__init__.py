@@ -1,0 +1,1 @@
+"""Tests of ace_ref.one_particle."""

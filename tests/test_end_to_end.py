@@ -1,0 +1,152 @@
+"""The workflow end to end: ``ace-ref fit / eval / basis`` on the example data (with a
+config file too), and NVE molecular dynamics with a model fitted in Python."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ase import units
+from ase.io import read, write
+from ase.md.verlet import VelocityVerlet
+
+from ace_ref import ACEBasis
+from ace_ref.cli import main
+from ace_ref.fit.assembly import assemble
+from ace_ref.fit.data import read_configs, read_e0
+from ace_ref.fit.solvers import smoothness_prior, solve
+from ace_ref.models.linear import LinearACEModel
+from ace_ref.models.load import load
+from tests.paths import ACAC
+
+
+def test_cli_fit_eval_basis(tmp_path, capsys):
+    frames = read(ACAC / "train_300K.xyz", ":60")
+    write(tmp_path / "train.xyz", frames[:40], format="extxyz")
+    write(tmp_path / "test.xyz", frames[40:], format="extxyz")
+    model_path = tmp_path / "m.npz"
+    rc = main(
+        [
+            "fit",
+            str(tmp_path / "train.xyz"),
+            "--test",
+            str(tmp_path / "test.xyz"),
+            "--e0",
+            str(ACAC / "isolated_atoms.xyz"),
+            "--order",
+            "2",
+            "--max-n",
+            "4,3",
+            "--max-l",
+            "0,2",
+            "--rcut",
+            "4.0",
+            "--quiet",
+            "-o",
+            str(model_path),
+        ]
+    )
+    assert rc == 0 and model_path.exists()
+    out = capsys.readouterr().out
+    assert "test.xyz" in out and "meV" in out
+    json_path, png = tmp_path / "r.json", tmp_path / "p.png"
+    assert (
+        main(
+            [
+                "eval",
+                str(model_path),
+                str(tmp_path / "test.xyz"),
+                "--json",
+                str(json_path),
+                "--plot",
+                str(png),
+            ]
+        )
+        == 0
+    )
+    result = json.loads(json_path.read_text())
+    row = result["files"]["test.xyz"]
+    for key in (
+        "energy_rmse_meV",
+        "energy_rmse_meV_per_atom",
+        "forces_rmse_meV_per_A",
+        "stress_rmse_GPa",
+    ):
+        assert key in row
+    assert row["forces_rmse_meV_per_A"] > 0
+    assert "test.xyz::300K_MD" in result["config_types"]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    # the printed table is the model's real error: recompute one number independently
+    model = load(model_path)
+    test = read_configs(tmp_path / "test.xyz")
+    err = [model.predict(c.atoms)["energy"] - c.energy for c in test]
+    assert row["energy_rmse_meV"] == pytest.approx(1000 * np.sqrt(np.mean(np.square(err))))
+    assert (
+        main(["basis", "--elements", "C", "H", "--order", "2", "--max-n", "3,2", "--max-l", "0,1"])
+        == 0
+    )
+    assert "linear coefficients" in capsys.readouterr().out
+    assert main(["eval", str(tmp_path / "nothere.npz"), str(tmp_path / "test.xyz")]) == 2
+
+
+def test_nve_with_fitted_acetylacetone_model(coupling_cache):
+    configs = read_configs(ACAC / "train_300K.xyz")[:120]
+    e0 = read_e0(ACAC / "isolated_atoms.xyz")
+    basis = ACEBasis(
+        ["H", "C", "O"], order=2, max_n=[6, 4], max_l=[0, 2], r_cut=4.5, cache_dir=coupling_cache
+    )
+    sol = solve(assemble(basis, configs, e0, progress=False), "blr", smoothness_prior(basis))
+    model = LinearACEModel(basis, sol.coefficients, e0)
+    atoms = configs[0].atoms.copy()
+    atoms.calc = model.calculator()
+    atoms.set_momenta(np.zeros((len(atoms), 3)))
+    dyn = VelocityVerlet(atoms, timestep=0.25 * units.fs)
+    e_start = atoms.get_total_energy()
+    energies = []
+    for _ in range(40):
+        dyn.run(5)
+        energies.append(atoms.get_total_energy())
+    assert atoms.get_kinetic_energy() > 0.05  # it really moved
+    assert np.abs(np.array(energies) - e_start).max() < 5e-3
+
+
+def test_cli_config_file(tmp_path, capsys):
+    frames = read(ACAC / "train_300K.xyz", ":20")
+    write(tmp_path / "train.xyz", frames, format="extxyz")
+    (tmp_path / "fit.toml").write_text(
+        'order = 2\nmax-n = [3, 2]\nmax-l = [0, 1]\nrcut = 3.5\nsolver = "ridge"\n'
+    )
+    model_path = tmp_path / "m.npz"
+    assert (
+        main(
+            [
+                "fit",
+                str(tmp_path / "train.xyz"),
+                "--e0",
+                str(ACAC / "isolated_atoms.xyz"),
+                "--config",
+                str(tmp_path / "fit.toml"),
+                "--quiet",
+                "-o",
+                str(model_path),
+            ]
+        )
+        == 0
+    )
+    model = load(model_path)
+    assert model.basis.order == 2 and model.basis.max_n == [3, 2] and model.basis.max_l == [0, 1]
+    assert float(model.basis.r_cut.max()) == 3.5
+    assert model.metadata["solver"]["solver"] == "ridge"
+    (tmp_path / "bad.toml").write_text("colour = 3\n")
+    with pytest.raises(SystemExit, match="unknown option 'colour'"):
+        main(
+            [
+                "fit",
+                str(tmp_path / "train.xyz"),
+                "--config",
+                str(tmp_path / "bad.toml"),
+                "-o",
+                str(model_path),
+            ]
+        )
