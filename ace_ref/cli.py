@@ -1,9 +1,9 @@
-"""The ``ace-ref`` command: ``fit``, ``eval``, ``export``, ``basis``, ``verify``.
+"""The ``ace-ref`` command: ``fit``, ``eval``, ``export``, ``basis``, ``verify``, ``probe``.
 
 Argument parsing around library calls and nothing more: ``fit`` wraps :func:`ace_ref.fit.fit`,
 ``eval`` :func:`ace_ref.fit.compute_errors`, ``export`` :func:`ace_ref.models.yace.export_yace`,
-``verify`` :func:`ace_ref.verify.verify_report`. Every option's default comes from
-:mod:`ace_ref.defaults`.
+``verify`` :func:`ace_ref.verify.verify_report`, ``probe`` :func:`ace_ref.verify.probe.probe`.
+Every option's default comes from :mod:`ace_ref.defaults`.
 """
 
 from __future__ import annotations

@@ -111,3 +111,10 @@ EXTRAPOLATION_GRADE_WARN = 2.0
 
 PROBE_MARGIN = 0.5
 """eV below the starting energy at which a probe scan reports a hole."""
+
+CORE = "zbl"
+"""Fixed repulsive core of a fit (:class:`ace_ref.models.core.RepulsiveCore`): ``"zbl"`` or
+``None``. It is zero on every training configuration, so it never changes the coefficients."""
+
+CORE_WIDTH = 0.25
+"""The core switches off over the last quarter of the shortest training distance of a pair."""

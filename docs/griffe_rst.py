@@ -7,7 +7,9 @@ this extension rewrites, in memory only,
 * ``:func:`x```, ``:class:`x```, ``:mod:`x```, ``:meth:`x```, ``:data:`x```, ``:attr:`x```
   into the code span ``x``;
 * a ``.. math::`` directive (formula on the same line and/or on indented lines below it) into
-  ``$$ … $$`` blocks typeset by MathJax (one block per blank-line-separated formula);
+  ``$$ … $$`` blocks typeset by MathJax (one block per blank-line-separated formula; indented
+  to the multiple of 4 spaces at or below the directive's, since a Markdown list item
+  continues only at 4);
 * a reST simple table (``=====  =====`` borders) into a preformatted text block.
 
 Loaded by mkdocstrings through ``extensions: [docs/griffe_rst.py]`` in ``mkdocs.yml``.
@@ -71,7 +73,9 @@ def rst_to_markdown(text: str) -> str:
             body.pop()
         if out and out[-1].strip():
             out.append("")
-        out += _math_blocks(body, " " * base)
+        # Markdown continues a list item only at 4 spaces: a formula indented 2 under a reST
+        # bullet would become a paragraph with literal $$, so it goes to the enclosing level
+        out += _math_blocks(body, " " * (base - base % 4))
     return "\n".join(out)
 
 

@@ -24,6 +24,7 @@ from ace_ref.fit.assembly import LinearSystem, Weights, assemble
 from ace_ref.fit.data import Config, elements_of, fit_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
 from ace_ref.fit.solvers import SOLVERS, Solution, smoothness_prior, solve
+from ace_ref.models.core import RepulsiveCore
 from ace_ref.models.load import model_for
 from ace_ref.models.uncertainty import ActiveSet, Committee, Coverage, Uncertainty
 
@@ -113,6 +114,8 @@ def fit(
     seed: int = defaults.SEED,
     committee_size: int = defaults.COMMITTEE_SIZE,
     active_set_size: int = defaults.ACTIVE_SET_SIZE,
+    core: str | None = defaults.CORE,
+    core_width: float = defaults.CORE_WIDTH,
 ) -> FitResult:
     """Fit a linear model on ``basis`` to ``train`` and report its errors.
 
@@ -145,6 +148,11 @@ def fit(
         (:class:`~ace_ref.models.uncertainty.Uncertainty`): the number of BLR posterior samples
         it keeps (``blr`` only; 0: none) and the largest active set per element for the
         extrapolation grade (0: none). The coverage of the training data is always recorded.
+    core, core_width
+        ``"zbl"``: add a fixed :class:`~ace_ref.models.core.RepulsiveCore` that is zero on
+        every training configuration (switched off by the shortest training distance of each
+        species pair, over the last ``core_width`` fraction of it), so that atoms cannot
+        collapse where no data constrained the polynomial; ``None``: no core.
 
     Returns
     -------
@@ -194,7 +202,12 @@ def fit(
         "seconds_total": t_total,
         **(metadata or {}),
     }
-    model = model_for(basis, solution.coefficients, e0, meta, uncertainty)
+    if core not in ("zbl", None):
+        raise ValueError(f"unknown core {core!r}; choose 'zbl' or None")
+    repulsion = None
+    if core == "zbl":
+        repulsion = RepulsiveCore.from_coverage(basis.elements, uncertainty.coverage, core_width)
+    model = model_for(basis, solution.coefficients, e0, meta, uncertainty, repulsion)
     errors = compute_errors(model, train, "train")
     for label, data in (test or {}).items():
         configs = _as_configs(data, basis.elements, f"test set {label!r}", **read_options)

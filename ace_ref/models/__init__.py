@@ -6,6 +6,9 @@ r"""Stage 5 — fitted models ``E = Σ_i [E0(z_i) + Σ_k c_{z_i,k} B_{i,k}]``: f
   ``allow_pickle=False``, checksums, atomic writes); :func:`~ace_ref.models.load.load` reads any
   kind;
 * :class:`~ace_ref.models.calculator.ACECalculator` — the ASE calculator;
+* :mod:`~ace_ref.models.uncertainty` — what a model knows of its reliability (coverage of the
+  training distances, BLR committee, extrapolation grade γ), and :mod:`~ace_ref.models.core`
+  — the fixed ZBL repulsive core below the training distances;
 * :mod:`~ace_ref.models.yace` — export to ML-PACE ``.yace`` (LAMMPS ``pair_style pace``), and
   :mod:`~ace_ref.models.yace_check` its check with pyace.
 

@@ -15,11 +15,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ace_ref._atomic_write import atomic_path
+from ace_ref.models.core import RepulsiveCore
 from ace_ref.models.uncertainty import Uncertainty
 
 __all__ = [
     "ModelFile",
     "ModelFileError",
+    "checked_core",
     "checked_parts",
     "write_model_file",
     "read_model_file",
@@ -43,6 +45,15 @@ def checked_parts(basis, coefficients, e0=None, metadata=None) -> tuple[np.ndarr
     return c, {el: float(e0.get(el, 0.0)) for el in basis.elements}, dict(metadata or {})
 
 
+def checked_core(basis, core) -> RepulsiveCore | None:
+    """``core`` if it is ``None`` or a :class:`RepulsiveCore` on the basis's elements."""
+    if core is not None and (
+        not isinstance(core, RepulsiveCore) or list(core.elements) != list(basis.elements)
+    ):
+        raise ValueError(f"the repulsive core must be a RepulsiveCore on {basis.elements}")
+    return core
+
+
 def write_model_file(path: str | Path, format_name: str, version: int, model) -> Path:
     """Write ``model`` (``basis``, ``coefficients``, ``e0``, ``metadata``) as the ``.npz`` of
     the module docstring under ``format_name``/``version``, atomically; returns the path."""
@@ -58,6 +69,8 @@ def write_model_file(path: str | Path, format_name: str, version: int, model) ->
         "coefficients_sha256": hashlib.sha256(model.coefficients.tobytes()).hexdigest(),
         "basis_fingerprint": model.basis.fingerprint(),
     }
+    if getattr(model, "core", None) is not None:
+        header["core"] = model.core.to_dict()
     arrays: dict[str, np.ndarray] = {}
     uncertainty = getattr(model, "uncertainty", None)
     if uncertainty is not None:
@@ -147,7 +160,10 @@ def model_from_parts(
         uncertainty = None
         if "uncertainty" in header:
             uncertainty = Uncertainty.from_parts(header["uncertainty"], arrays)
-        model = model_class(basis, coefficients, header["e0"], header.get("metadata"), uncertainty)
+        core = RepulsiveCore.from_dict(header["core"]) if "core" in header else None
+        model = model_class(
+            basis, coefficients, header["e0"], header.get("metadata"), uncertainty, core
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: invalid model header ({exc})") from exc
     if header.get("basis_fingerprint") != basis.fingerprint():

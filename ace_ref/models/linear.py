@@ -24,7 +24,8 @@ from ace_ref.basis.ace import ACEBasis
 from ace_ref.kernels import predict
 from ace_ref.kernels.product_tree import build_product_tree
 from ace_ref.models.calculator import ACECalculator
-from ace_ref.models.files import checked_parts, write_model_file
+from ace_ref.models.core import RepulsiveCore
+from ace_ref.models.files import checked_core, checked_parts, write_model_file
 from ace_ref.models.uncertainty import Uncertainty
 from ace_ref.models.yace import export_yace
 
@@ -47,11 +48,14 @@ class LinearACEModel:
         e0: dict[str, float] | None = None,
         metadata: dict | None = None,
         uncertainty: Uncertainty | None = None,
+        core: RepulsiveCore | None = None,
     ) -> None:
         self.basis = basis
         self.coefficients, self.e0, self.metadata = checked_parts(basis, coefficients, e0, metadata)
         self.uncertainty = uncertainty
         """:class:`~ace_ref.models.uncertainty.Uncertainty` from the fit, or ``None``."""
+        self.core = checked_core(basis, core)
+        """Fixed :class:`~ace_ref.models.core.RepulsiveCore` added to the energy, or ``None``."""
         t = basis.tables(0)
         K = t.n_functions
         ns = len(basis.elements)
@@ -70,7 +74,8 @@ class LinearACEModel:
         Stress follows ASE: ``σ = (1/V) ∂E/∂ε`` (3 × 3).
         """
         b = self.basis
-        species, i, j, D, offsets, pair_type = b.pairs(atoms, where)
+        pairs = b.pairs(atoms, where)
+        species, i, j, D, offsets, pair_type = pairs
         E_atom, forces, virial = predict.energy_forces(
             offsets,
             species,
@@ -87,6 +92,9 @@ class LinearACEModel:
         )
         e0 = np.array([self.e0[el] for el in b.elements])[species]
         E_atom = E_atom + e0
+        if self.core is not None:
+            E_core, F_core, W_core = self.core.energy_forces(pairs, len(atoms))
+            E_atom, forces, virial = E_atom + E_core, forces + F_core, virial + W_core
         out = {"energy": float(E_atom.sum()), "energies": E_atom, "forces": forces}
         if np.all(atoms.pbc):
             out["stress"] = 0.5 * (virial + virial.T) / atoms.get_volume()

@@ -33,9 +33,9 @@ def load(path: str | Path, cache_dir="default") -> LinearACEModel | TwoLayerMode
     )
 
 
-def model_for(basis, coefficients, e0=None, metadata=None, uncertainty=None):
+def model_for(basis, coefficients, e0=None, metadata=None, uncertainty=None, core=None):
     """The model class that goes with ``basis``: a :class:`TwoLayerModel` for a two-layer
     basis, a :class:`LinearACEModel` for any other."""
     if isinstance(basis, TwoLayerBasis):
-        return TwoLayerModel(basis, coefficients, e0, metadata, uncertainty)
-    return LinearACEModel(basis, coefficients, e0, metadata, uncertainty)
+        return TwoLayerModel(basis, coefficients, e0, metadata, uncertainty, core)
+    return LinearACEModel(basis, coefficients, e0, metadata, uncertainty, core)

@@ -13,7 +13,13 @@ from ase import Atoms
 
 from ace_ref.basis.two_layer import TwoLayerBasis
 from ace_ref.models.calculator import ACECalculator
-from ace_ref.models.files import checked_parts, model_from_parts, read_model_file, write_model_file
+from ace_ref.models.files import (
+    checked_core,
+    checked_parts,
+    model_from_parts,
+    read_model_file,
+    write_model_file,
+)
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "TwoLayerModel", "load"]
 
@@ -30,12 +36,20 @@ class TwoLayerModel:
     of :class:`TwoLayerBasis`; forces and stress from its exact design rows."""
 
     def __init__(
-        self, basis: TwoLayerBasis, coefficients, e0=None, metadata=None, uncertainty=None
+        self,
+        basis: TwoLayerBasis,
+        coefficients,
+        e0=None,
+        metadata=None,
+        uncertainty=None,
+        core=None,
     ) -> None:
         self.basis = basis
         self.coefficients, self.e0, self.metadata = checked_parts(basis, coefficients, e0, metadata)
         self.uncertainty = uncertainty
         """:class:`~ace_ref.models.uncertainty.Uncertainty` from the fit, or ``None``."""
+        self.core = checked_core(basis, core)
+        """Fixed :class:`~ace_ref.models.core.RepulsiveCore` added to the energy, or ``None``."""
 
     def predict(self, atoms: Atoms, where: str = "structure") -> dict:
         rows = self.basis.design_rows(atoms, where)
@@ -46,8 +60,16 @@ class TwoLayerModel:
             "energies": energies,
             "forces": rows.forces @ self.coefficients,
         }
+        W = rows.virial @ self.coefficients
+        if self.core is not None:
+            E_core, F_core, W_core = self.core.energy_forces(
+                self.basis.pairs(atoms, where), len(atoms)
+            )
+            out["energy"] += float(E_core.sum())
+            out["energies"] = energies + E_core
+            out["forces"] = out["forces"] + F_core
+            W = W + W_core
         if np.all(atoms.pbc):
-            W = rows.virial @ self.coefficients
             out["stress"] = 0.5 * (W + W.T) / atoms.get_volume()
         return out
 

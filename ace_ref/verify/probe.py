@@ -7,10 +7,11 @@ matter and report the lowest energy met, relative to the start:
 
 * **torsions** — every rotatable bond (a bond outside any ring whose two atoms both have other
   neighbours) is turned rigidly through a full circle; the smaller side of the molecule moves;
-* **stretches** — for every species pair present, its closest pair of atoms is pulled apart and
-  pushed together (distance × ``factors``); across a bond outside rings the smaller side moves
-  with the atom, otherwise the atom alone;
-* **displacements** — every atom displaced at random (Gaussian, ``amplitude`` Å per component).
+* **stretches** — for every species pair present, its closest pair of atoms ``(i, j)`` is
+  pulled apart and pushed together (distance × ``factors``); across a bond outside rings the
+  whole side of ``j`` moves rigidly with it, otherwise ``j`` alone;
+* **displacements** — every atom displaced at random (Gaussian, ``amplitude`` Å per component;
+  each amplitude draws its own directions).
 
 A scan **has a hole** when its energy falls more than ``margin`` (eV) below the start. Torsions
 of a flexible molecule may honestly find a lower conformer, so start from a relaxed structure
@@ -250,8 +251,8 @@ def probe(
         e, s = stretch_scan(calc, atoms, i, j, moving, factors)
         label = f"stretch {symbols[i]}{i}-{symbols[j]}{j} (r0 {D[i, j]:.2f} Å)"
         report.scans.append(Scan("stretch", label, np.asarray(factors, float), e, s, margin))
-    for amp in amplitudes:
-        e, s = displacement_probe(calc, atoms, n_displacements, amp, seed)
+    for k, amp in enumerate(amplitudes):
+        e, s = displacement_probe(calc, atoms, n_displacements, amp, seed + k)
         label = f"random displacements σ={amp:g} Å"
         coordinate = np.arange(n_displacements, dtype=float)
         report.scans.append(Scan("displacement", label, coordinate, e, s, margin))
