@@ -38,12 +38,13 @@ def _ints(text: str | None):
     return [int(x) for x in str(text).replace(",", " ").split()]
 
 
-def _build_basis(args, elements):
+def _build_basis(args, elements, r_cut=None):
     """Basis from the options: ``--degree`` and/or ``--max-n``/``--max-l``; neither given
     means the default total degree ``defaults.MAX_DEGREE`` (for ``--order 3``)."""
     from ace_ref import ACEBasis
 
-    kwargs = dict(order=args.order, r_cut=args.rcut, radial=args.radial, w_L=Fraction(args.wl))
+    r_cut = args.rcut if r_cut is None else r_cut
+    kwargs = dict(order=args.order, r_cut=r_cut, radial=args.radial, w_L=Fraction(args.wl))
     kwargs.update(_sparsification_kwargs(args))
     if args.degree is not None:
         values = [Fraction(x) for x in str(args.degree).replace(",", " ").split()]
@@ -187,7 +188,7 @@ def _apply_config_file(args):
 def cmd_fit(args) -> int:
     """``ace-ref fit``: read options, build the basis, call :func:`ace_ref.fit.fit`, print."""
     from ace_ref.fit import fit
-    from ace_ref.fit.data import elements_of, read_configs
+    from ace_ref.fit.data import elements_of, pair_cutoffs_from_data, read_configs
     from ace_ref.fit.distributed import (
         ClusterError,
         MissingDependency,
@@ -224,7 +225,11 @@ def cmd_fit(args) -> int:
             raise SystemExit(f"ace-ref fit: {exc}") from exc
     read_options = {"stress_unit": args.stress_unit, "stress_convention": args.stress_convention}
     train = read_configs(args.train, elements=args.elements, **read_options)
-    basis = _build_basis(args, args.elements or elements_of(train))
+    elements = args.elements or elements_of(train)
+    r_cut = None
+    if args.pair_cutoffs == "data":
+        r_cut = pair_cutoffs_from_data(train, elements, args.rcut)
+    basis = _build_basis(args, elements, r_cut)
     print(basis.describe())
     try:
         with cluster_client(args.workers, args.scheduler) as client:
@@ -242,6 +247,7 @@ def cmd_fit(args) -> int:
                 progress=not args.quiet,
                 metadata={"train_files": [str(p) for p in args.train], "weights": args.weights},
                 committee_size=args.committee,
+                core=None if args.core == "none" else args.core,
                 active_set_size=args.active_set,
                 **read_options,
             )
@@ -309,8 +315,9 @@ def _reliability_text(name: str, part: dict) -> str:
     if any("n_pairs_outside" in r for r in rows):
         out = [r for r in rows if r.get("n_pairs_outside")]
         lines.append(
-            f"  {len(out)} of {len(rows)} configurations have pair distances outside the "
-            "trained range" + (f" (e.g. {', '.join(r['source'] for r in out[:3])})" if out else "")
+            f"  {len(out)} of {len(rows)} configurations have pair distances the training data "
+            "never showed (outside the range or in a gap)"
+            + (f", e.g. {', '.join(r['source'] for r in out[:3])}" if out else "")
         )
     grades = [r["max_extrapolation_grade"] for r in rows if "max_extrapolation_grade" in r]
     if grades:
@@ -532,6 +539,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="exponent p of the smoothness prior (0: off)",
     )
     p.add_argument("--weights", default=defaults.WEIGHTS)
+    p.add_argument(
+        "--pair-cutoffs",
+        default=defaults.PAIR_CUTOFFS,
+        choices=["data", "fixed"],
+        help="data: cut a species pair off just beyond the largest distance the training data "
+        "show for it, when that is below --rcut; fixed: --rcut for every pair",
+    )
+    p.add_argument(
+        "--core",
+        default=defaults.CORE or "none",
+        choices=["zbl", "none"],
+        help="fixed ZBL repulsion below the shortest training distances (zero on the data)",
+    )
     p.add_argument(
         "--committee",
         type=int,

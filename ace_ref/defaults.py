@@ -118,3 +118,12 @@ CORE = "zbl"
 
 CORE_WIDTH = 0.25
 """The core switches off over the last quarter of the shortest training distance of a pair."""
+
+DATA_CUTOFF_MARGIN = 0.35
+"""Å beyond the largest training distance of a species pair at which ``ace-ref fit`` cuts
+that pair off when that is shorter than ``R_CUT``
+(:func:`ace_ref.fit.data.pair_cutoffs_from_data`)."""
+
+PAIR_CUTOFFS = "fixed"
+"""``ace-ref fit``: ``"data"`` cuts each species pair off just beyond its largest training
+distance when that is below ``R_CUT``; ``"fixed"`` uses ``R_CUT`` for every pair."""

@@ -31,6 +31,7 @@ import numpy as np
 import ace_ref
 from ace_ref import defaults
 from ace_ref.fit import read_configs, read_e0
+from ace_ref.fit.data import pair_cutoffs_from_data
 from ace_ref.fit.errors import assess_configs, predict_all, rank_signals
 from ace_ref.verify.probe import probe
 
@@ -45,6 +46,14 @@ VARIANTS = {
         "basis": {"r_cut": {"default": defaults.R_CUT, ("O", "O"): 3.2}},
         "fit": {"smoothness": 3.0},
     },
+    "data_cutoffs": {"data_cutoffs": True},
+    "data_cutoffs_smooth3": {"data_cutoffs": True, "fit": {"smoothness": 3.0}},
+    "data_cutoffs_nocore": {"data_cutoffs": True, "fit": {"core": None}},
+    "data_cutoffs_smooth1": {"data_cutoffs": True, "fit": {"smoothness": 1.0}},
+    "data_cutoffs_ace1": {"data_cutoffs": True, "basis": {"radial": "ace1"}},
+    "data_cutoffs_polynomial": {"data_cutoffs": True, "basis": {"radial": "polynomial"}},
+    "data_cutoffs_rc4": {"data_cutoffs": True, "r_cut": 4.0},
+    "data_cutoffs_rc35": {"data_cutoffs": True, "r_cut": 3.5},
     "polynomial": {"basis": {"radial": "polynomial"}},
     "ace1": {"basis": {"radial": "ace1"}},
 }
@@ -71,6 +80,10 @@ def run(name: str, spec: dict) -> dict:
         "max_degree": list(defaults.MAX_DEGREE),
         **spec.get("basis", {}),
     }
+    r_cut = spec.get("r_cut", defaults.R_CUT)
+    basis_kw.setdefault("r_cut", r_cut)
+    if spec.get("data_cutoffs"):
+        basis_kw["r_cut"] = pair_cutoffs_from_data(train, ["H", "C", "O"], r_cut)
     basis = ace_ref.ACEBasis(["H", "C", "O"], **basis_kw)
     t0 = time.perf_counter()
     result = ace_ref.fit(train, basis, e0=e0, test={"test_MD_300K": test}, **spec.get("fit", {}))

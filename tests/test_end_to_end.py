@@ -150,3 +150,43 @@ def test_cli_config_file(tmp_path, capsys):
                 str(model_path),
             ]
         )
+
+
+def test_cli_reliability_eval_and_probe(tmp_path, capsys):
+    """fit (data cutoffs, core, committee) → eval --uncertainty → probe, on a small acac model."""
+    frames = read(ACAC / "train_300K.xyz", ":50")
+    write(tmp_path / "train.xyz", frames[:40], format="extxyz")
+    write(tmp_path / "test.xyz", frames[40:], format="extxyz")
+    write(tmp_path / "start.xyz", frames[45], format="extxyz")
+    model_path = tmp_path / "m.npz"
+    args = ["fit", str(tmp_path / "train.xyz"), "--e0", str(ACAC / "isolated_atoms.xyz")]
+    args += ["--order", "2", "--max-n", "4,3", "--max-l", "0,2", "--rcut", "4.0", "--quiet"]
+    args += ["--pair-cutoffs", "data", "--committee", "8", "-o", str(model_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "O-O" in out and "environments: H 320, C 200, O 80" in out  # the coverage table
+    model = load(model_path)
+    assert model.basis.r_cut[2, 2] < 4.0  # O-O cut off just beyond its largest distance
+    assert model.core is not None and model.uncertainty.committee.coefficients.shape[0] == 8
+    json_path = tmp_path / "r.json"
+    rc = main(["eval", str(model_path), str(tmp_path / "test.xyz"), "--uncertainty",
+               "--json", str(json_path)])  # fmt: skip
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "Spearman" in out and "extrapolation grade" in out
+    rel = json.loads(json_path.read_text())["reliability"]["test.xyz"]
+    assert len(rel["configurations"]) == 10
+    row = rel["configurations"][0]
+    for key in ("energy_error_meV", "energy_std_meV", "max_extrapolation_grade", "n_pairs_outside"):
+        assert key in row
+    assert set(rel["ranking"]) == {
+        "energy_std_meV vs energy_error_meV",
+        "forces_std_max_meV_per_A vs forces_rmse_meV_per_A",
+        "max_extrapolation_grade vs forces_rmse_meV_per_A",
+    }
+    probe_json = tmp_path / "p.json"
+    rc = main(["probe", str(model_path), str(tmp_path / "start.xyz"), "--json", str(probe_json)])
+    report = json.loads(probe_json.read_text())
+    assert rc == (1 if report["n_holes"] else 0)
+    assert {s["kind"] for s in report["scans"]} == {"torsion", "stretch", "displacement"}
+    assert main(["probe", str(model_path), str(tmp_path / "none.xyz")]) == 2

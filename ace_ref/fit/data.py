@@ -18,7 +18,18 @@ from ase.io import read
 from ase.stress import voigt_6_to_full_3x3_stress
 from ase.units import GPa, bar
 
-__all__ = ["Config", "read_configs", "read_e0", "fit_e0", "STRESS_UNITS", "STRESS_CONVENTIONS"]
+from ace_ref import defaults
+from ace_ref.one_particle.neighbours import neighbour_list
+
+__all__ = [
+    "pair_cutoffs_from_data",
+    "Config",
+    "read_configs",
+    "read_e0",
+    "fit_e0",
+    "STRESS_UNITS",
+    "STRESS_CONVENTIONS",
+]
 
 STRESS_UNITS = {"eV/A3": 1.0, "GPa": GPa, "bar": bar, "kbar": 1000 * bar}
 """Factors converting a stress unit to eV/Å³."""
@@ -235,3 +246,40 @@ def elements_of(configs: list[Config]) -> list[str]:
 
     found = {s for c in configs for s in c.atoms.get_chemical_symbols()}
     return sorted(found, key=lambda s: atomic_numbers[s])
+
+
+def pair_cutoffs_from_data(
+    configs: list[Config],
+    elements: list[str],
+    r_cut: float,
+    margin: float = defaults.DATA_CUTOFF_MARGIN,
+) -> dict:
+    """Per species-pair cutoffs no longer than the data can support.
+
+    For every species pair, ``r_max`` is the largest distance below ``r_cut`` at which the
+    training data show that pair. A pair whose ``r_max + margin < r_cut`` (e.g. the two oxygens
+    of one small molecule, seen only 2.4–2.9 Å apart) gets the cutoff ``r_max + margin``: its
+    radial functions then vanish where no data constrained them, instead of extrapolating a
+    polynomial across ``(r_max, r_cut)``. Every other pair keeps ``r_cut``. Returns the
+    ``r_cut`` dict of :class:`~ace_ref.basis.ace.ACEBasis` (``"default": r_cut``).
+    """
+    if not margin > 0:
+        raise ValueError(f"the cutoff margin must be positive, got {margin}")
+    seen: dict[tuple[str, str], float] = {}
+    for c in configs:
+        nl = neighbour_list(c.atoms, r_cut, c.source)
+        if nl.n_pairs == 0:
+            continue
+        symbols = np.array(c.atoms.get_chemical_symbols())
+        r = np.linalg.norm(nl.vectors, axis=1)
+        a, b = symbols[nl.i], symbols[nl.j]
+        for x, y in {(p, q) for p, q in zip(a, b, strict=True)}:
+            key = tuple(sorted((x, y)))
+            seen[key] = max(seen.get(key, 0.0), float(r[(a == x) & (b == y)].max()))
+    cutoffs: dict = {"default": float(r_cut)}
+    for i, x in enumerate(elements):
+        for y in elements[i:]:
+            r_max = seen.get(tuple(sorted((x, y))))
+            if r_max is not None and r_max + margin < r_cut:
+                cutoffs[(x, y)] = r_max + margin
+    return cutoffs

@@ -92,9 +92,10 @@ class ACECalculator(Calculator):
                 outside, key=lambda o: max(o["trained"][0] - o["r"], o["r"] - o["trained"][1])
             )
             warnings.warn(
-                f"{len(outside)} pair(s) outside the trained distance range, e.g. {worst['pair']} "
-                f"atoms {worst['i']},{worst['j']} at {worst['r']:.3f} Å (trained "
-                f"{worst['trained'][0]:.3f}–{worst['trained'][1]:.3f} Å)",
+                f"{len(outside)} pair(s) outside the trained distance range or in a gap of the "
+                f"data, e.g. {worst['pair']} atoms {worst['i']},{worst['j']} at "
+                f"{worst['r']:.3f} Å (trained {worst['trained'][0]:.3f}–"
+                f"{worst['trained'][1]:.3f} Å)",
                 ExtrapolationWarning,
                 stacklevel=2,
             )

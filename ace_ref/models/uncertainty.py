@@ -4,8 +4,9 @@ Three independent signals, all stored in the model file as plain data:
 
 * **Coverage** (:class:`Coverage`) — per species pair, the range and a histogram of the
   distances ``r_ij < r_cut`` seen in training; per element, the number of training
-  environments. A structure with a pair distance outside its pair's trained range is flagged:
-  the polynomial is evaluated where no data constrained it.
+  environments. A structure with a pair distance outside its pair's trained range, or in an
+  empty bin inside it (a gap of the data), is flagged: the polynomial is evaluated where no
+  data constrained it.
 * **Committee** (:class:`Committee`) — ``M`` coefficient vectors drawn from the Bayesian
   posterior ``N(ĉ, Σ)`` of the BLR fit. The spread of their predictions,
   ``std_m E(c_m)`` and ``std_m F(c_m)``, estimates the posterior predictive standard deviation
@@ -86,10 +87,15 @@ class Coverage:
         )
 
     def outside(self, basis, atoms: Atoms, where: str = "structure") -> list[dict]:
-        """Pairs of ``atoms`` (each unordered pair once) whose distance lies outside their
-        pair's trained range, or whose species pair never occurred in training: dicts with
-        ``pair``, ``i``, ``j``, ``r``, ``trained`` ``(r_min, r_max)`` and ``excess`` (Å
-        beyond the range; ``inf`` for an untrained species pair)."""
+        """Pairs of ``atoms`` (each unordered pair once) at a distance the training data never
+        showed for their species pair: outside its range (``kind="range"``; a species pair
+        never seen counts too), or inside the range but in an empty histogram bin, a gap of the
+        data (``kind="gap"``, e.g. between the bonded and the next-neighbour distances).
+
+        Each is a dict with ``pair``, ``i``, ``j``, ``r``, ``trained`` ``(r_min, r_max)``,
+        ``kind`` and ``excess`` (Å to the nearest distance the data cover, within one
+        :data:`HISTOGRAM_BIN`; ``inf`` for an untrained species pair).
+        """
         els = basis.elements
         p = basis.pairs(atoms, where)
         r = np.linalg.norm(p.vectors, axis=1)
@@ -97,7 +103,15 @@ class Coverage:
         lo = np.array([self.ranges.get(n, (np.inf, -np.inf))[0] for n in names])[p.pair_type]
         hi = np.array([self.ranges.get(n, (np.inf, -np.inf))[1] for n in names])[p.pair_type]
         excess = np.maximum(lo - r, r - hi)
-        flagged = np.nonzero((excess > 0) & (p.i <= p.j))[0]
+        bins = (r / HISTOGRAM_BIN).astype(int)
+        gap = np.zeros(len(r))
+        for n in np.nonzero((excess <= 0) & (p.i <= p.j))[0]:
+            counts = self.histograms[names[p.pair_type[n]]]
+            if bins[n] < len(counts) and counts[bins[n]] == 0:
+                filled = np.nonzero(counts)[0]
+                nearest = np.min(np.abs(filled - bins[n])) if len(filled) else np.inf
+                gap[n] = max(nearest - 1, 0) * HISTOGRAM_BIN + 1e-12
+        flagged = np.nonzero(((excess > 0) | (gap > 0)) & (p.i <= p.j))[0]
         return [
             {
                 "pair": names[p.pair_type[n]],
@@ -105,7 +119,12 @@ class Coverage:
                 "j": int(p.j[n]),
                 "r": float(r[n]),
                 "trained": (float(lo[n]), float(hi[n])),
-                "excess": float(excess[n]) if np.isfinite(lo[n]) else float("inf"),
+                "kind": "range" if excess[n] > 0 else "gap",
+                "excess": (
+                    float(excess[n] if excess[n] > 0 else gap[n])
+                    if np.isfinite(lo[n])
+                    else float("inf")
+                ),
             }
             for n in flagged
         ]

@@ -77,3 +77,21 @@ def test_stress_units_and_pressure_convention(tmp_path):
     assert configs[1].stress[0, 0] == pytest.approx(dEdV, rel=1e-3)
     with pytest.raises(ValueError, match="unknown stress convention"):
         read_configs(tmp_path / "p.xyz", stress_convention="lammps")
+
+
+def test_pair_cutoffs_from_data_cut_only_pairs_the_data_do_not_reach():
+    from ase import Atoms
+
+    from ace_ref.fit.data import Config, pair_cutoffs_from_data
+
+    def config(d_oo):
+        atoms = Atoms("OOH", positions=[[0, 0, 0], [d_oo, 0, 0], [0, 4.3, 0]])
+        return Config(atoms, 0.0, None, None, source="x")
+
+    cut = pair_cutoffs_from_data([config(2.4), config(2.9)], ["H", "O"], 4.5, margin=0.3)
+    assert cut["default"] == 4.5
+    assert cut[("O", "O")] == pytest.approx(3.2)
+    assert ("H", "O") not in cut  # H-O reaches 4.3 (> 4.5 - 0.3): keeps r_cut
+    assert ("H", "H") not in cut  # never seen: keeps r_cut
+    with pytest.raises(ValueError, match="margin must be positive"):
+        pair_cutoffs_from_data([config(2.4)], ["H", "O"], 4.5, margin=0.0)

@@ -105,9 +105,11 @@ def test_coverage_records_ranges_and_flags_what_lies_outside(coupling_cache):
     assert cov.ranges == {"H-O": (pytest.approx(0.9), pytest.approx(1.4))}
     assert cov.environments == {"H": 3, "O": 3}
     assert sum(cov.histograms["H-O"]) == 6  # each pair seen from both atoms
-    assert cov.outside(basis, _dimers([1.2])[0]) == []
+    assert cov.outside(basis, _dimers([1.1])[0]) == []  # a trained distance
+    (gap,) = cov.outside(basis, _dimers([1.25])[0])  # inside the range, in an empty bin
+    assert gap["kind"] == "gap" and 0 < gap["excess"] <= 0.1
     far = cov.outside(basis, _dimers([2.0])[0])
-    assert len(far) == 1 and far[0]["excess"] == pytest.approx(0.6)
+    assert len(far) == 1 and far[0]["excess"] == pytest.approx(0.6) and far[0]["kind"] == "range"
     close = cov.outside(basis, _dimers([0.7])[0])
     assert close[0]["excess"] == pytest.approx(0.2)
     never = cov.outside(basis, Atoms("HH", positions=[[0, 0, 0], [0, 0, 1.0]]))
