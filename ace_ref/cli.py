@@ -422,15 +422,7 @@ def cmd_verify(args) -> int:
             raise ValueError(f"{flag} must be a positive integer, got {value}")
     calc = verify.calculator_from_spec(args.calculator)
     if args.structure:
-        import ase.io
-
-        path = Path(args.structure)
-        if not path.exists():
-            raise FileNotFoundError(f"structure file {path} does not exist")
-        try:
-            atoms = ase.io.read(path)
-        except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
-            raise ValueError(f"cannot read structure {path}: {exc}") from exc
+        atoms = _read_structure(args.structure)
     else:
         atoms = verify.default_structure(calc, seed=args.seed)
         print(f"no structure given: using {atoms.get_chemical_formula()} (built-in default)")
@@ -472,24 +464,32 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_probe(args) -> int:
-    """``ace-ref probe``: torsion, stretch and displacement scans of a structure (hole search);
-    exit 0 if no hole is found, 1 if some scan has one."""
+def _read_structure(name: str):
+    """One structure from a file ASE can read; a missing or unreadable file is bad input."""
     import ase.io
 
-    from ace_ref import verify
-    from ace_ref.verify.probe import probe
-
-    calc = verify.calculator_from_spec(args.calculator)
-    if hasattr(calc, "model") and getattr(calc.model, "uncertainty", None) is not None:
-        calc = calc.model.calculator(uncertainty=args.spread)
-    path = Path(args.structure)
+    path = Path(name)
     if not path.exists():
         raise FileNotFoundError(f"structure file {path} does not exist")
     try:
-        atoms = ase.io.read(path)
+        return ase.io.read(path)
     except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
         raise ValueError(f"cannot read structure {path}: {exc}") from exc
+
+
+def cmd_probe(args) -> int:
+    """``ace-ref probe``: torsion, stretch and displacement scans of a structure (hole search);
+    exit 0 if no hole is found, 1 if some scan has one."""
+    from ace_ref import verify
+    from ace_ref.models.calculator import ACECalculator
+    from ace_ref.verify.probe import probe
+
+    calc = verify.calculator_from_spec(args.calculator)
+    if args.spread:
+        if not isinstance(calc, ACECalculator):
+            raise ValueError("--spread needs an ace_ref model file (its committee)")
+        calc = calc.model.calculator(uncertainty=True)
+    atoms = _read_structure(args.structure)
     report = probe(calc, atoms, margin=args.margin, seed=args.seed)
     print(report.format())
     if args.json:

@@ -31,3 +31,18 @@ def random_cluster(
         if n < 2 or atoms.get_all_distances(mic=bool(np.any(pbc)))[upper].min() > min_distance:
             return atoms
     raise RuntimeError(f"no {n} atoms more than {min_distance} Å apart in a {box} Å box")
+
+
+def emt_configs(rng: np.random.Generator, n: int, symbols: str, *, box: float, min_distance: float):
+    """``n`` random clusters labelled with ASE's EMT energies and forces (``Config`` objects)."""
+    from ace_ref.fit import Config
+    from ace_ref.verify import calculator_from_spec
+
+    emt = calculator_from_spec("emt")
+    configs = []
+    for k in range(n):
+        atoms = random_cluster(rng, symbols, box=box, min_distance=min_distance)
+        atoms.calc = emt
+        e, f = atoms.get_potential_energy(), atoms.get_forces()
+        configs.append(Config(atoms, e, f, None, source=f"emt cluster {k}"))
+    return configs

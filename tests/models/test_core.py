@@ -8,22 +8,14 @@ from ase import Atoms
 
 import ace_ref
 from ace_ref import ACEBasis
-from ace_ref.fit import Config
 from ace_ref.models.core import RepulsiveCore, zbl
 from ace_ref.verify import check_forces
-from tests.structures import random_cluster
+from tests.structures import emt_configs
 
 
 @pytest.fixture(scope="module")
 def fitted(coupling_cache):
-    rng = np.random.default_rng(4)
-    emt = ace_ref.verify.calculator_from_spec("emt")
-    configs = []
-    for k in range(30):
-        atoms = random_cluster(rng, "CuCuCuAl", box=3.2, min_distance=2.1)
-        atoms.calc = emt
-        e, f = atoms.get_potential_energy(), atoms.get_forces()
-        configs.append(Config(atoms, e, f, None, source=f"c{k}"))
+    configs = emt_configs(np.random.default_rng(4), 30, "CuCuCuAl", box=3.2, min_distance=2.1)
     basis = ACEBasis(["Al", "Cu"], order=2, max_degree=[6, 5], r_cut=4.0, cache_dir=coupling_cache)
     with_core = ace_ref.fit(configs, basis, e0={"Al": 0.0, "Cu": 0.0}, core="zbl")
     without = ace_ref.fit(configs, basis, e0={"Al": 0.0, "Cu": 0.0}, core=None)

@@ -12,12 +12,11 @@ from ase import Atoms
 import ace_ref
 from ace_ref import ACEBasis
 from ace_ref.basis.tables import DesignRows
-from ace_ref.fit import Config
 from ace_ref.fit.solvers import solve
 from ace_ref.models.calculator import ExtrapolationWarning
 from ace_ref.models.files import ModelFileError
 from ace_ref.models.uncertainty import ActiveSet, Committee, Coverage, maxvol
-from tests.structures import random_cluster
+from tests.structures import emt_configs
 
 
 # ---------------------------------------------------------------- MaxVol and γ
@@ -121,15 +120,7 @@ def test_coverage_records_ranges_and_flags_what_lies_outside(coupling_cache):
 # ---------------------------------------------------------------- the fitted model
 @pytest.fixture(scope="module")
 def fitted(coupling_cache):
-    rng = np.random.default_rng(3)
-    emt = ace_ref.verify.calculator_from_spec("emt")
-    configs = []
-    for k in range(40):
-        atoms = random_cluster(rng, "CuCuCuCuAl", box=3.5, min_distance=2.0)
-        atoms.calc = emt
-        configs.append(
-            Config(atoms, atoms.get_potential_energy(), atoms.get_forces(), None, source=f"c{k}")
-        )
+    configs = emt_configs(np.random.default_rng(3), 40, "CuCuCuCuAl", box=3.5, min_distance=2.0)
     basis = ACEBasis(["Al", "Cu"], order=2, max_degree=[6, 5], r_cut=4.0, cache_dir=coupling_cache)
     result = ace_ref.fit(configs, basis, e0={"Al": 0.0, "Cu": 0.0}, committee_size=16)
     return result, configs
