@@ -116,8 +116,11 @@ CORE = "zbl"
 """Fixed repulsive core of a fit (:class:`ace_ref.models.core.RepulsiveCore`): ``"zbl"`` or
 ``None``. It is zero on every training configuration, so it never changes the coefficients."""
 
-CORE_WIDTH = 0.25
-"""The core switches off over the last quarter of the shortest training distance of a pair."""
+CORE_INNER = 0.5
+"""The core is full ZBL below this fraction of the shortest training distance of a pair…"""
+
+CORE_OUTER = 0.75
+"""…and switched off (C²) above this fraction of it, well below thermal fluctuations."""
 
 DATA_CUTOFF_MARGIN = 0.35
 """Å beyond the largest training distance of a species pair at which ``ace-ref fit`` cuts

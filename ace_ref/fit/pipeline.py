@@ -115,7 +115,7 @@ def fit(
     committee_size: int = defaults.COMMITTEE_SIZE,
     active_set_size: int = defaults.ACTIVE_SET_SIZE,
     core: str | None = defaults.CORE,
-    core_width: float = defaults.CORE_WIDTH,
+    core_radii: tuple[float, float] = (defaults.CORE_INNER, defaults.CORE_OUTER),
 ) -> FitResult:
     """Fit a linear model on ``basis`` to ``train`` and report its errors.
 
@@ -148,11 +148,12 @@ def fit(
         (:class:`~ace_ref.models.uncertainty.Uncertainty`): the number of BLR posterior samples
         it keeps (``blr`` only; 0: none) and the largest active set per element for the
         extrapolation grade (0: none). The coverage of the training data is always recorded.
-    core, core_width
+    core, core_radii
         ``"zbl"``: add a fixed :class:`~ace_ref.models.core.RepulsiveCore` that is zero on
-        every training configuration (switched off by the shortest training distance of each
-        species pair, over the last ``core_width`` fraction of it), so that atoms cannot
-        collapse where no data constrained the polynomial; ``None``: no core.
+        every training configuration (full ZBL below ``core_radii[0]``, switched off by
+        ``core_radii[1]``, both fractions of the shortest training distance of each species
+        pair), so that atoms cannot collapse where no data constrained the polynomial;
+        ``None``: no core.
 
     Returns
     -------
@@ -206,7 +207,7 @@ def fit(
         raise ValueError(f"unknown core {core!r}; choose 'zbl' or None")
     repulsion = None
     if core == "zbl":
-        repulsion = RepulsiveCore.from_coverage(basis.elements, uncertainty.coverage, core_width)
+        repulsion = RepulsiveCore.from_coverage(basis.elements, uncertainty.coverage, *core_radii)
     model = model_for(basis, solution.coefficients, e0, meta, uncertainty, repulsion)
     errors = compute_errors(model, train, "train")
     for label, data in (test or {}).items():

@@ -15,10 +15,12 @@ smoothly *before* the training data begin,
 
 with the switch ``S = 1`` for ``r ≤ r_in``, ``S = 1 − 10x³ + 15x⁴ − 6x⁵`` for
 ``x = (r − r_in)/(r_out − r_in) ∈ [0, 1]`` (C², zero with two derivatives at ``r_out``) and
-``S = 0`` beyond ``r_out``. ``r_out`` of a species pair is the shortest distance of that pair in
-the training data, so the core is **exactly zero on every training configuration** and does not
-change the fitted coefficients; ``r_in = (1 − width)·r_out``. Pairs that never occurred in
-training get ``r_out = ZBL_UNSEEN_FRACTION × (sum of covalent radii)``.
+``S = 0`` beyond ``r_out``. For a species pair whose shortest training distance is ``r_min``,
+``r_out = outer · r_min`` and ``r_in = inner · r_min`` (defaults 0.75 and 0.5: far enough below
+the data that thermal fluctuations of test structures never reach the switch, where ZBL is
+already a wall of several eV). So the core is **exactly zero on every training
+configuration** and does not change the fitted coefficients. Pairs that never occurred in
+training use ``r_min = ZBL_UNSEEN_FRACTION × (sum of covalent radii)``.
 
 ``E = Σ_{i<j} V(r_ij)``, half of each pair to each atom's energy; forces and virial are exact
 derivatives.
@@ -87,21 +89,23 @@ class RepulsiveCore:
         self._Z = np.array([atomic_numbers[el] for el in self.elements])
 
     @classmethod
-    def from_coverage(cls, elements: list[str], coverage, width: float) -> RepulsiveCore:
-        """``outer`` = the shortest training distance of each species pair (see module
-        docstring), ``inner = (1 − width)·outer``."""
-        if not 0 < width < 1:
-            raise ValueError(f"core width must lie in (0, 1), got {width}")
+    def from_coverage(
+        cls, elements: list[str], coverage, inner: float, outer: float
+    ) -> RepulsiveCore:
+        """``inner``/``outer`` radii as these fractions of the shortest training distance of
+        each species pair (see module docstring)."""
+        if not 0 < inner < outer <= 1:
+            raise ValueError(f"core fractions need 0 < inner < outer ≤ 1, got {inner}, {outer}")
         ns = len(elements)
-        outer = np.zeros((ns, ns))
+        r_min = np.zeros((ns, ns))
         for a, b in np.ndindex(ns, ns):
             name = "-".join(sorted((elements[a], elements[b])))
             if name in coverage.ranges:
-                outer[a, b] = coverage.ranges[name][0]
+                r_min[a, b] = coverage.ranges[name][0]
             else:
                 za, zb = atomic_numbers[elements[a]], atomic_numbers[elements[b]]
-                outer[a, b] = ZBL_UNSEEN_FRACTION * (covalent_radii[za] + covalent_radii[zb])
-        return cls(list(elements), (1 - width) * outer, outer)
+                r_min[a, b] = ZBL_UNSEEN_FRACTION * (covalent_radii[za] + covalent_radii[zb])
+        return cls(list(elements), inner * r_min, outer * r_min)
 
     def energy_forces(self, pairs, n_atoms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-atom energies, forces and the virial ``Σ r_ij ⊗ ∂E/∂r_ij`` of the core for the
