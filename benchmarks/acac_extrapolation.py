@@ -53,6 +53,7 @@ VARIANTS = {
     "data_cutoffs_ace1": {"data_cutoffs": True, "basis": {"radial": "ace1"}},
     "data_cutoffs_polynomial": {"data_cutoffs": True, "basis": {"radial": "polynomial"}},
     "data_cutoffs_rc4": {"data_cutoffs": True, "r_cut": 4.0},
+    "gap_cutoffs": {"data_cutoffs": True, "max_gap": 0.3},
     "data_cutoffs_rc35": {"data_cutoffs": True, "r_cut": 3.5},
     "polynomial": {"basis": {"radial": "polynomial"}},
     "ace1": {"basis": {"radial": "ace1"}},
@@ -83,7 +84,9 @@ def run(name: str, spec: dict) -> dict:
     r_cut = spec.get("r_cut", defaults.R_CUT)
     basis_kw.setdefault("r_cut", r_cut)
     if spec.get("data_cutoffs"):
-        basis_kw["r_cut"] = pair_cutoffs_from_data(train, ["H", "C", "O"], r_cut)
+        basis_kw["r_cut"] = pair_cutoffs_from_data(
+            train, ["H", "C", "O"], r_cut, max_gap=spec.get("max_gap")
+        )
     basis = ace_ref.ACEBasis(["H", "C", "O"], **basis_kw)
     t0 = time.perf_counter()
     result = ace_ref.fit(train, basis, e0=e0, test={"test_MD_300K": test}, **spec.get("fit", {}))

@@ -253,6 +253,8 @@ def pair_cutoffs_from_data(
     elements: list[str],
     r_cut: float,
     margin: float = defaults.DATA_CUTOFF_MARGIN,
+    max_gap: float | None = None,
+    sparse_tail: float = 0.02,
 ) -> dict:
     """Per species-pair cutoffs no longer than the data can support.
 
@@ -260,12 +262,17 @@ def pair_cutoffs_from_data(
     training data show that pair. A pair whose ``r_max + margin < r_cut`` (e.g. the two oxygens
     of one small molecule, seen only 2.4–2.9 Å apart) gets the cutoff ``r_max + margin``: its
     radial functions then vanish where no data constrained them, instead of extrapolating a
-    polynomial across ``(r_max, r_cut)``. Every other pair keeps ``r_cut``. Returns the
-    ``r_cut`` dict of :class:`~ace_ref.basis.ace.ACEBasis` (``"default": r_cut``).
+    polynomial across ``(r_max, r_cut)``. With ``max_gap`` (Å), a sparse tail is dropped as
+    well: ``r_max`` is the last distance before the first gap wider than ``max_gap`` beyond
+    which less than ``sparse_tail`` of the pair's distances lie (in acetylacetone: H–O,
+    nothing between 3.48 and 4.32 Å and 0.9 % beyond). Every other pair keeps ``r_cut``.
+    Returns the ``r_cut`` dict of :class:`~ace_ref.basis.ace.ACEBasis` (``"default": r_cut``).
     """
     if not margin > 0:
         raise ValueError(f"the cutoff margin must be positive, got {margin}")
-    seen: dict[tuple[str, str], float] = {}
+    if max_gap is not None and not max_gap > 0:
+        raise ValueError(f"max_gap must be positive, got {max_gap}")
+    seen: dict[tuple[str, str], list[np.ndarray]] = {}
     for c in configs:
         nl = neighbour_list(c.atoms, r_cut, c.source)
         if nl.n_pairs == 0:
@@ -275,11 +282,22 @@ def pair_cutoffs_from_data(
         a, b = symbols[nl.i], symbols[nl.j]
         for x, y in {(p, q) for p, q in zip(a, b, strict=True)}:
             key = tuple(sorted((x, y)))
-            seen[key] = max(seen.get(key, 0.0), float(r[(a == x) & (b == y)].max()))
+            seen.setdefault(key, []).append(r[(a == x) & (b == y)])
     cutoffs: dict = {"default": float(r_cut)}
     for i, x in enumerate(elements):
         for y in elements[i:]:
-            r_max = seen.get(tuple(sorted((x, y))))
-            if r_max is not None and r_max + margin < r_cut:
+            found = seen.get(tuple(sorted((x, y))))
+            if found is None:
+                continue
+            r = np.unique(np.concatenate(found))
+            r_max = float(r[-1])
+            if max_gap is not None:
+                counts = np.searchsorted(np.sort(np.concatenate(found)), r, side="right")
+                n_all = counts[-1]
+                for k in np.nonzero(np.diff(r) > max_gap)[0]:
+                    if (n_all - counts[k]) < sparse_tail * n_all:
+                        r_max = float(r[k])
+                        break
+            if r_max + margin < r_cut:
                 cutoffs[(x, y)] = r_max + margin
     return cutoffs

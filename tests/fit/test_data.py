@@ -95,3 +95,20 @@ def test_pair_cutoffs_from_data_cut_only_pairs_the_data_do_not_reach():
     assert ("H", "H") not in cut  # never seen: keeps r_cut
     with pytest.raises(ValueError, match="margin must be positive"):
         pair_cutoffs_from_data([config(2.4)], ["H", "O"], 4.5, margin=0.0)
+
+
+def test_pair_cutoffs_drop_a_sparse_tail_beyond_a_gap():
+    from ase import Atoms
+
+    from ace_ref.fit.data import Config, pair_cutoffs_from_data
+
+    def config(d):
+        return Config(Atoms("OH", positions=[[0, 0, 0], [d, 0, 0]]), 0.0, None, None, source="x")
+
+    near = [config(1.0 + 0.01 * k) for k in range(99)]  # 1.00 … 1.98 Å
+    data = near + [config(4.3)]  # one far pair: 1 % beyond a 2.3 Å gap
+    assert ("H", "O") not in pair_cutoffs_from_data(data, ["H", "O"], 4.5, margin=0.3)
+    cut = pair_cutoffs_from_data(data, ["H", "O"], 4.5, margin=0.3, max_gap=0.5)
+    assert cut[("H", "O")] == pytest.approx(1.98 + 0.3)
+    kept = pair_cutoffs_from_data(data, ["H", "O"], 4.5, margin=0.3, max_gap=0.5, sparse_tail=0.005)
+    assert ("H", "O") not in kept  # 1 % is not below a 0.5 % tail
