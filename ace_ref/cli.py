@@ -228,7 +228,9 @@ def cmd_fit(args) -> int:
     elements = args.elements or elements_of(train)
     r_cut = None
     if args.pair_cutoffs == "data":
-        r_cut = pair_cutoffs_from_data(train, elements, args.rcut)
+        r_cut = pair_cutoffs_from_data(
+            train, elements, args.rcut, max_gap=defaults.DATA_CUTOFF_MAX_GAP
+        )
     basis = _build_basis(args, elements, r_cut)
     print(basis.describe())
     try:

@@ -127,6 +127,13 @@ DATA_CUTOFF_MARGIN = 0.35
 that pair off when that is shorter than ``R_CUT``
 (:func:`ace_ref.fit.data.pair_cutoffs_from_data`)."""
 
-PAIR_CUTOFFS = "fixed"
+PAIR_CUTOFFS = "data"
 """``ace-ref fit``: ``"data"`` cuts each species pair off just beyond its largest training
-distance when that is below ``R_CUT``; ``"fixed"`` uses ``R_CUT`` for every pair."""
+distance when that is below ``R_CUT`` (:func:`ace_ref.fit.data.pair_cutoffs_from_data`);
+``"fixed"`` uses ``R_CUT`` for every pair. Chosen on acetylacetone (BENCHMARKS.md, "Beyond
+RMSE"): 600 K errors 15.6 meV / 39.2 meV/Å instead of 27.5 / 57.3, three of four probe holes
+gone, 300 K test errors 2.18 / 11.55 instead of 2.13 / 11.46."""
+
+DATA_CUTOFF_MAX_GAP = None
+"""``max_gap`` of :func:`ace_ref.fit.data.pair_cutoffs_from_data` for ``ace-ref fit``
+(``None``: only cut beyond the largest distance)."""

@@ -54,6 +54,7 @@ VARIANTS = {
     "data_cutoffs_polynomial": {"data_cutoffs": True, "basis": {"radial": "polynomial"}},
     "data_cutoffs_rc4": {"data_cutoffs": True, "r_cut": 4.0},
     "gap_cutoffs": {"data_cutoffs": True, "max_gap": 0.3},
+    "gap_cutoffs_rc4": {"data_cutoffs": True, "max_gap": 0.3, "r_cut": 4.0},
     "data_cutoffs_rc35": {"data_cutoffs": True, "r_cut": 3.5},
     "polynomial": {"basis": {"radial": "polynomial"}},
     "ace1": {"basis": {"radial": "ace1"}},
