@@ -49,6 +49,10 @@ VARIANTS = {
     "data_cutoffs": {"data_cutoffs": True},
     "data_cutoffs_smooth3": {"data_cutoffs": True, "fit": {"smoothness": 3.0}},
     "data_cutoffs_nocore": {"data_cutoffs": True, "fit": {"core": None}},
+    "data_cutoffs_bare": {
+        "data_cutoffs": True,
+        "fit": {"core": None, "committee_size": 0, "active_set_size": 0},
+    },
     "data_cutoffs_smooth1": {"data_cutoffs": True, "fit": {"smoothness": 1.0}},
     "data_cutoffs_ace1": {"data_cutoffs": True, "basis": {"radial": "ace1"}},
     "data_cutoffs_polynomial": {"data_cutoffs": True, "basis": {"radial": "polynomial"}},
@@ -97,7 +101,8 @@ def run(name: str, spec: dict) -> dict:
     errors = result.errors | ace_ref.compute_errors(model, hot, "train_600K", predictions)
     rows = assess_configs(model, hot, predictions)
     ranking = rank_signals(rows)
-    report = probe(model.calculator(uncertainty=True), test[0].atoms)
+    with_spread = model.uncertainty is not None and model.uncertainty.committee is not None
+    report = probe(model.calculator(uncertainty=with_spread), test[0].atoms)
     out = {
         "variant": name,
         "spec": repr(spec),
