@@ -535,6 +535,19 @@ class ACEBasis:
             counts[lab["order"]] += 1
         return counts
 
+    def _cutoff_text(self) -> str:
+        """``4.5 Å``, or the pairs that differ from the most common cutoff: ``4.5 Å (O-O 3.220,
+        C-C 4.350)``."""
+        values, counts = np.unique(self.r_cut, return_counts=True)
+        common = values[np.argmax(counts)]
+        others = [
+            f"{a}-{b} {self.r_cut[i, j]:.3f}"
+            for i, a in enumerate(self.elements)
+            for j, b in enumerate(self.elements)
+            if j >= i and self.r_cut[i, j] != common
+        ]
+        return f"{common:g} Å" + (f" ({', '.join(others)})" if others else "")
+
     def describe(self) -> str:
         """Human-readable summary: counts per order and per central species."""
         counts = self.counts_by_order()
@@ -542,7 +555,7 @@ class ACEBasis:
             f"ACE basis: elements {' '.join(self.elements)}, correlation order ν ≤ {self.order} "
             f"(body order ≤ {self.order + 1}), radial '{self.radial_kind}' with n ≤ {self.n_max}, "
             f"l ≤ {self.l_max}",
-            f"cutoff {np.unique(self.r_cut).tolist()} Å; truncation: "
+            f"cutoff {self._cutoff_text()}; truncation: "
             + (f"max_n={self.max_n} max_l={self.max_l} " if self.max_n is not None else "")
             + (
                 f"max_degree={[str(d) for d in self.max_degree]} (w_L={self.w_L})"
