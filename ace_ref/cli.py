@@ -32,6 +32,17 @@ def _example_paths(name: str) -> dict[str, Path]:
     }
 
 
+def _floats(text: str) -> list[float]:
+    """``"1,2.5 3"`` → ``[1.0, 2.5, 3.0]``; anything else is a ``ValueError`` naming it."""
+    try:
+        values = [float(x) for x in str(text).replace(",", " ").split()]
+    except ValueError as exc:
+        raise ValueError(f"expected numbers, got {text!r}") from exc
+    if not values:
+        raise ValueError("expected at least one number")
+    return values
+
+
 def _ints(text: str | None):
     if text is None:
         return None
@@ -223,6 +234,12 @@ def cmd_fit(args) -> int:
             require_distributed()
         except MissingDependency as exc:
             raise SystemExit(f"ace-ref fit: {exc}") from exc
+    # a --config file may give a number or a list; the command line gives a list
+    smoothness = (
+        _floats(",".join(map(str, args.smoothness)))
+        if isinstance(args.smoothness, list)
+        else _floats(str(args.smoothness))
+    )
     read_options = {"stress_unit": args.stress_unit, "stress_convention": args.stress_convention}
     train = read_configs(args.train, elements=args.elements, **read_options)
     elements = args.elements or elements_of(train)
@@ -242,7 +259,7 @@ def cmd_fit(args) -> int:
                 test={Path(p).name: [p] for p in args.test or []},
                 solver=args.solver,
                 weights=args.weights,
-                smoothness=args.smoothness,
+                smoothness=smoothness if len(smoothness) > 1 else smoothness[0],
                 lam=args.lam,
                 assembly=args.assembly,
                 client=client,
@@ -536,9 +553,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--smoothness",
-        type=float,
-        default=defaults.SMOOTHNESS,
-        help="exponent p of the smoothness prior (0: off)",
+        type=_floats,
+        default=[defaults.SMOOTHNESS],
+        help="exponent p of the smoothness prior (0: off); a list such as 1,2,3 is a grid "
+        "scored on held-out configurations",
     )
     p.add_argument("--weights", default=defaults.WEIGHTS)
     p.add_argument(

@@ -137,3 +137,7 @@ gone, 300 K test errors 2.18 / 11.55 instead of 2.13 / 11.46."""
 DATA_CUTOFF_MAX_GAP = None
 """``max_gap`` of :func:`ace_ref.fit.data.pair_cutoffs_from_data` for ``ace-ref fit``
 (``None``: only cut beyond the largest distance)."""
+
+SMOOTHNESS_VALIDATION_FRACTION = Fraction(1, 5)
+"""Share of the training configurations held out to choose the smoothness exponent from a grid
+(``ace_ref.fit(..., smoothness=[1, 2, 3])``, ``ace-ref fit --smoothness 1,2,3``)."""

@@ -20,7 +20,7 @@ import numpy as np
 
 from ace_ref import defaults
 from ace_ref.basis.interface import Basis
-from ace_ref.fit.assembly import LinearSystem, Weights, assemble
+from ace_ref.fit.assembly import LinearSystem, Weights, assemble, merge
 from ace_ref.fit.data import Config, elements_of, fit_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
 from ace_ref.fit.solvers import SOLVERS, Solution, smoothness_prior, solve
@@ -133,7 +133,11 @@ def fit(
         ``{label: configs or path(s)}`` to report errors on besides the training set.
     solver, lam, smoothness
         ``solver`` in :data:`~ace_ref.fit.solvers.SOLVERS`; ``lam`` is λ of ridge/LSQR; the
-        prior is ``Γ_kk = (1 + deg_k)^smoothness``.
+        prior is ``Γ_kk = (1 + deg_k)^smoothness``. A list of exponents is a grid: each is
+        scored by the weighted squared error on ``defaults.SMOOTHNESS_VALIDATION_FRACTION`` of
+        the configurations held out at random, the best is kept (``metadata["smoothness"]``,
+        the scores under ``"smoothness_validation_error"``) and the final solve uses all the
+        data (the two summaries merged, so nothing is assembled twice).
     weights
         :class:`~ace_ref.fit.assembly.Weights` or its text form ``"energy=30,forces=1"``.
     assembly
@@ -166,7 +170,13 @@ def fit(
         raise ValueError(f"unknown assembly {assembly!r}; choose 'qr' or 'normal'")
     if isinstance(weights, str):
         weights = Weights.parse(weights)
-    gamma = smoothness_prior(basis, smoothness)  # checks the exponent before any work
+    if core not in ("zbl", None):
+        raise ValueError(f"unknown core {core!r}; choose 'zbl' or None")
+    grid = [float(p) for p in np.atleast_1d(smoothness)]
+    if len(grid) > 1 and solver == "tsvd":
+        raise ValueError("choose either the tsvd solver or a smoothness grid (both hold data out)")
+    for p in grid:
+        smoothness_prior(basis, p)  # checks every exponent before any work
     read_options = {"stress_unit": stress_unit, "stress_convention": stress_convention}
     t0 = time.perf_counter()
     train = _as_configs(train, basis.elements, "training", **read_options)
@@ -182,7 +192,28 @@ def fit(
             basis, [train[i] for i in idx[:n_val]], e0, weights, assembly, client, False
         )
         train = [train[i] for i in idx[n_val:]]
-    system = _summary(basis, train, e0, weights, assembly, client, progress)
+    scores = None
+    if len(grid) > 1:  # choose p on held-out configurations, then solve on all of them
+        idx = np.random.default_rng(seed).permutation(len(train))
+        n_val = max(1, int(len(train) * defaults.SMOOTHNESS_VALIDATION_FRACTION))
+        held_out = _summary(
+            basis, [train[i] for i in idx[:n_val]], e0, weights, assembly, client, False
+        )
+        rest = _summary(
+            basis, [train[i] for i in idx[n_val:]], e0, weights, assembly, client, progress
+        )
+        scores = {
+            p: held_out.squared_error(
+                solve(rest, solver, smoothness_prior(basis, p), lam=lam).coefficients
+            )
+            for p in grid
+        }
+        smoothness = min(scores, key=scores.get)
+        system = merge([rest, held_out])
+    else:
+        smoothness = grid[0]
+        system = _summary(basis, train, e0, weights, assembly, client, progress)
+    gamma = smoothness_prior(basis, smoothness)
     t_assembly = time.perf_counter() - t0
     solution = solve(
         system,
@@ -201,10 +232,14 @@ def fit(
         "weights": _weights_text(weights),
         "seconds_assembly": t_assembly,
         "seconds_total": t_total,
+        "smoothness": smoothness,
+        **(
+            {"smoothness_validation_error": {str(k): v for k, v in scores.items()}}
+            if scores
+            else {}
+        ),
         **(metadata or {}),
     }
-    if core not in ("zbl", None):
-        raise ValueError(f"unknown core {core!r}; choose 'zbl' or None")
     repulsion = None
     if core == "zbl":
         repulsion = RepulsiveCore.from_coverage(basis.elements, uncertainty.coverage, *core_radii)

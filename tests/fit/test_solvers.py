@@ -126,3 +126,28 @@ def test_config_type_weights_change_the_fit(small_basis, tmp_path):
         _assert_same_function(fit_bad.coefficients, truth, _synthetic(truth, 3, 7), 1e-6)
     with pytest.raises(ValueError, match="CONFIG_TYPE:OBSERVABLE"):
         Weights.parse("odd:stress=1")
+
+
+def test_smoothness_grid_is_chosen_on_held_out_configurations(coupling_cache):
+    """fit(smoothness=[…]) scores every exponent on held-out configurations, keeps the best and
+    solves on all the data: the same model as fitting with that exponent directly."""
+    import ace_ref
+    from tests.structures import emt_configs
+
+    configs = emt_configs(np.random.default_rng(8), 30, "CuCuCuAl", box=3.4, min_distance=2.0)
+    basis = ACEBasis(["Al", "Cu"], order=2, max_degree=[7, 6], r_cut=4.0, cache_dir=coupling_cache)
+    e0 = {"Al": 0.0, "Cu": 0.0}
+    kw = {"committee_size": 0, "active_set_size": 0, "solver": "ridge", "lam": 1e-6}
+    grid = ace_ref.fit(configs, basis, e0=e0, smoothness=[0.0, 2.0, 6.0], **kw)
+    scores = grid.model.metadata["smoothness_validation_error"]
+    assert set(scores) == {"0.0", "2.0", "6.0"} and len(set(scores.values())) == 3
+    chosen = grid.model.metadata["smoothness"]
+    assert scores[str(chosen)] == min(scores.values())
+    direct = ace_ref.fit(configs, basis, e0=e0, smoothness=chosen, **kw)
+    np.testing.assert_allclose(
+        grid.model.coefficients, direct.model.coefficients, rtol=1e-6, atol=1e-9
+    )
+    with pytest.raises(ValueError, match="tsvd"):
+        ace_ref.fit(configs, basis, e0=e0, smoothness=[1.0, 2.0], solver="tsvd")
+    with pytest.raises(ValueError, match="finite"):
+        ace_ref.fit(configs, basis, e0=e0, smoothness=[1.0, float("nan")])
