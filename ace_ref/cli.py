@@ -249,6 +249,17 @@ def cmd_fit(args) -> int:
             train, elements, args.rcut, max_gap=defaults.DATA_CUTOFF_MAX_GAP
         )
     basis = _build_basis(args, elements, r_cut)
+    if args.pair_rcut is not None:
+        from ace_ref.basis import pair_and_many_body
+
+        if args.layers != 1:
+            raise ValueError("--pair-rcut goes with a one-layer basis (--layers 1)")
+        pair_cut = args.pair_rcut
+        if args.pair_cutoffs == "data":
+            pair_cut = pair_cutoffs_from_data(train, elements, args.pair_rcut)
+        basis = pair_and_many_body(
+            elements, pair_r_cut=pair_cut, pair_max_n=args.pair_max_n, many_body=basis
+        )
     print(basis.describe())
     try:
         with cluster_client(args.workers, args.scheduler) as client:
@@ -565,6 +576,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["data", "fixed"],
         help="data: cut a species pair off just beyond the largest distance the training data "
         "show for it, when that is below --rcut; fixed: --rcut for every pair",
+    )
+    p.add_argument(
+        "--pair-rcut",
+        type=float,
+        help="add a two-body part with this cutoff (Å) next to the basis, whose own cutoff "
+        "(--rcut) may then be shorter: long-range pairs without long-range many-body terms",
+    )
+    p.add_argument(
+        "--pair-max-n",
+        type=int,
+        default=defaults.PAIR_MAX_N,
+        help="radial functions of the two-body part (with --pair-rcut)",
     )
     p.add_argument(
         "--core",

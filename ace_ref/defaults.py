@@ -141,3 +141,7 @@ DATA_CUTOFF_MAX_GAP = None
 SMOOTHNESS_VALIDATION_FRACTION = Fraction(1, 5)
 """Share of the training configurations held out to choose the smoothness exponent from a grid
 (``ace_ref.fit(..., smoothness=[1, 2, 3])``, ``ace-ref fit --smoothness 1,2,3``)."""
+
+PAIR_MAX_N = 16
+"""Radial functions of the two-body part of ``ace-ref fit --pair-rcut``
+(:func:`ace_ref.basis.sum_basis.pair_and_many_body`)."""

@@ -30,6 +30,7 @@ import numpy as np
 
 import ace_ref
 from ace_ref import defaults
+from ace_ref.basis import pair_and_many_body
 from ace_ref.fit import read_configs, read_e0
 from ace_ref.fit.data import pair_cutoffs_from_data
 from ace_ref.fit.errors import assess_configs, predict_all, rank_signals
@@ -58,6 +59,8 @@ VARIANTS = {
     "data_cutoffs_polynomial": {"data_cutoffs": True, "basis": {"radial": "polynomial"}},
     "data_cutoffs_rc4": {"data_cutoffs": True, "r_cut": 4.0},
     "gap_cutoffs": {"data_cutoffs": True, "max_gap": 0.3},
+    "pair45_mb35": {"data_cutoffs": True, "r_cut": 3.5, "pair": {"r_cut": 4.5, "max_n": 16}},
+    "pair45_mb40": {"data_cutoffs": True, "r_cut": 4.0, "pair": {"r_cut": 4.5, "max_n": 16}},
     "gap_cutoffs_rc4": {"data_cutoffs": True, "max_gap": 0.3, "r_cut": 4.0},
     "data_cutoffs_rc35": {"data_cutoffs": True, "r_cut": 3.5},
     "polynomial": {"basis": {"radial": "polynomial"}},
@@ -93,6 +96,11 @@ def run(name: str, spec: dict) -> dict:
             train, ["H", "C", "O"], r_cut, max_gap=spec.get("max_gap")
         )
     basis = ace_ref.ACEBasis(["H", "C", "O"], **basis_kw)
+    if "pair" in spec:
+        pair_cut = pair_cutoffs_from_data(train, ["H", "C", "O"], spec["pair"]["r_cut"])
+        basis = pair_and_many_body(
+            ["H", "C", "O"], pair_r_cut=pair_cut, pair_max_n=spec["pair"]["max_n"], many_body=basis
+        )
     t0 = time.perf_counter()
     result = ace_ref.fit(train, basis, e0=e0, test={"test_MD_300K": test}, **spec.get("fit", {}))
     seconds = time.perf_counter() - t0

@@ -190,3 +190,17 @@ def test_cli_reliability_eval_and_probe(tmp_path, capsys):
     assert rc == (1 if report["n_holes"] else 0)
     assert {s["kind"] for s in report["scans"]} == {"torsion", "stretch", "displacement"}
     assert main(["probe", str(model_path), str(tmp_path / "none.xyz")]) == 2
+
+
+def test_cli_pair_part_next_to_a_short_many_body_part(tmp_path, capsys):
+    frames = read(ACAC / "train_300K.xyz", ":30")
+    write(tmp_path / "train.xyz", frames, format="extxyz")
+    args = ["fit", str(tmp_path / "train.xyz"), "--e0", str(ACAC / "isolated_atoms.xyz")]
+    args += ["--order", "2", "--max-n", "3,2", "--max-l", "0,1", "--rcut", "3.0", "--quiet"]
+    args += ["--pair-rcut", "4.5", "--pair-max-n", "6", "-o", str(tmp_path / "m.npz")]
+    assert main(args) == 0
+    assert "sum of 2 bases" in capsys.readouterr().out
+    model = load(tmp_path / "m.npz")
+    pair, many = model.basis.parts
+    assert pair.order == 1 and pair.r_cut.max() == 4.5 and many.r_cut.max() == 3.0
+    assert main(args[:-2] + ["--layers", "2", "-o", str(tmp_path / "x.npz")]) == 2

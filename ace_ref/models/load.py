@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ace_ref.basis.ace import ACEBasis
+from ace_ref.basis.sum_basis import SumBasis
 from ace_ref.basis.two_layer import TwoLayerBasis
-from ace_ref.models import two_layer
+from ace_ref.models import sum_model, two_layer
 from ace_ref.models.files import model_from_parts, read_model_file
 from ace_ref.models.linear import FORMAT_NAME, FORMAT_VERSION, LinearACEModel
 from ace_ref.models.two_layer import TwoLayerModel
@@ -18,6 +19,8 @@ def load(path: str | Path, cache_dir="default") -> LinearACEModel | TwoLayerMode
     """Read a model written by :meth:`LinearACEModel.save` (or a
     :class:`ace_ref.models.two_layer.TwoLayerModel`); any defect raises ModelFileError."""
     path, header, coefficients, arrays = read_model_file(path)
+    if header.get("format") == sum_model.FORMAT_NAME:
+        return sum_model.model_from_file_parts(path, header, coefficients, arrays, cache_dir)
     if header.get("format") == two_layer.FORMAT_NAME:
         return two_layer.model_from_file_parts(path, header, coefficients, arrays, cache_dir)
     return model_from_parts(
@@ -35,7 +38,10 @@ def load(path: str | Path, cache_dir="default") -> LinearACEModel | TwoLayerMode
 
 def model_for(basis, coefficients, e0=None, metadata=None, uncertainty=None, core=None):
     """The model class that goes with ``basis``: a :class:`TwoLayerModel` for a two-layer
-    basis, a :class:`LinearACEModel` for any other."""
+    basis, a :class:`~ace_ref.models.sum_model.SumModel` for a sum of bases, a
+    :class:`LinearACEModel` for any other."""
+    if isinstance(basis, SumBasis):
+        return sum_model.SumModel(basis, coefficients, e0, metadata, uncertainty, core)
     if isinstance(basis, TwoLayerBasis):
         return TwoLayerModel(basis, coefficients, e0, metadata, uncertainty, core)
     return LinearACEModel(basis, coefficients, e0, metadata, uncertainty, core)

@@ -1,0 +1,97 @@
+"""Fitted model on a :class:`~ace_ref.basis.sum_basis.SumBasis`; file format ``ace_ref.SumModel``.
+
+``E = Σ_i [E0(z_i) + Σ_p Σ_k c^{(p)}_{z_i,k} B^{(p)}_{i,k}] (+ core)``: every part is
+predicted by its own :class:`~ace_ref.models.linear.LinearACEModel` (product tree, one adjoint
+sweep) on its slice of the coefficients, and the sums are added; E0, the repulsive core and the
+uncertainty data belong to the whole model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from ace_ref.basis.sum_basis import SumBasis
+from ace_ref.models.calculator import ACECalculator
+from ace_ref.models.files import (
+    checked_core,
+    checked_parts,
+    model_from_parts,
+    write_model_file,
+)
+from ace_ref.models.linear import LinearACEModel
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "SumModel", "model_from_file_parts"]
+
+FORMAT_NAME = "ace_ref.SumModel"
+FORMAT_VERSION = 1
+
+
+class SumModel:
+    """Linear model on a sum of bases (see module docstring)."""
+
+    def __init__(
+        self,
+        basis: SumBasis,
+        coefficients,
+        e0=None,
+        metadata=None,
+        uncertainty=None,
+        core=None,
+    ) -> None:
+        self.basis = basis
+        self.coefficients, self.e0, self.metadata = checked_parts(basis, coefficients, e0, metadata)
+        self.uncertainty = uncertainty
+        """:class:`~ace_ref.models.uncertainty.Uncertainty` from the fit, or ``None``."""
+        self.core = checked_core(basis, core)
+        """Fixed :class:`~ace_ref.models.core.RepulsiveCore` added to the energy, or ``None``."""
+        zero = dict.fromkeys(basis.elements, 0.0)
+        self.parts = [
+            LinearACEModel(part, self.coefficients[basis.columns(k)], zero)
+            for k, part in enumerate(basis.parts)
+        ]
+
+    def predict(self, atoms: Atoms, where: str = "structure") -> dict:
+        """Energy, per-atom energies, forces and (periodic) stress: the parts' sum, plus E0 and
+        the core."""
+        outs = [m.predict(atoms, where) for m in self.parts]
+        e0 = np.array([self.e0[s] for s in atoms.get_chemical_symbols()])
+        energies = sum(o["energies"] for o in outs) + e0
+        forces = sum(o["forces"] for o in outs)
+        stress = sum(o["stress"] for o in outs) if "stress" in outs[0] else None
+        if self.core is not None:
+            E_core, F_core, W_core = self.core.energy_forces(
+                self.basis.pairs(atoms, where), len(atoms)
+            )
+            energies, forces = energies + E_core, forces + F_core
+            if stress is not None:
+                stress = stress + 0.5 * (W_core + W_core.T) / atoms.get_volume()
+        out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
+        if stress is not None:
+            out["stress"] = stress
+        return out
+
+    def calculator(self, uncertainty: bool = False, warn_outside: bool = False) -> ACECalculator:
+        """An ASE calculator for this model (see :class:`ACECalculator` for the options)."""
+        return ACECalculator(self, uncertainty=uncertainty, warn_outside=warn_outside)
+
+    def save(self, path) -> Path:
+        """Write the model atomically (:func:`ace_ref.models.files.write_model_file`)."""
+        return write_model_file(path, FORMAT_NAME, FORMAT_VERSION, self)
+
+
+def model_from_file_parts(path, header, coefficients, arrays, cache_dir) -> SumModel:
+    """Check a file's parts and build the model (:func:`~ace_ref.models.files.model_from_parts`)."""
+    return model_from_parts(
+        path,
+        header,
+        coefficients,
+        arrays,
+        format_name=FORMAT_NAME,
+        version=FORMAT_VERSION,
+        basis_class=SumBasis,
+        model_class=SumModel,
+        cache_dir=cache_dir,
+    )
