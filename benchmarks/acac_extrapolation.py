@@ -79,7 +79,7 @@ def dgemm_gflops(n: int = 2000, repeats: int = 3) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def run(name: str, spec: dict) -> dict:
+def run(name: str, spec: dict, save_dir: str | None = None) -> dict:
     train = read_configs([DATA / "train_300K.xyz"])
     test = read_configs([DATA / "test_MD_300K.xyz"])
     hot = read_configs([DATA / "train_600K.xyz"])
@@ -105,6 +105,8 @@ def run(name: str, spec: dict) -> dict:
     result = ace_ref.fit(train, basis, e0=e0, test={"test_MD_300K": test}, **spec.get("fit", {}))
     seconds = time.perf_counter() - t0
     model = result.model
+    if save_dir:
+        model.save(Path(save_dir) / f"acac_{name}.npz")
     predictions = predict_all(model, hot)
     errors = result.errors | ace_ref.compute_errors(model, hot, "train_600K", predictions)
     rows = assess_configs(model, hot, predictions)
@@ -134,12 +136,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=["default"], choices=list(VARIANTS))
     parser.add_argument("--json", help="append results to this JSON file")
+    parser.add_argument("--save-dir", help="write each fitted model there as acac_VARIANT.npz")
     args = parser.parse_args()
     machine = {"dgemm_gflops_1thread_or_all": dgemm_gflops()}
     print(f"dgemm: {machine['dgemm_gflops_1thread_or_all']:.1f} GFLOP/s")
     results = []
     for name in args.variants:
-        results.append({**run(name, VARIANTS[name]), "machine": machine})
+        results.append({**run(name, VARIANTS[name], args.save_dir), "machine": machine})
         if args.json:
             path = Path(args.json)
             old = json.loads(path.read_text()) if path.exists() else []
