@@ -1,5 +1,7 @@
 r"""Stage 5 — fitted models ``E = Σ_i [E0(z_i) + Σ_k c_{z_i,k} B_{i,k}]``: files, calculators.
 
+* :class:`~ace_ref.models.base.FittedModel` — what every model holds (coefficients, E0,
+  metadata, uncertainty, core), its calculator and its file;
 * :class:`~ace_ref.models.linear.LinearACEModel` — prediction through ``c̃ = Cᵀc`` and one
   adjoint sweep; :class:`~ace_ref.models.two_layer.TwoLayerModel` — the multi-ACE model;
 * :mod:`~ace_ref.models.files` — the versioned plain-data file format (JSON + arrays,

@@ -23,9 +23,8 @@ from ase import Atoms
 from ace_ref.basis.ace import ACEBasis
 from ace_ref.kernels import predict
 from ace_ref.kernels.product_tree import build_product_tree
-from ace_ref.models.calculator import ACECalculator
+from ace_ref.models.base import FittedModel
 from ace_ref.models.core import RepulsiveCore
-from ace_ref.models.files import checked_core, checked_parts, write_model_file
 from ace_ref.models.uncertainty import Uncertainty
 from ace_ref.models.yace import export_yace
 
@@ -38,8 +37,11 @@ FORMAT_NAME = "ace_ref.LinearACEModel"
 FORMAT_VERSION = 2
 
 
-class LinearACEModel:
+class LinearACEModel(FittedModel):
     """A basis, one coefficient per basis column, and isolated-atom energies ``E0``."""
+
+    FORMAT_NAME = FORMAT_NAME
+    FORMAT_VERSION = FORMAT_VERSION
 
     def __init__(
         self,
@@ -50,12 +52,7 @@ class LinearACEModel:
         uncertainty: Uncertainty | None = None,
         core: RepulsiveCore | None = None,
     ) -> None:
-        self.basis = basis
-        self.coefficients, self.e0, self.metadata = checked_parts(basis, coefficients, e0, metadata)
-        self.uncertainty = uncertainty
-        """:class:`~ace_ref.models.uncertainty.Uncertainty` from the fit, or ``None``."""
-        self.core = checked_core(basis, core)
-        """Fixed :class:`~ace_ref.models.core.RepulsiveCore` added to the energy, or ``None``."""
+        super().__init__(basis, coefficients, e0, metadata, uncertainty, core)
         t = basis.tables(0)
         K = t.n_functions
         ns = len(basis.elements)
@@ -100,10 +97,6 @@ class LinearACEModel:
             out["stress"] = 0.5 * (virial + virial.T) / atoms.get_volume()
         return out
 
-    def calculator(self, uncertainty: bool = False, warn_outside: bool = False) -> ACECalculator:
-        """An ASE calculator for this model (see :class:`ACECalculator` for the options)."""
-        return ACECalculator(self, uncertainty=uncertainty, warn_outside=warn_outside)
-
     # ------------------------------------------------------------------ files
     def export_yace(
         self, path: str | Path, report=print, type_elements=None, evaluator: str = "recursive"
@@ -119,7 +112,3 @@ class LinearACEModel:
         return export_yace(
             self, path, report=report, type_elements=type_elements, evaluator=evaluator
         )
-
-    def save(self, path: str | Path) -> Path:
-        """Write the model atomically (see module docstring); returns the path."""
-        return write_model_file(path, FORMAT_NAME, FORMAT_VERSION, self)

@@ -8,18 +8,13 @@ uncertainty data belong to the whole model.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from ase import Atoms
 
 from ace_ref.basis.sum_basis import SumBasis
-from ace_ref.models.calculator import ACECalculator
+from ace_ref.models.base import FittedModel
 from ace_ref.models.files import (
-    checked_core,
-    checked_parts,
     model_from_parts,
-    write_model_file,
 )
 from ace_ref.models.linear import LinearACEModel
 
@@ -29,8 +24,11 @@ FORMAT_NAME = "ace_ref.SumModel"
 FORMAT_VERSION = 1
 
 
-class SumModel:
+class SumModel(FittedModel):
     """Linear model on a sum of bases (see module docstring)."""
+
+    FORMAT_NAME = FORMAT_NAME
+    FORMAT_VERSION = FORMAT_VERSION
 
     def __init__(
         self,
@@ -41,12 +39,7 @@ class SumModel:
         uncertainty=None,
         core=None,
     ) -> None:
-        self.basis = basis
-        self.coefficients, self.e0, self.metadata = checked_parts(basis, coefficients, e0, metadata)
-        self.uncertainty = uncertainty
-        """:class:`~ace_ref.models.uncertainty.Uncertainty` from the fit, or ``None``."""
-        self.core = checked_core(basis, core)
-        """Fixed :class:`~ace_ref.models.core.RepulsiveCore` added to the energy, or ``None``."""
+        super().__init__(basis, coefficients, e0, metadata, uncertainty, core)
         zero = dict.fromkeys(basis.elements, 0.0)
         self.parts = [
             LinearACEModel(part, self.coefficients[basis.columns(k)], zero)
@@ -72,14 +65,6 @@ class SumModel:
         if stress is not None:
             out["stress"] = stress
         return out
-
-    def calculator(self, uncertainty: bool = False, warn_outside: bool = False) -> ACECalculator:
-        """An ASE calculator for this model (see :class:`ACECalculator` for the options)."""
-        return ACECalculator(self, uncertainty=uncertainty, warn_outside=warn_outside)
-
-    def save(self, path) -> Path:
-        """Write the model atomically (:func:`ace_ref.models.files.write_model_file`)."""
-        return write_model_file(path, FORMAT_NAME, FORMAT_VERSION, self)
 
 
 def model_from_file_parts(path, header, coefficients, arrays, cache_dir) -> SumModel:

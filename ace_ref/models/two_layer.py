@@ -6,19 +6,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from ase import Atoms
 
 from ace_ref.basis.two_layer import TwoLayerBasis
-from ace_ref.models.calculator import ACECalculator
+from ace_ref.models.base import FittedModel
 from ace_ref.models.files import (
-    checked_core,
-    checked_parts,
     model_from_parts,
     read_model_file,
-    write_model_file,
 )
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "TwoLayerModel", "load"]
@@ -31,9 +26,12 @@ FORMAT_VERSION = 2
 
 
 # ---------------------------------------------------------------------------- model
-class TwoLayerModel:
+class TwoLayerModel(FittedModel):
     """Fitted two-layer model: ``E = Σ_i [E0(z_i) + Σ_k c_k B_{i,k}]`` with the packed columns
     of :class:`TwoLayerBasis`; forces and stress from its exact design rows."""
+
+    FORMAT_NAME = FORMAT_NAME
+    FORMAT_VERSION = FORMAT_VERSION
 
     def __init__(
         self,
@@ -44,12 +42,7 @@ class TwoLayerModel:
         uncertainty=None,
         core=None,
     ) -> None:
-        self.basis = basis
-        self.coefficients, self.e0, self.metadata = checked_parts(basis, coefficients, e0, metadata)
-        self.uncertainty = uncertainty
-        """:class:`~ace_ref.models.uncertainty.Uncertainty` from the fit, or ``None``."""
-        self.core = checked_core(basis, core)
-        """Fixed :class:`~ace_ref.models.core.RepulsiveCore` added to the energy, or ``None``."""
+        super().__init__(basis, coefficients, e0, metadata, uncertainty, core)
 
     def predict(self, atoms: Atoms, where: str = "structure") -> dict:
         rows = self.basis.design_rows(atoms, where)
@@ -72,14 +65,6 @@ class TwoLayerModel:
         if np.all(atoms.pbc):
             out["stress"] = 0.5 * (W + W.T) / atoms.get_volume()
         return out
-
-    def calculator(self, uncertainty: bool = False, warn_outside: bool = False) -> ACECalculator:
-        """An ASE calculator for this model (see :class:`ACECalculator` for the options)."""
-        return ACECalculator(self, uncertainty=uncertainty, warn_outside=warn_outside)
-
-    def save(self, path) -> Path:
-        """Write the model atomically (:func:`ace_ref.models.files.write_model_file`)."""
-        return write_model_file(path, FORMAT_NAME, FORMAT_VERSION, self)
 
 
 def load(path, cache_dir="default") -> TwoLayerModel:
