@@ -235,11 +235,9 @@ def cmd_fit(args) -> int:
         except MissingDependency as exc:
             raise SystemExit(f"ace-ref fit: {exc}") from exc
     # a --config file may give a number or a list; the command line gives a list
-    smoothness = (
-        _floats(",".join(map(str, args.smoothness)))
-        if isinstance(args.smoothness, list)
-        else _floats(str(args.smoothness))
-    )
+    smoothness = args.smoothness
+    if not isinstance(smoothness, list):
+        smoothness = _floats(str(smoothness))
     read_options = {"stress_unit": args.stress_unit, "stress_convention": args.stress_convention}
     train = read_configs(args.train, elements=args.elements, **read_options)
     elements = args.elements or elements_of(train)

@@ -157,10 +157,14 @@ def assess_configs(
         if c.forces is not None:
             rmse = np.sqrt(np.mean((out["forces"] - c.forces) ** 2))
             row["forces_rmse_meV_per_A"] = 1000 * float(rmse)
-        if u is not None and u.coverage is not None:
-            row["n_pairs_outside"] = len(u.coverage.outside(model.basis, c.atoms, c.source))
+        a: dict = {}
         if full and u is not None:
-            a = u.assess(model.basis, c.atoms, c.source)
+            a = u.assess(model.basis, c.atoms, c.source)  # coverage, committee and γ at once
+        elif u is not None and u.coverage is not None:
+            a = {"outside": u.coverage.outside(model.basis, c.atoms, c.source)}
+        if "outside" in a:
+            row["n_pairs_outside"] = len(a["outside"])
+        if a:
             if "energy_std" in a:
                 row["energy_std_meV"] = 1000 * a["energy_std"]
                 row["forces_std_max_meV_per_A"] = 1000 * float(np.max(a["forces_std"]))

@@ -172,6 +172,9 @@ def fit(
         weights = Weights.parse(weights)
     if core not in ("zbl", None):
         raise ValueError(f"unknown core {core!r}; choose 'zbl' or None")
+    for name, value in (("committee_size", committee_size), ("active_set_size", active_set_size)):
+        if isinstance(value, bool) or int(value) != value or value < 0:
+            raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
     grid = [float(p) for p in np.atleast_1d(smoothness)]
     if len(grid) > 1 and solver == "tsvd":
         raise ValueError("choose either the tsvd solver or a smoothness grid (both hold data out)")

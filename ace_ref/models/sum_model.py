@@ -13,12 +13,9 @@ from ase import Atoms
 
 from ace_ref.basis.sum_basis import SumBasis
 from ace_ref.models.base import FittedModel
-from ace_ref.models.files import (
-    model_from_parts,
-)
 from ace_ref.models.linear import LinearACEModel
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "SumModel", "model_from_file_parts"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "SumModel"]
 
 FORMAT_NAME = "ace_ref.SumModel"
 FORMAT_VERSION = 1
@@ -65,18 +62,3 @@ class SumModel(FittedModel):
         if stress is not None:
             out["stress"] = stress
         return out
-
-
-def model_from_file_parts(path, header, coefficients, arrays, cache_dir) -> SumModel:
-    """Check a file's parts and build the model (:func:`~ace_ref.models.files.model_from_parts`)."""
-    return model_from_parts(
-        path,
-        header,
-        coefficients,
-        arrays,
-        format_name=FORMAT_NAME,
-        version=FORMAT_VERSION,
-        basis_class=SumBasis,
-        model_class=SumModel,
-        cache_dir=cache_dir,
-    )

@@ -11,12 +11,8 @@ from ase import Atoms
 
 from ace_ref.basis.two_layer import TwoLayerBasis
 from ace_ref.models.base import FittedModel
-from ace_ref.models.files import (
-    model_from_parts,
-    read_model_file,
-)
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "TwoLayerModel", "load"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "TwoLayerModel"]
 
 
 FORMAT_NAME = "ace_ref.TwoLayerModel"
@@ -65,23 +61,3 @@ class TwoLayerModel(FittedModel):
         if np.all(atoms.pbc):
             out["stress"] = 0.5 * (W + W.T) / atoms.get_volume()
         return out
-
-
-def load(path, cache_dir="default") -> TwoLayerModel:
-    """Read a :class:`TwoLayerModel` file (:func:`ace_ref.models.load.load` reads it too)."""
-    return model_from_file_parts(*read_model_file(path), cache_dir)
-
-
-def model_from_file_parts(path, header, coefficients, arrays, cache_dir) -> TwoLayerModel:
-    """Check a file's parts and build the model (:func:`~ace_ref.models.files.model_from_parts`)."""
-    return model_from_parts(
-        path,
-        header,
-        coefficients,
-        arrays,
-        format_name=FORMAT_NAME,
-        version=FORMAT_VERSION,
-        basis_class=TwoLayerBasis,
-        model_class=TwoLayerModel,
-        cache_dir=cache_dir,
-    )

@@ -173,8 +173,9 @@ def _energies(calc, images: list[Atoms], e_start: float) -> tuple[np.ndarray, np
     return np.array(energies), (None if np.all(np.isnan(s)) else s)
 
 
-def torsion_scan(calc, atoms: Atoms, a: int, b: int, moving, angles=DEFAULT_ANGLES):
-    """Energies (relative to ``atoms``) and spreads with ``moving`` turned about ``a → b``."""
+def torsion_scan(calc, atoms: Atoms, a: int, b: int, moving, angles=DEFAULT_ANGLES, e_start=None):
+    """Energies (relative to ``atoms``, or to ``e_start`` if given) and spreads with ``moving``
+    turned about ``a → b``."""
     axis = atoms.positions[b] - atoms.positions[a]
     axis = axis / np.linalg.norm(axis)
     images = []
@@ -184,11 +185,10 @@ def torsion_scan(calc, atoms: Atoms, a: int, b: int, moving, angles=DEFAULT_ANGL
         pivot = atoms.positions[b]
         image.positions[moving] = (atoms.positions[moving] - pivot) @ R.T + pivot
         images.append(image)
-    e0 = _energy(calc, atoms.copy())
-    return _energies(calc, images, e0)
+    return _energies(calc, images, _energy(calc, atoms.copy()) if e_start is None else e_start)
 
 
-def stretch_scan(calc, atoms: Atoms, i: int, j: int, moving, factors=DEFAULT_FACTORS):
+def stretch_scan(calc, atoms: Atoms, i: int, j: int, moving, factors=DEFAULT_FACTORS, e_start=None):
     """Energies and spreads with ``moving`` (containing ``j``) shifted along ``i → j`` so that
     ``|r_ij|`` becomes ``factor · |r_ij|``."""
     d = atoms.positions[j] - atoms.positions[i]
@@ -197,11 +197,12 @@ def stretch_scan(calc, atoms: Atoms, i: int, j: int, moving, factors=DEFAULT_FAC
         image = atoms.copy()
         image.positions[moving] += (f - 1.0) * d
         images.append(image)
-    e0 = _energy(calc, atoms.copy())
-    return _energies(calc, images, e0)
+    return _energies(calc, images, _energy(calc, atoms.copy()) if e_start is None else e_start)
 
 
-def displacement_probe(calc, atoms: Atoms, n: int = 20, amplitude: float = 0.2, seed: int = 0):
+def displacement_probe(
+    calc, atoms: Atoms, n: int = 20, amplitude: float = 0.2, seed: int = 0, e_start=None
+):
     """Energies and spreads of ``n`` random displacements (``amplitude`` Å per component)."""
     rng = np.random.default_rng(seed)
     images = []
@@ -209,8 +210,7 @@ def displacement_probe(calc, atoms: Atoms, n: int = 20, amplitude: float = 0.2, 
         image = atoms.copy()
         image.positions += rng.normal(scale=amplitude, size=image.positions.shape)
         images.append(image)
-    e0 = _energy(calc, atoms.copy())
-    return _energies(calc, images, e0)
+    return _energies(calc, images, _energy(calc, atoms.copy()) if e_start is None else e_start)
 
 
 def probe(
@@ -229,8 +229,9 @@ def probe(
         raise ValueError(f"margin must be a positive energy (eV), got {margin}")
     report = ProbeReport()
     symbols = atoms.get_chemical_symbols()
+    e_start = _energy(calc, atoms.copy())  # every scan is relative to this one energy
     for a, b, moving in rotatable_bonds(atoms):
-        e, s = torsion_scan(calc, atoms, a, b, moving, angles)
+        e, s = torsion_scan(calc, atoms, a, b, moving, angles, e_start)
         label = f"torsion {symbols[a]}{a}-{symbols[b]}{b}"
         report.scans.append(Scan("torsion", label, np.asarray(angles, float), e, s, margin))
     bond_list = bonds(atoms)
@@ -248,11 +249,11 @@ def probe(
         moving = _side(atoms, bond_list, i, j) if (min(i, j), max(i, j)) in bond_list else None
         if moving is None or i in moving:
             moving = np.array([j])
-        e, s = stretch_scan(calc, atoms, i, j, moving, factors)
+        e, s = stretch_scan(calc, atoms, i, j, moving, factors, e_start)
         label = f"stretch {symbols[i]}{i}-{symbols[j]}{j} (r0 {D[i, j]:.2f} Å)"
         report.scans.append(Scan("stretch", label, np.asarray(factors, float), e, s, margin))
     for k, amp in enumerate(amplitudes):
-        e, s = displacement_probe(calc, atoms, n_displacements, amp, seed + k)
+        e, s = displacement_probe(calc, atoms, n_displacements, amp, seed + k, e_start)
         label = f"random displacements σ={amp:g} Å"
         coordinate = np.arange(n_displacements, dtype=float)
         report.scans.append(Scan("displacement", label, coordinate, e, s, margin))

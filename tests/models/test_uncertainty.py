@@ -188,3 +188,28 @@ def test_a_model_without_uncertainty_data_says_so(fitted):
     bare = type(model)(model.basis, model.coefficients, model.e0)
     with pytest.raises(ValueError, match="carries no uncertainty data"):
         bare.calculator(uncertainty=True)
+
+
+def test_bad_committee_or_active_set_sizes_are_refused_before_any_work(fitted, tmp_path, capsys):
+    from ace_ref.cli import main
+
+    result, configs = fitted
+    for kw in ({"committee_size": -1}, {"active_set_size": 2.5}):
+        with pytest.raises(ValueError, match="must be an integer ≥ 0"):
+            ace_ref.fit(configs[:2], result.model.basis, e0=result.model.e0, **kw)
+    from ase.io import write
+
+    write(tmp_path / "t.xyz", [c.atoms for c in configs[:2]], format="extxyz")
+    out = tmp_path / "m.npz"
+    args = ["fit", str(tmp_path / "t.xyz"), "--order", "1", "--max-n", "2", "--max-l", "0"]
+    args += ["--e0", str(tmp_path / "e0.xyz")]
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    isolated = [Atoms(el) for el in ("Al", "Cu")]
+    for a in isolated:
+        a.calc = SinglePointCalculator(a, energy=0.0)
+    write(tmp_path / "e0.xyz", isolated, format="extxyz")
+    assert main([*args, "--committee", "-1", "-o", str(out)]) == 2
+    assert "committee_size must be an integer" in capsys.readouterr().err
+    assert not out.exists()
