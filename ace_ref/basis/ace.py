@@ -45,6 +45,7 @@ from ace_ref.coupling.multisets import (
 from ace_ref.coupling.symmetric import o3_multiplicity
 from ace_ref.kernels import features
 from ace_ref.one_particle.neighbours import neighbour_list
+from ace_ref.one_particle.pair_radials import PairRadials, pair_radials_from_dict
 from ace_ref.one_particle.radial import RadialSpec
 
 __all__ = ["ACEBasis", "Pairs"]
@@ -115,7 +116,12 @@ class ACEBasis:
     radial
         A :class:`~ace_ref.one_particle.radial.RadialSpec` (kind and options), or just its
         kind ``"bessel"``, ``"polynomial"`` or ``"ace1"`` (the one that exports to LAMMPS
-        ``.yace`` exactly) with ``radial_options`` for the radial class.
+        ``.yace`` exactly) with ``radial_options`` for the radial class. Or user-supplied
+        radial functions ``R^{z_i z_j}_{nl}(r)`` that may depend on ``l`` and the species pair,
+        a :class:`~ace_ref.one_particle.pair_radials.PairRadials` (callable or tabulated); its
+        cutoffs replace ``r_cut`` and, if it is species-embedded, the atomic base has one block
+        ``A_{i,nlm} = Σ_j R^{z_i z_j}_{nl}(r_ij) Y_lm(r̂_ij)`` instead of one per neighbour
+        species (labels name the neighbour ``"*"``).
     cache_dir
         Coupling cache directory (``"default"``: :func:`ace_ref.coupling.cache.default_cache_dir`;
         ``None``: no disk cache).
@@ -147,7 +153,7 @@ class ACEBasis:
         max_degree=None,
         w_L=defaults.W_L,
         r_cut=defaults.R_CUT,
-        radial: str | RadialSpec = defaults.RADIAL,
+        radial: str | RadialSpec | PairRadials = defaults.RADIAL,
         radial_options: dict | None = None,
         cache_dir="default",
         max_functions: int = defaults.MAX_FUNCTIONS,
@@ -199,6 +205,10 @@ class ACEBasis:
                 f"are tabulated only up to l = {LMAX_TABLE}: cap max_l (it combines with "
                 "max_degree) or lower max_degree"
             )
+        self.pair_radials = radial if isinstance(radial, PairRadials) else None
+        if self.pair_radials is not None:
+            self._use_pair_radials(radial, radial_options)
+            radial = defaults.RADIAL  # only fills the unused spec of the built-in kinds
         if isinstance(radial, RadialSpec):
             if radial_options:
                 raise ValueError("give radial options inside the RadialSpec, not radial_options")
@@ -208,6 +218,13 @@ class ACEBasis:
         self.radial_options = dict(self.radial_spec.options)
         self.r_cut = self._pair_cutoffs(r_cut)
         self.radials = self._make_radials()
+        if self.pair_radials is not None:
+            self.radial_kind = self.pair_radials.name
+            self.radial_options = {}
+            self.r_cut = np.array(
+                [[self.pair_radials.cutoff(a, b) for b in self.elements] for a in self.elements]
+            )
+            self.radials = [[self.pair_radials] * len(self.elements)] * len(self.elements)
         self._coupling = CouplingCache(cache_dir)
         self._tables: dict[int, BasisTables] = {}
         self._nl_cache: dict[tuple[int, int], list] = {}
@@ -324,7 +341,7 @@ class ACEBasis:
         nmax, lmax = self._caps[nu - 1]
         return [
             (s, n, l)
-            for s in range(len(self.elements))
+            for s in range(self.n_neighbour_slots)
             for n in range(1, nmax + 1)
             for l in range(0, lmax + 1)
             if self._degree1(n, l) <= self._degree_bound(nu)
@@ -387,7 +404,7 @@ class ACEBasis:
         lmax = max(c[1] for c in self._caps)
         return [
             (s, n, l)
-            for s in range(len(self.elements))
+            for s in range(self.n_neighbour_slots)
             for n in range(1, nmax + 1)
             for l in range(lmax + 1)
             if self._degree1(n, l) <= self._degree_bound(1)
@@ -502,7 +519,7 @@ class ACEBasis:
                 for f in range(block.n_functions):
                     label = {
                         "order": nu,
-                        "nl": [(self.elements[s], n, l) for s, n, l in combo],
+                        "nl": [(self._slot_name(s), n, l) for s, n, l in combo],
                         "path": [int(x) for x in block.paths[f]],
                     }
                     if self.coupling == "chain":
@@ -512,7 +529,7 @@ class ACEBasis:
                 k += block.n_functions
         tables = assemble_tables(
             L, k, width, prod_rows, c_rows, c_cols, c_vals, self.order,
-            len(self.elements), self.n_slot, labels,
+            self.n_neighbour_slots, self.n_slot, labels,
         )  # fmt: skip
         self._tables[L] = tables
         self._n_paths[L] = n_paths
@@ -563,6 +580,8 @@ class ACEBasis:
                 else ""
             ),
         ]
+        if self.pair_radials is not None:
+            lines.append(self.pair_radials.describe())
         if self.is_sparsified:
             lines.append(
                 f"sparsification: coupling '{self.coupling}', hidden L ≤ "
@@ -605,6 +624,9 @@ class ACEBasis:
             "radial": self.radial_kind,
             "radial_options": self.radial_options,
         }
+        if self.pair_radials is not None:
+            d["radial"] = self.pair_radials.to_dict()
+            d["radial_options"] = {}
         if self.max_output_L != defaults.MAX_OUTPUT_L:
             d["max_output_L"] = self.max_output_L
         # sparsification keys only when they differ from the full basis, so that the
@@ -630,7 +652,11 @@ class ACEBasis:
             max_degree=None if d["max_degree"] is None else [Fraction(x) for x in d["max_degree"]],
             w_L=Fraction(d["w_L"]),
             r_cut=r_cut,
-            radial=d["radial"],
+            radial=(
+                pair_radials_from_dict(d["radial"])
+                if isinstance(d["radial"], dict)
+                else d["radial"]
+            ),
             radial_options=d.get("radial_options") or {},
             cache_dir=cache_dir,
             coupling=d.get("coupling", "symmetric"),
@@ -674,6 +700,11 @@ class ACEBasis:
         """Parameter rows of every species pair's radial basis (row ``a·n_species + b``), the
         plain-array form the kernels evaluate
         (:meth:`ace_ref.one_particle.radial.BesselRadial.params`)."""
+        if self.pair_radials is not None:
+            raise ValueError(
+                f"the basis uses {self.pair_radials.name} radial functions, which have no "
+                "packed parameter rows: evaluate it through pair_basis / design_rows"
+            )
         ns = len(self.elements)
         return np.array([self.radials[a][b].params() for a in range(ns) for b in range(ns)])
 
@@ -690,7 +721,61 @@ class ACEBasis:
         return self.order + 1
 
     def pair_basis(self, D, pair_type):
+        """``φ`` (n_pairs, n_slot) and ``∇φ`` (n_pairs, n_slot, 3) of pairs ``D`` whose species
+        pair is ``pair_type = z_i n_species + z_j``."""
+        if self.pair_radials is not None:
+            return self._pair_basis_from_pair_radials(D, pair_type)
         return features.pair_basis(D, pair_type, self.radial_parameters(), self.n_max, self.l_max)
+
+    # ------------------------------------------------------------------ user-supplied radials
+    def _use_pair_radials(self, radials: PairRadials, radial_options) -> None:
+        """Check user-supplied radials against the specification (cutoffs come from them)."""
+        if radial_options:
+            raise ValueError("radial options belong to the radial object, not radial_options")
+        missing = sorted(set(self.elements) - set(radials.elements))
+        if missing:
+            raise ValueError(f"the radial functions do not cover the elements {missing}")
+        if self.n_max > radials.n_max:
+            raise ValueError(
+                f"the truncation needs radial channels n ≤ {self.n_max}, the radial functions "
+                f"have n_max = {radials.n_max}"
+            )
+        if self.l_max > radials.l_max:
+            raise ValueError(
+                f"the basis needs l ≤ {self.l_max}, the radial functions stop at l_max = "
+                f"{radials.l_max}: cap max_l / max_output_L"
+            )
+
+    @property
+    def n_neighbour_slots(self) -> int:
+        """Blocks of the atomic base: one per neighbour species, or one when the neighbour
+        species is folded into the radial channel (species-embedded radials)."""
+        if getattr(self, "pair_radials", None) is not None and self.pair_radials.species_embedded:
+            return 1
+        return len(self.elements)
+
+    def _slot_name(self, s: int) -> str:
+        """Label of neighbour block ``s``: its element, or ``"*"`` (every neighbour)."""
+        return "*" if self.n_neighbour_slots == 1 and len(self.elements) > 1 else self.elements[s]
+
+    def neighbour_slot(self, neighbour_species: np.ndarray) -> np.ndarray:
+        """Atomic-base block of each neighbour (its species index, or 0 when embedded)."""
+        neighbour_species = np.asarray(neighbour_species, dtype=np.int64)
+        if self.n_neighbour_slots == 1:
+            return np.zeros_like(neighbour_species)
+        return neighbour_species
+
+    def _pair_basis_from_pair_radials(self, D, pair_type):
+        ns, nmax = len(self.elements), self.n_max
+        r = np.linalg.norm(D, axis=1) if len(D) else np.zeros(0)
+        R = np.zeros((len(D), nmax, self.l_max + 1))
+        dR = np.zeros_like(R)
+        for t in np.unique(pair_type):
+            sel = pair_type == t
+            a, b = self.elements[int(t) // ns], self.elements[int(t) % ns]
+            Rt, dRt = self.pair_radials.evaluate(r[sel], a, b)
+            R[sel], dR[sel] = Rt[:, :nmax, : self.l_max + 1], dRt[:, :nmax, : self.l_max + 1]
+        return features.pair_basis_from_radials(D, R, dR, self.l_max)
 
     def atomic_base_with_gradients(self, structures: Atoms | list[Atoms]) -> AtomicBaseGradients:
         """``A`` and its position gradients for one structure or many, in one parallel sweep.
@@ -719,6 +804,19 @@ class ACEBasis:
             a, b = structure_offsets[k], structure_offsets[k + 1]
             offsets[a + 1 : b + 1] = p[4][1:] + pair_start[k]
         first, second = first.astype(np.int64), second.astype(np.int64)
+        if self.pair_radials is not None:
+            slot = self.neighbour_slot(species[second])
+            phi, dphi = self.pair_basis(vectors, pair_type.astype(np.int64))
+            n_at, ks = int(structure_offsets[-1]), self.n_neighbour_slots
+            A = features.atomic_base(offsets, slot, phi, ks, self.n_slot)
+            dA_self = np.zeros((n_at, ks * self.n_slot, 3))
+            cols = slot[:, None] * self.n_slot + np.arange(self.n_slot)[None, :]
+            np.add.at(dA_self, (first[:, None], cols), -dphi)
+            return AtomicBaseGradients(
+                values=A, self_gradients=dA_self, pair_gradients=dphi, first=first,
+                second=second, second_species=slot, structure_offsets=structure_offsets,
+                n_slot=self.n_slot,
+            )  # fmt: skip
         A, dA_self, dphi = features.atomic_base_with_gradients(
             np.ascontiguousarray(vectors),
             pair_type.astype(np.int64),
@@ -744,7 +842,8 @@ class ACEBasis:
         """``A[i, a]`` for every atom (one-particle index ``a``, see :meth:`one_particle_index`)."""
         species, i, j, D, offsets, pair_type = self.pairs(atoms, "structure")
         phi, _ = self.pair_basis(D, pair_type)
-        return features.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
+        slot = self.neighbour_slot(species[j])
+        return features.atomic_base(offsets, slot, phi, self.n_neighbour_slots, self.n_slot)
 
     def features(self, atoms: Atoms, L: int = 0, where: str = "structure") -> np.ndarray:
         """Per-atom features.
@@ -759,7 +858,8 @@ class ACEBasis:
         t = self.tables(int(L))
         species, i, j, D, offsets, pair_type = self.pairs(atoms, where)
         phi, _ = self.pair_basis(D, pair_type)
-        A = features.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
+        slot = self.neighbour_slot(species[j])
+        A = features.atomic_base(offsets, slot, phi, self.n_neighbour_slots, self.n_slot)
         B = features.product_features(
             A, t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
         )
@@ -784,8 +884,9 @@ class ACEBasis:
         t = self.tables(0)
         species, i, j, D, offsets, pair_type = self.pairs(atoms, where)
         phi, dphi = self.pair_basis(D, pair_type)
-        A = features.atomic_base(offsets, species[j], phi, len(self.elements), self.n_slot)
-        B, dB = features.features_and_pair_gradients(A, offsets, species[j], dphi, self.n_slot, t)
+        slot = self.neighbour_slot(species[j])
+        A = features.atomic_base(offsets, slot, phi, self.n_neighbour_slots, self.n_slot)
+        B, dB = features.features_and_pair_gradients(A, offsets, slot, dphi, self.n_slot, t)
         E, F, V = features.scatter_design_rows(
             B, dB, species, i, j, D, len(self.elements), force_rows
         )

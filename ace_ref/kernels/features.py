@@ -29,6 +29,7 @@ from ace_ref.one_particle.spherical import real_ylm_with_gradient
 
 __all__ = [
     "pair_basis",
+    "pair_basis_from_radials",
     "atomic_base",
     "atomic_base_with_gradients",
     "product_features",
@@ -110,6 +111,51 @@ def pair_basis(vectors, pair_type, radial_params, n_max: int, l_max: int):
         _pair_basis(
             vectors, pair_type, radial_params, n_max, l_max, _chunks(len(vectors)), phi, dphi
         )
+    return phi, dphi
+
+
+@njit(parallel=True, cache=True)
+def _pair_basis_from_radials(vectors, R, dR, l_max, bounds, phi, dphi):
+    n_max = R.shape[1]
+    n_lm = (l_max + 1) ** 2
+    for c in prange(len(bounds) - 1):
+        Y = np.empty(n_lm)
+        dY = np.empty((n_lm, 3))
+        powers = np.empty((3, l_max + 1))
+        for p in range(bounds[c], bounds[c + 1]):
+            x, y, z = vectors[p, 0], vectors[p, 1], vectors[p, 2]
+            r = np.sqrt(x * x + y * y + z * z)
+            real_ylm_with_gradient(x, y, z, l_max, Y, dY, powers)
+            u = (x / r, y / r, z / r)
+            for n in range(n_max):
+                for l in range(l_max + 1):
+                    Rv = R[p, n, l]
+                    dRv = dR[p, n, l]
+                    for lm in range(l * l, (l + 1) * (l + 1)):
+                        idx = n * n_lm + lm
+                        phi[p, idx] = Rv * Y[lm]
+                        for a in range(3):
+                            dphi[p, idx, a] = dRv * Y[lm] * u[a] + Rv * dY[lm, a]
+
+
+def pair_basis_from_radials(vectors, R, dR, l_max: int):
+    """``φ`` and ``∇_{r_ij} φ`` from radial values computed outside the kernel.
+
+    ``φ_p[(n−1)(l_max+1)² + l² + l + m] = R[p, n−1, l] Y_lm(r̂_p)`` and
+    ``∇φ = R'[p, n−1, l] r̂ Y_lm + R[p, n−1, l] ∇Y_lm``, for radials that depend on ``l``
+    (:mod:`ace_ref.one_particle.pair_radials`). ``R``, ``dR``: ``(n_pairs, n_max, ≥ l_max+1)``.
+    """
+    n_max = R.shape[1]
+    n_slot = n_max * (l_max + 1) ** 2
+    phi = np.empty((len(vectors), n_slot))
+    dphi = np.empty((len(vectors), n_slot, 3))
+    if len(vectors):
+        _pair_basis_from_radials(
+            np.ascontiguousarray(vectors, dtype=np.float64),
+            np.ascontiguousarray(R[:, :, : l_max + 1], dtype=np.float64),
+            np.ascontiguousarray(dR[:, :, : l_max + 1], dtype=np.float64),
+            l_max, _chunks(len(vectors)), phi, dphi,
+        )  # fmt: skip
     return phi, dphi
 
 

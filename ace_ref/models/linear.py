@@ -62,7 +62,10 @@ class LinearACEModel(FittedModel):
         self._ctilde = np.stack([Ct @ c[z * K : (z + 1) * K] for z in range(ns)])
         self._tree = build_product_tree(t.product_index, t.product_order, self._ctilde)
         self._n_lm_of_n = predict.lm_limits(self._tree, basis.n_max, basis.l_max)
-        self._radial_params = basis.radial_parameters()
+        # user-supplied radials (ace_ref.one_particle.pair_radials) have no packed rows: such
+        # a model predicts through the design rows (exact, slower)
+        on_pair_radials = getattr(basis, "pair_radials", None) is not None
+        self._radial_params = None if on_pair_radials else basis.radial_parameters()
 
     # ------------------------------------------------------------------ prediction
     def predict(self, atoms: Atoms, where: str = "structure") -> dict:
@@ -73,20 +76,10 @@ class LinearACEModel(FittedModel):
         b = self.basis
         pairs = b.pairs(atoms, where)
         species, i, j, D, offsets, pair_type = pairs
-        E_atom, forces, virial = predict.energy_forces(
-            offsets,
-            species,
-            i,
-            j,
-            D,
-            pair_type,
-            self._radial_params,
-            b.n_max,
-            b.l_max,
-            len(b.elements),
-            self._tree,
-            self._n_lm_of_n,
-        )
+        if self._radial_params is None:
+            E_atom, forces, virial = self._predict_by_design_rows(atoms, where)
+        else:
+            E_atom, forces, virial = self._predict_by_tree(pairs)
         e0 = np.array([self.e0[el] for el in b.elements])[species]
         E_atom = E_atom + e0
         if self.core is not None:
@@ -96,6 +89,21 @@ class LinearACEModel(FittedModel):
         if np.all(atoms.pbc):
             out["stress"] = 0.5 * (virial + virial.T) / atoms.get_volume()
         return out
+
+    def _predict_by_tree(self, pairs):
+        b = self.basis
+        species, i, j, D, offsets, pair_type = pairs
+        return predict.energy_forces(
+            offsets, species, i, j, D, pair_type, self._radial_params, b.n_max, b.l_max,
+            len(b.elements), self._tree, self._n_lm_of_n,
+        )  # fmt: skip
+
+    def _predict_by_design_rows(self, atoms: Atoms, where: str):
+        """Per-atom energies ``Σ_k c_{z_i k} B_{ik}``, forces and virial from the design rows."""
+        c = self.coefficients
+        E_atom = self.basis.features(atoms, where=where) @ c
+        rows = self.basis.design_rows(atoms, where)
+        return E_atom, rows.forces @ c, rows.virial @ c
 
     # ------------------------------------------------------------------ files
     def export_yace(
