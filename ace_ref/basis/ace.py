@@ -418,29 +418,76 @@ class ACEBasis:
         return {t: int(self._degree1(t[1], t[2]) * q) for t in types}, int(bound * q)
 
     def _refuse_absurd_size(self) -> None:
-        """Estimate the size before enumerating the tuples, and refuse an absurd one.
+        """Refuse a basis larger than ``max_functions`` before enumerating a tuple or
+        building a table, and say how large it would be.
 
-        The number of sorted ν-tuples within the degree budget is counted exactly
-        (:func:`ace_ref.coupling.multisets.count_bounded_multisets`); when it exceeds the budget of
-        ``20 max_functions``, the mean character-formula count of 400 tuples drawn uniformly
-        from them (seeded) times their number estimates the basis size, which the error
-        reports.
+        Per order ``ν ≥ 2`` the sorted ν-tuples within the degree budget are counted exactly
+        (:func:`ace_ref.coupling.multisets.count_bounded_multisets`, memory independent of
+        the number of one-particle types). Where they could exceed the budget, the number
+        of invariants is estimated (:meth:`_size_estimate`: exact for ``ν = 2``, sampled or
+        bounded below for ``ν ≥ 3``). The basis is refused if the estimates add up to more
+        than ``max_functions``, or if some order has more than ``20 max_functions``
+        candidate tuples (too many to enumerate).
         """
-        budget = 20 * self.max_functions
+        n_species = len(self.elements)
+        per_species_budget = self.max_functions / n_species
+        total, parts, kinds = 0, [], set()
         for nu in range(2, self.order + 1):
             types = self._types(nu)
             scaled, bound_q = self._scaled_degrees(types, nu)
-            pools = [[scaled[t] for t in pool] for pool in self._pools(types)]
-            counts = np.array([count_bounded_multisets(w, nu, bound_q) for w in pools], float)
-            n_tuples = int(counts.sum())
-            if n_tuples <= budget:
+            pools = self._pools(types)
+            weights = [[scaled[t] for t in pool] for pool in pools]
+            counts = np.array([count_bounded_multisets(w, nu, bound_q) for w in weights], float)
+            n_tuples = counts.sum()
+            if n_tuples <= per_species_budget and nu > 2:
                 continue
-            rng = np.random.default_rng(0)
+            value, kind = self._size_estimate(nu, pools, weights, counts, bound_q)
+            total += value * n_species
+            kinds.add(kind)
+            parts.append(f"order {nu}: {kind} {value * n_species:.3g} ({n_tuples:.3g} tuples)")
+            if total > self.max_functions or n_tuples > 20 * self.max_functions:
+                how = "at least " if "at least" in kinds else "about " if "about" in kinds else ""
+                raise ValueError(
+                    f"this specification gives {how}{total:.3g} basis functions, more than "
+                    f"max_functions={self.max_functions} ({'; '.join(parts)}); lower "
+                    "order/max_n/max_l/max_degree or raise max_functions"
+                )
+
+    def _size_estimate(self, nu, pools, weights, counts, bound_q) -> tuple[int, str]:
+        """Number of order-``nu`` invariants per species, before building anything.
+
+        Returns the number and how it was found:
+
+        * ``"exactly"`` for ``nu = 2``, in closed form: two factors couple to an invariant
+          only if they carry the same ``l`` (multiplicity one), so the count is the number of
+          bounded pairs within each ``l``.
+        * ``"about"`` for ``nu ≥ 3`` if the sampling tables are small (≤ 10⁷ numbers): the
+          mean character-formula multiplicity of 400 tuples drawn uniformly (seeded) times
+          the number of tuples.
+        * ``"at least"`` otherwise: products of ``l = 0`` functions alone are invariant, one
+          each.
+        """
+
+        def count_within(select) -> int:
             total = 0
-            for _ in range(400):
-                k = rng.choice(len(pools), p=counts / counts.sum())
-                pool = self._pools(types)[k]
-                (index,) = sample_bounded_multisets(pools[k], nu, bound_q, 1, rng)
+            for pool, w in zip(pools, weights, strict=True):
+                kept = [wi for t, wi in zip(pool, w, strict=True) if select(t)]
+                total += count_bounded_multisets(kept, nu, bound_q)
+            return total
+
+        if nu == 2:
+            ls = sorted({t[2] for pool in pools for t in pool})
+            return sum(count_within(lambda t, l=l: t[2] == l) for l in ls), "exactly"
+        table_size = sum(
+            len(w) * (nu + 1) * (min(bound_q, nu * max(w, default=0)) + 1) for w in weights
+        )
+        if table_size > 10**7:
+            return count_within(lambda t: t[2] == 0), "at least"
+        rng = np.random.default_rng(0)
+        draws = rng.multinomial(400, counts / counts.sum())
+        total = 0
+        for pool, w, n_draws in zip(pools, weights, draws, strict=True):
+            for index in sample_bounded_multisets(w, nu, bound_q, int(n_draws), rng):
                 combo = tuple(pool[i] for i in index)
                 if (-1) ** sum(t[2] for t in combo) != 1:
                     continue
@@ -450,12 +497,7 @@ class ACEBasis:
                     groups.append((combo[pos][2], size))
                     pos += size
                 total += o3_multiplicity(groups, 0, 1)
-            estimate = int(total / 400 * n_tuples) * len(self.elements)
-            raise ValueError(
-                f"this specification gives about {estimate:.3g} basis functions "
-                f"({n_tuples:.3g} candidate {nu}-correlations within the degree bound), more "
-                f"than max_functions={self.max_functions}; lower order/max_n/max_l/max_degree"
-            )
+        return int(total / 400 * counts.sum()), "about"
 
     def _count(self, L: int) -> int:
         return sum(m for nu in range(1, self.order + 1) for _, _, m in self.nl_tuples(nu, L))

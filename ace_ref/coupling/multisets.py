@@ -20,6 +20,8 @@ denominator by the caller).
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -91,10 +93,39 @@ def _reachable(w: list[int], size: int, budget: int) -> int:
 
 
 def count_bounded_multisets(weights: Sequence[int], size: int, budget: int) -> int:
-    """Number of tuples :func:`bounded_multisets` yields, without enumerating them."""
+    """Number of tuples :func:`bounded_multisets` yields, without enumerating them.
+
+    If ``size`` copies of the heaviest item fit the budget, every multiset fits and the count is
+    ``C(T + size − 1, size)``. Otherwise a dynamic programme over the distinct weights: with
+    ``m`` items of weight ``w``, ``c`` copies can be chosen in ``C(m + c − 1, c)`` ways, so
+
+        ways'[k, d] = Σ_c C(m + c − 1, c) · ways[k − c, d − c w].
+
+    Memory ``(size + 1)(budget + 1)`` numbers (not the ``T`` times larger table the sampler
+    needs), time proportional to the number of distinct weights. Counts beyond 2⁵³ are
+    rounded (float64).
+    """
     w = _check(weights, size, budget)
+    if size == 0:
+        return 1
+    if not w:
+        return 0
+    if size * max(w) <= budget:
+        return math.comb(len(w) + size - 1, size)
     budget = _reachable(w, size, budget)
-    return int(round(_exact_sum_table(w, size, budget)[0, size].sum()))
+    ways = np.zeros((size + 1, budget + 1))
+    ways[0, 0] = 1.0
+    for weight, m in sorted(Counter(w).items()):
+        new = ways.copy()  # c = 0 copies
+        for c in range(1, size + 1):
+            shift = c * weight
+            if shift > budget:
+                break
+            new[c:, shift:] += (
+                float(math.comb(m + c - 1, c)) * ways[: size + 1 - c, : budget + 1 - shift]
+            )
+        ways = new
+    return int(round(ways[size].sum()))
 
 
 def sample_bounded_multisets(

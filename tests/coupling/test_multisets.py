@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -68,5 +69,42 @@ def test_order4_basis_within_degree_is_built_and_absurd_one_refused(coupling_cac
         ["H", "C", "O"], 4, max_degree=[11, 11, 9, 8], w_L=1, r_cut=4.5, cache_dir=coupling_cache
     )
     assert b.counts_by_order() == {1: 33, 2: 585, 3: 1327, 4: 930}
-    with pytest.raises(ValueError, match=r"about [0-9.e+]+ basis functions .* within the degree"):
+    with pytest.raises(ValueError, match=r"about [0-9.e+]+ basis functions, more than max_func"):
         ACEBasis(["H", "C", "O"], 4, max_degree=[22, 22, 22, 22], w_L=1, cache_dir=coupling_cache)
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("a size check built a table or enumerated tuples")
+
+
+@pytest.mark.parametrize(
+    ("order", "caps", "expected"),
+    [
+        # 3 species × 1000 n × 13 l; order 2 alone: 3 · 13 · C(3001, 2) invariants
+        (2, ([1000, 1000], [12, 12]), r"gives 1\.76e\+08 basis functions.*order 2: exactly"),
+        # order 3 too large for the sampling tables: the l = 0 products bound it below
+        (3, ([1, 1, 400], [0, 0, 12]), r"gives at least [0-9.e+]+ basis functions"),
+    ],
+)
+def test_huge_basis_is_refused_before_any_table(order, caps, expected, monkeypatch):
+    # issue 21: --max-n 1000 took > 9 GB and hung (a sampling table rebuilt per draw)
+    import ace_ref.basis.ace as ace_module
+
+    monkeypatch.setattr(ace_module, "bounded_multisets", _never)
+    monkeypatch.setattr(ace_module, "sample_bounded_multisets", _never)
+    monkeypatch.setattr(ace_module.ACEBasis, "tables", _never)
+    with pytest.raises(ValueError, match=expected):
+        ACEBasis(["H", "C", "O"], order, max_n=caps[0], max_l=caps[1])
+
+
+@pytest.mark.parametrize("species", [["Si"], ["H", "O"]])
+@pytest.mark.parametrize("w_L", [1, Fraction(3, 5)])
+def test_order2_closed_form_count_matches_enumeration(species, w_L, coupling_cache):
+    b = ACEBasis(species, 2, max_degree=[9, 9], w_L=w_L, cache_dir=coupling_cache)
+    types = b._types(2)
+    scaled, bound_q = b._scaled_degrees(types, 2)
+    pools = b._pools(types)
+    weights = [[scaled[t] for t in pool] for pool in pools]
+    value, kind = b._size_estimate(2, pools, weights, None, bound_q)
+    assert kind == "exactly"
+    assert value == b.counts_by_order()[2]
