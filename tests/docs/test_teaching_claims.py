@@ -123,8 +123,10 @@ def test_uvu_with_learnable_channel_weights_reaches_the_whole_chain_space(coupli
         cols = []
         for u in range(W.shape[1]):
             mixed = [
-                {l: sum(W[t, u, n - 1, l] * blocks[n, l] for n in range(1, nmax + 1))
-                 for l in range(lmax + 1)}  # fmt: skip
+                {
+                    l: sum(W[t, u, n - 1, l] * blocks[n, l] for n in range(1, nmax + 1))
+                    for l in range(lmax + 1)
+                }  # fmt: skip
                 for t in range(nu)
             ]
             for ls in itertools.product(range(lmax + 1), repeat=nu):
@@ -133,7 +135,9 @@ def test_uvu_with_learnable_channel_weights_reaches_the_whole_chain_space(coupli
                         continue
                     h = mixed[0][ls[0]]
                     for t in range(1, nu):
-                        h = np.einsum("ea,eb,abc->ec", h, mixed[t][ls[t]], cg[path[t - 1], ls[t], path[t]])
+                        h = np.einsum(
+                            "ea,eb,abc->ec", h, mixed[t][ls[t]], cg[path[t - 1], ls[t], path[t]]
+                        )
                     cols.append(h[:, 0])
         return np.array(cols).T
 
@@ -227,7 +231,9 @@ def test_tersoff_bond_order_has_unbounded_body_order():
 
 def _pages() -> dict[str, str]:
     pages = {p.relative_to(ROOT).as_posix(): p.read_text() for p in (ROOT / "docs").rglob("*.md")}
-    pages |= {p.relative_to(ROOT).as_posix(): p.read_text() for p in (ROOT / "notebooks").glob("*.py")}
+    pages |= {
+        p.relative_to(ROOT).as_posix(): p.read_text() for p in (ROOT / "notebooks").glob("*.py")
+    }
     return pages
 
 
