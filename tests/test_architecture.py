@@ -26,6 +26,7 @@ STAGES = [
     {"models"},
     {"fit"},
     {"verify"},
+    {"neural"},
     {"cli"},
 ]
 """Lowest first; a module may import its own stage and the ones before it."""

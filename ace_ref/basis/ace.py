@@ -810,13 +810,10 @@ class ACEBasis:
     def _pair_basis_from_pair_radials(self, D, pair_type):
         ns, nmax = len(self.elements), self.n_max
         r = np.linalg.norm(D, axis=1) if len(D) else np.zeros(0)
-        R = np.zeros((len(D), nmax, self.l_max + 1))
-        dR = np.zeros_like(R)
-        for t in np.unique(pair_type):
-            sel = pair_type == t
-            a, b = self.elements[int(t) // ns], self.elements[int(t) % ns]
-            Rt, dRt = self.pair_radials.evaluate(r[sel], a, b)
-            R[sel], dR[sel] = Rt[:, :nmax, : self.l_max + 1], dRt[:, :nmax, : self.l_max + 1]
+        els = np.array(self.elements)
+        pair_type = np.asarray(pair_type, dtype=np.int64)
+        R, dR = self.pair_radials.evaluate_pairs(r, els[pair_type // ns], els[pair_type % ns])
+        R, dR = R[:, :nmax, : self.l_max + 1], dR[:, :nmax, : self.l_max + 1]
         return features.pair_basis_from_radials(D, R, dR, self.l_max)
 
     def atomic_base_with_gradients(self, structures: Atoms | list[Atoms]) -> AtomicBaseGradients:

@@ -126,6 +126,21 @@ class PairRadials:
             R[inside], dR[inside] = R_in, dR_in
         return R, dR
 
+    def evaluate_pairs(self, r: np.ndarray, centers: np.ndarray, neighbours: np.ndarray):
+        """:meth:`evaluate` for pairs of mixed species in one call.
+
+        ``centers[p]``, ``neighbours[p]``: chemical symbols of pair ``p``. The default loops
+        over the distinct species pairs; a subclass may evaluate all at once.
+        """
+        r = np.ascontiguousarray(r, dtype=np.float64).reshape(-1)
+        centers, neighbours = np.asarray(centers), np.asarray(neighbours)
+        R = np.zeros((len(r), self.n_max, self.l_max + 1))
+        dR = np.zeros_like(R)
+        for a, b in sorted(set(zip(centers.tolist(), neighbours.tolist(), strict=True))):
+            sel = (centers == a) & (neighbours == b)
+            R[sel], dR[sel] = self.evaluate(r[sel], a, b)
+        return R, dR
+
     def _evaluate(self, r, center, neighbour):  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -177,6 +192,10 @@ class CallableRadials(PairRadials):
         See :class:`PairRadials`.
     description : str, default "callable"
         Names the functions in :meth:`describe` and :meth:`to_dict`.
+    pairs_function : callable, optional
+        ``pairs_function(r, centers, neighbours) -> (R, dR)`` evaluating pairs of mixed
+        species in one call (arrays of symbols), used by :meth:`evaluate_pairs`; it must agree
+        with ``function``.
 
     Notes
     -----
@@ -197,12 +216,30 @@ class CallableRadials(PairRadials):
         function: Callable,
         species_embedded: bool = False,
         description: str = "callable",
+        pairs_function: Callable | None = None,
     ) -> None:
         if not callable(function):
             raise TypeError(f"function must be callable, got {type(function).__name__}")
         self._check_common(elements, n_max, l_max, r_cut, species_embedded)
         self.function = function
+        self.pairs_function = pairs_function
         self.description = str(description)
+
+    def evaluate_pairs(self, r, centers, neighbours):
+        if self.pairs_function is None:
+            return super().evaluate_pairs(r, centers, neighbours)
+        r = np.ascontiguousarray(r, dtype=np.float64).reshape(-1)
+        centers, neighbours = np.asarray(centers), np.asarray(neighbours)
+        cut = np.array([self.cutoff(a, b) for a, b in zip(centers, neighbours, strict=True)])
+        inside = r < cut
+        R = np.zeros((len(r), self.n_max, self.l_max + 1))
+        dR = np.zeros_like(R)
+        if inside.any():
+            Ri, dRi = self.pairs_function(r[inside], centers[inside], neighbours[inside])
+            R[inside], dR[inside] = Ri, dRi
+        return R, dR
+
+    evaluate_pairs.__doc__ = PairRadials.evaluate_pairs.__doc__
 
     def _evaluate(self, r, center, neighbour):
         R, dR = self.function(r, center, neighbour)
