@@ -294,7 +294,8 @@ class TabulatedRadials(PairRadials):
     ``h_{00} = 2t³ − 3t² + 1``, ``h_{10} = t³ − 2t² + t``, ``h_{01} = −2t³ + 3t²``,
     ``h_{11} = t³ − t²``; the derivative returned is the derivative of this interpolant, so
     energies and forces of a model on tabulated radials are exactly consistent. The grid of a
-    pair runs from 0 to its cutoff; at and beyond the cutoff ``R = 0``.
+    pair runs from ``r_min`` to its cutoff (``r_k = r_min + k (r_c − r_min)/(n_points − 1)``);
+    below ``r_min`` the first cubic is extrapolated, at and beyond the cutoff ``R = 0``.
 
     Parameters
     ----------
@@ -303,8 +304,10 @@ class TabulatedRadials(PairRadials):
     r_cut : float or mapping
         As :class:`CallableRadials`.
     values, derivatives : mapping ``{(a, b): ndarray (n_points, n_max, l_max + 1)}``
-        ``R`` and ``dR/dr`` at ``r_k = k r_c^{ab}/(n_points − 1)``, for every ordered pair.
+        ``R`` and ``dR/dr`` at the grid points ``r_k``, for every ordered pair.
     species_embedded : bool, default False
+    r_min : float, default 0
+        First grid point (``0 ≤ r_min <`` every cutoff).
     accuracy : dict, optional
         What :meth:`from_radials` measured (stored and reported, not used).
     description : str, default "tabulated"
@@ -323,8 +326,12 @@ class TabulatedRadials(PairRadials):
         species_embedded: bool = False,
         accuracy: dict | None = None,
         description: str = "tabulated",
+        r_min: float = 0.0,
     ) -> None:
         self._check_common(elements, n_max, l_max, r_cut, species_embedded)
+        self.r_min = float(r_min)
+        if not 0 <= self.r_min < min(self._cutoffs.values()):
+            raise ValueError(f"r_min must satisfy 0 ≤ r_min < every cutoff, got {r_min!r}")
         self.values, self.derivatives = {}, {}
         for a in self.elements:
             for b in self.elements:
@@ -343,9 +350,12 @@ class TabulatedRadials(PairRadials):
         self.description = str(description)
 
     @classmethod
-    def from_radials(cls, radials: PairRadials, n_points: int = 2001) -> TabulatedRadials:
-        """Tabulate any :class:`PairRadials` on ``n_points`` grid points per pair and measure
-        the accuracy at the ``n_points − 1`` interval midpoints.
+    def from_radials(
+        cls, radials: PairRadials, n_points: int = 2001, r_min: float = 0.3
+    ) -> TabulatedRadials:
+        """Tabulate any :class:`PairRadials` on ``n_points`` grid points per pair from ``r_min``
+        (Å; atoms closer than that are extrapolated) to the cutoff, and measure the accuracy
+        at the ``n_points − 1`` interval midpoints.
 
         ``accuracy = {"n_points", "value_rel", "derivative_rel"}``: the largest
         ``|R_tab − R|`` and ``|R'_tab − R'|`` over all pairs, channels and midpoints, divided
@@ -359,17 +369,15 @@ class TabulatedRadials(PairRadials):
             for b in radials.elements:
                 rc = radials.cutoff(a, b)
                 cuts[(a, b)] = rc
-                grid = np.linspace(0.0, rc, int(n_points))
-                grid[0] = 1e-3 * grid[1]  # R may be singular at r = 0 (e.g. sin(kr)/r)
+                grid = np.linspace(r_min, rc, int(n_points))
                 V, D = radials.evaluate(grid, a, b)
                 values[(a, b)], derivs[(a, b)] = V, D
                 mid = 0.5 * (grid[1:] + grid[:-1])
-                mid[0] = 0.5 * grid[1]
                 Vm, Dm = radials.evaluate(mid, a, b)
                 tab = cls(
                     [a, b] if a != b else [a], radials.n_max, radials.l_max, rc,
                     {(x, y): V for x in (a, b) for y in (a, b)},
-                    {(x, y): D for x in (a, b) for y in (a, b)},
+                    {(x, y): D for x in (a, b) for y in (a, b)}, r_min=r_min,
                 )  # fmt: skip
                 Vt, Dt = tab.evaluate(mid, a, b)
                 worst_v = max(worst_v, np.abs(Vt - Vm).max() / max(np.abs(V).max(), 1e-300))
@@ -380,14 +388,16 @@ class TabulatedRadials(PairRadials):
             accuracy={"n_points": int(n_points), "value_rel": float(worst_v),
                       "derivative_rel": float(worst_d)},
             description=f"tabulated {getattr(radials, 'description', radials.name)}",
+            r_min=r_min,
         )  # fmt: skip
 
     def _evaluate(self, r, center, neighbour):
         V = self.values[(center, neighbour)]
         D = self.derivatives[(center, neighbour)]
-        h = self.cutoff(center, neighbour) / (len(V) - 1)
-        k = np.minimum((r / h).astype(np.int64), len(V) - 2)
-        t = (r / h - k)[:, None, None]
+        h = (self.cutoff(center, neighbour) - self.r_min) / (len(V) - 1)
+        x = (r - self.r_min) / h
+        k = np.clip(np.floor(x).astype(np.int64), 0, len(V) - 2)
+        t = (x - k)[:, None, None]
         t2, t3 = t * t, t * t * t
         V0, V1, D0, D1 = V[k], V[k + 1], D[k], D[k + 1]
         R = (2 * t3 - 3 * t2 + 1) * V0 + h * (t3 - 2 * t2 + t) * D0
@@ -406,6 +416,7 @@ class TabulatedRadials(PairRadials):
             "species_embedded": self.species_embedded,
             "r_cut": self._cutoff_list(),
             "accuracy": self.accuracy,
+            "r_min": self.r_min,
             "values": [[a, b, self.values[(a, b)].tolist()] for a, b in sorted(self.values)],
             "derivatives": [
                 [a, b, self.derivatives[(a, b)].tolist()] for a, b in sorted(self.derivatives)
@@ -422,7 +433,7 @@ class TabulatedRadials(PairRadials):
             {(a, b): np.array(v) for a, b, v in d["values"]},
             {(a, b): np.array(v) for a, b, v in d["derivatives"]},
             species_embedded=d["species_embedded"], accuracy=d.get("accuracy"),
-            description=d.get("description", "tabulated"),
+            description=d.get("description", "tabulated"), r_min=d.get("r_min", 0.0),
         )  # fmt: skip
 
     def describe(self) -> str:
