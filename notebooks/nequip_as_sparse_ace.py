@@ -12,26 +12,34 @@
 # ---
 
 # %% [markdown]
-# # NequIP as a sparsified ACE
+# # The single-centre chain tree: NequIP-like layers as sparsified ACE
 #
-# Remove the nonlinearities from a NequIP layer, and what is left is an iterated
-# Clebsch–Gordan tensor product of the atomic density with hidden equivariant features. Every
-# feature it can build is a polynomial in the same atomic base $A_{nlm}$ as ACE, so it lies in
-# the span of the full ACE basis of matching degree: linearised NequIP is a **sparsification**
-# of ACE (Batatia et al., arXiv:2205.06643). This notebook makes that statement concrete and
-# checks it:
+# Inside one layer at one atom (a BOTNet- or MACE-style layer with the nonlinearities
+# removed), features built by iterated Clebsch–Gordan products of the atom's own atomic base
+# $A_{nlm}$ are polynomials in $A$, so they lie in the span of the full ACE basis of matching
+# degree: this **single-centre chain tree** is a **sparsification** of ACE (Batatia et al.,
+# arXiv:2205.06643). It is *not* NequIP's message passing, which couples each edge with the
+# neighbour's features: that is the notebook [Message passing is
+# multi-ACE](message_passing_multi_ace.md). This notebook makes the single-centre statement
+# concrete and checks it:
 #
 # 1. one chain-tree coupling path computed by hand, and why capping the hidden $L$ removes
 #    paths but not always functions;
-# 2. the full ACE basis next to chain-tree bases with hidden $L_{\max} = 0, 1, 2$ and NequIP's
-#    "uvu" channels: how many functions each keeps;
+# 2. the full ACE basis next to chain-tree bases with hidden $L_{\max} = 0, 1, 2$ and
+#    *frozen* "uvu" channels (channel = radial index): how many functions each keeps;
 # 3. the numerical proof of inclusion, `span_inclusion(sparse, full)`, with the list of
 #    full-basis blocks each sparsification cannot reach, and a deliberately wrong
 #    "sparsification" that the test rejects;
 # 4. what is lost in accuracy: fits to acetylacetone, force error against the number of
 #    coefficients.
 #
-# Theory: [NequIP, BOTNet and MACE as sparsifications](../theory/sparsification.md). API,
+# **Learning objectives.** After this notebook you can compute a chain-tree path by hand,
+# predict from the $l$'s of a block whether a cap $L_{\max}$ removes it, prove span
+# inclusion numerically (and recognise a false one), and separate what the cap, the frozen
+# channels and the degree each cost in accuracy.
+#
+# Theory: [NequIP, BOTNet, MACE and the design space](../theory/sparsification.md); symbols:
+# [notation](../theory/notation.md). API,
 # command line and the full-size measurements: [sparsifications and two
 # layers](../guide/sparsify.md).
 
@@ -69,7 +77,7 @@ t_start = time.perf_counter()
 # Take the one-particle functions
 # $\phi_{nlm}(\mathbf r_{ij}) = R_n(r_{ij})\,Y_{lm}(\hat{\mathbf r}_{ij})$ and the atomic
 # base (the density) $A_{nlm} = \sum_j \phi_{nlm}(\mathbf r_{ij})$. A linearised NequIP-style
-# network builds its features by coupling in one more factor at a time:
+# layer at one centre builds its features by coupling in one more factor at a time:
 #
 # $$h^{(1)}_{L_1} = A_{n_1 l_1}, \qquad
 #   h^{(k)}_{L_k M_k} = \big[\phi \otimes h^{(k-1)}\big]_{L_k M_k}
@@ -191,9 +199,12 @@ for ls in [(1, 1, 2), (0, 2, 2)]:
 # * **chain, no cap**: for every sorted tuple of one-particle functions, the chain paths of
 #   every order in which the factors can be added. These span the same space as full ACE;
 # * **chain, L ≤ L_max**: only the paths whose hidden irreps satisfy $L_k \le L_{\max}$;
-# * **L ≤ 2, uvu**: in addition, NequIP's "uvu" channels. The channel of a feature is kept
-#   when the next factor is multiplied in, so in a linear model all factors of a product share
-#   one radial index, $n_1 = n_2 = n_3$.
+# * **L ≤ 2, uvu**: in addition, NequIP's "uvu" channels with *frozen* weights. The channel
+#   of a feature is kept when the next factor is multiplied in, and a linear model cannot learn
+#   channel weights that multiply each other, so channel $u$ is radial function $n = u$ and
+#   all factors of a product share one radial index, $n_1 = n_2 = n_3$. (With learnable
+#   weights and enough channels uvu reaches the whole chain space: see [Message passing is
+#   multi-ACE](message_passing_multi_ace.md).)
 #
 # Each basis keeps a linearly independent subset of its paths, so "functions" is the dimension
 # of its span; "paths" counts every non-zero NequIP path before that reduction.
@@ -231,8 +242,9 @@ assert all(len({n for _, n, _ in lab["nl"]}) == 1 for lab in bases["L≤2, uvu"]
 # The uncapped chain tree has many more paths than functions: the paths of different
 # orderings are linear combinations of each other, as in section 1. Every cap removes
 # functions at $\nu = 2$ and $\nu = 3$. $\nu = 1$ has no hidden feature and is never affected.
-# The uvu restriction removes far more than the cap does. It keeps one product per radial
-# index instead of one per tuple $(n_1, n_2, n_3)$.
+# The frozen uvu restriction removes far more than the cap does. It keeps one product per
+# radial index instead of one per tuple $(n_1, n_2, n_3)$; that is the price of freezing the
+# channel weights, not of uvu as NequIP uses it.
 #
 # ## 3. Span inclusion: a numerical proof, and what is lost
 #
@@ -389,9 +401,10 @@ for name, spec in WRONG.items():
 # **What the mathematics guarantees.** A sub-basis spans a subspace, so its design matrix is
 # the full design matrix times a fixed matrix, and its least-squares optimum can be no better
 # than the full basis's on the same training rows. The notebook asserts this for the weighted
-# residual $\min_c \lVert A c - y \rVert^2$ (column "LS residual / full", computed from the
-# streamed QR factor). A *regularised* fit such as BLR trades training error for smoothness,
-# so its training error carries no such guarantee. The test error carries none either.
+# residual $\min_c \lVert \Psi c - y \rVert^2$ ($\Psi$ the weighted design matrix; column
+# "LS residual / full", computed from the streamed QR factor). A *regularised* fit such as
+# BLR trades training error for smoothness, so its training error carries no such
+# guarantee. The test error carries none either.
 
 # %%
 data = resources.files("ace_ref") / "example_data" / "acac"
@@ -439,7 +452,7 @@ for name, kw in FITS.items():
     system = assemble(basis, train, e0, Weights(energy=30, forces=1), progress=False)
     solution = solve(system, "blr", smoothness_prior(basis, 2.0))
     model = LinearACEModel(basis, solution.coefficients, e0)
-    # unregularised least-squares optimum on the same rows: min ||A c - y||^2
+    # unregularised least-squares optimum on the same rows: min ||Ψ c - y||^2
     c_ls = scipy.linalg.lstsq(system.R, system.z)[0]
     results[name] = dict(
         basis=basis,
@@ -533,8 +546,9 @@ print(f"notebook run time so far: {time.perf_counter() - t_start:.0f} s")
 #   more. $L_{\max} = 0$ removes all angular information from the hidden features: it has more
 #   coefficients than the full basis of degree [7, 7, 5] and a larger error, so it lies above
 #   the full-ACE curve. That is the cap that hurts.
-# * **uvu channels.** At the same truncation, linearised NequIP keeps about a quarter of the
-#   coefficients and is correspondingly less accurate. Raised to degree [14, 14, 12], it
+# * **Frozen uvu channels.** At the same truncation, the frozen uvu chain keeps about a
+#   quarter of the coefficients and is correspondingly less accurate. Raised to degree
+#   [14, 14, 12], it
 #   spends its coefficients on radial and angular resolution instead of products that mix
 #   radial channels. It then has fewer coefficients than full ACE
 #   [8, 8, 6] and a smaller test force error.
@@ -545,3 +559,29 @@ print(f"notebook run time so far: {time.perf_counter() - t_start:.0f} s")
 # These are small fits on 100 configurations. The [sparsification guide](../guide/sparsify.md)
 # has the same comparison at full size (500 training configurations, degree [10, 10, 8], more
 # variants and a two-layer basis), with the same conclusions.
+#
+# ## Exercises: predict, then run
+#
+# **1.** A block of three different one-particle functions with $l = (1, 2, 3)$: which caps
+# $L_{\max} = 1, 2, 3$ keep its invariant? Check with
+# `chain_block((1, 2, 3), L=0, lmax_hidden=cap).n_functions`.
+#
+# ??? note "Answer"
+#     The second-largest $l$ is 2, so $L_{\max} \ge 2$ keeps it and $L_{\max} = 1$ loses
+#     it. The best ordering puts $l = 3$ in the middle: $((1\,3)L_2\,2)0$ has hidden
+#     $L_1 = 1$ and $L_2 = 2$ (the last step forces $L_2 = l_3 = 2$).
+#
+# **2.** Does the LS residual column ever fall below 1 for a sparsification of the
+# [8, 8, 6] basis? Why can the BLR *test* error still be lower for a sub-basis?
+#
+# ??? note "Answer"
+#     Never: a subspace cannot fit the same rows better in least squares (asserted). The
+#     test error carries no guarantee, and a regularised fit on fewer functions can
+#     generalise better when the data are few.
+#
+# **3.** Replace `channels="uvu"` by the full channels at degree [14, 14, 12]: more or
+# fewer coefficients than full [8, 8, 6]?
+#
+# ??? note "Answer"
+#     Far more (the full basis grows like $n_{\max}^\nu$ per block); the frozen uvu basis
+#     at that degree has fewer coefficients than full [8, 8, 6] (asserted above).
