@@ -238,12 +238,18 @@ def mace_basis(model, order: int | None = None, cache_dir="default", **options) 
 
 
 def _batch(model, atoms: Atoms) -> dict:
+    torch = _torch()
     mace_data, torch_geometric, utils = _mace()
     z_table = utils.AtomicNumberTable([int(z) for z in model.atomic_numbers])
-    config = mace_data.config_from_atoms(atoms)
-    graph = mace_data.AtomicData.from_config(
-        config, z_table=z_table, cutoff=float(model.r_max), heads=getattr(model, "heads", None)
-    )
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # mace-torch builds the graph in the default dtype
+    try:
+        config = mace_data.config_from_atoms(atoms)
+        graph = mace_data.AtomicData.from_config(
+            config, z_table=z_table, cutoff=float(model.r_max), heads=getattr(model, "heads", None)
+        )
+    finally:
+        torch.set_default_dtype(previous)
     loader = torch_geometric.dataloader.DataLoader([graph], batch_size=1, shuffle=False)
     return next(iter(loader)).to_dict()
 
