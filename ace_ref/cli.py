@@ -23,7 +23,7 @@ from ace_ref._atomic_write import atomic_path
 
 def _example_paths(name: str) -> dict[str, Path]:
     if name != "acac":
-        raise SystemExit(f"ace-ref: unknown example {name!r} (available: acac)")
+        raise ValueError(f"unknown example {name!r} (available: acac)")
     root = resources.files("ace_ref") / "example_data" / "acac"
     return {
         "train": Path(str(root / "train_300K.xyz")),
@@ -41,6 +41,84 @@ def _floats(text: str) -> list[float]:
     if not values:
         raise ValueError("expected at least one number")
     return values
+
+
+def _e0_option(text: str | None):
+    """``--e0``: ``None`` (least squares), ``"mean"``, ``"H=-13.6,C=-1029.8"`` (a dict) or a
+    file of isolated atoms (checked to exist now, not after the fit)."""
+    if text is None or text == "mean":
+        return text
+    if "=" in text:
+        values = {}
+        for item in filter(None, (t.strip() for t in text.split(","))):
+            element, _, value = item.partition("=")
+            try:
+                values[element.strip()] = float(value)
+            except ValueError:
+                raise ValueError(f"--e0 {item!r}: {value!r} is not a number") from None
+        return values
+    _check_readable([text], "--e0")
+    return text
+
+
+def _check_elements(elements: list[str] | None) -> None:
+    from ase.data import atomic_numbers
+
+    for el in elements or []:
+        if el not in atomic_numbers or el == "X":
+            raise ValueError(f"--elements: {el!r} is not a chemical element")
+
+
+def _check_readable(paths, what: str) -> None:
+    """Every path exists, is a file and can be opened (before any work)."""
+    for name in paths:
+        path = Path(name)
+        if not path.exists():
+            raise FileNotFoundError(f"{what}: file {path} does not exist")
+        if path.is_dir():
+            raise ValueError(f"{what}: {path} is a directory, not a file")
+        with open(path, "rb"):
+            pass  # PermissionError (an OSError) → exit 2 with its message
+
+
+def _check_writable(name: str, what: str) -> None:
+    """``name`` can be written: not a directory, and its nearest existing ancestor is a
+    writable directory (checked before any work, not after a long fit)."""
+    import os
+
+    path = Path(name)
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a directory")
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"{what} {path}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path}: no permission to write in {ancestor}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"{what} {path}: the file exists and is not writable")
+
+
+def _keys(args) -> dict[str, str]:
+    """The label keys given on the command line (``--energy-key`` …)."""
+    return {
+        name: getattr(args, f"{name}_key")
+        for name in ("energy", "forces", "stress", "virial")
+        if getattr(args, f"{name}_key", None) is not None
+    }
+
+
+def _add_key_options(p) -> None:
+    g = p.add_argument_group("where the labels are in the extxyz files")
+    g.add_argument("--energy-key", help=f"info key of the energy (default {defaults.ENERGY_KEY})")
+    g.add_argument("--forces-key", help=f"per-atom forces (default {defaults.FORCES_KEY})")
+    g.add_argument("--stress-key", help=f"info key of the stress (default {defaults.STRESS_KEY})")
+    g.add_argument(
+        "--virial-key",
+        help=f"info key of the virial W = −Vσ, read where there is no stress "
+        f"(default {defaults.VIRIAL_KEY})",
+    )
 
 
 def _ints(text: str | None):
@@ -175,25 +253,73 @@ def _add_basis_options(p):
     g.add_argument("--l2-no-constant", action="store_true", help="no constant channel in layer 2")
 
 
-def _apply_config_file(args):
-    if not getattr(args, "config", None):
-        return
-    path = Path(args.config)
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommand parsers of ``parser`` by name."""
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def _config_argv(command: argparse.ArgumentParser, path: Path) -> list[str]:
+    """The options of a TOML config file as command-line words, so that argparse checks
+    their types and choices exactly as it checks the command line's."""
     try:
         cfg = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SystemExit(f"ace-ref: cannot read config {path}: {exc}") from exc
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read config {path}: {exc}") from exc
+    by_dest = {a.dest: a for a in command._actions if a.dest not in ("help", "config")}
+    words: list[str] = []
+    positional: list[str] = []
     for key, value in cfg.items():
-        attr = key.replace("-", "_")
-        if not hasattr(args, attr):
-            raise SystemExit(f"ace-ref: {path}: unknown option {key!r}")
-        if isinstance(value, list):
-            value = (
-                ",".join(str(v) for v in value)
-                if attr in ("max_n", "max_l", "degree", "l2_degree")
-                else value
-            )
-        setattr(args, attr, value)
+        action = by_dest.get(key.replace("-", "_"))
+        if action is None:
+            raise ValueError(f"{path}: unknown option {key!r}")
+        values = value if isinstance(value, list) else [value]
+        if not action.option_strings:  # the training files
+            positional += [str(v) for v in values]
+            continue
+        flag = max(action.option_strings, key=len)
+        if isinstance(action, argparse._StoreTrueAction):
+            if not isinstance(value, bool):
+                raise ValueError(f"{path}: {key} must be true or false, got {value!r}")
+            words += [flag] if value else []
+        elif action.nargs in ("+", "*"):
+            words += [flag, *map(str, values)]
+        else:
+            words += [flag, ",".join(map(str, values))]
+    return words + positional
+
+
+class _ConfigValueError(ValueError):
+    pass
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; a ``--config`` file supplies options the command line does
+    not give (the command line wins), checked by the same argparse types and choices."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "config", None):
+        return args
+    path = Path(args.config)
+    command = _commands(parser)[args.command]
+    words = _config_argv(command, path)
+
+    def refuse(message: str):
+        raise _ConfigValueError(f"{path}: {message}")
+
+    command.error = refuse  # a parser of our own, built above for this call
+    from_config = parser.parse_args([args.command, *words])
+    quiet = build_parser()  # the same options without defaults: only what was typed
+    for sub in _commands(quiet).values():
+        for action in sub._actions:
+            action.default = argparse.SUPPRESS
+    typed = quiet.parse_args(argv)
+    for key, value in vars(typed).items():
+        if key == "train" and not value:
+            continue
+        setattr(from_config, key, value)
+    return from_config
 
 
 def cmd_fit(args) -> int:
@@ -208,7 +334,6 @@ def cmd_fit(args) -> int:
         require_distributed,
     )
 
-    _apply_config_file(args)
     if args.example:
         paths = _example_paths(args.example)
         args.train = [paths["train"]]
@@ -216,15 +341,21 @@ def cmd_fit(args) -> int:
         args.e0 = args.e0 or paths["e0"]
         args.output = args.output or f"{args.example}_model.npz"
     if not args.train:
-        raise SystemExit("ace-ref fit: give training files or --example acac")
+        raise ValueError("give training files or --example acac")
     if not args.output:
-        raise SystemExit("ace-ref fit: give -o MODEL")
+        raise ValueError("give -o MODEL")
+    # cheap checks first: nothing is read or built before the inputs and output are sound
+    _check_elements(args.elements)
+    _check_readable(args.train, "training data")
+    _check_readable(args.test or [], "--test")
+    _check_writable(args.output, "-o")
+    e0 = _e0_option(None if args.e0 is None else str(args.e0))
     if args.threads is not None:
         import numba
 
         if args.threads < 1 or args.threads > numba.config.NUMBA_NUM_THREADS:
-            raise SystemExit(
-                f"ace-ref fit: --threads must lie in 1 … {numba.config.NUMBA_NUM_THREADS} "
+            raise ValueError(
+                f"--threads must lie in 1 … {numba.config.NUMBA_NUM_THREADS} "
                 f"(NUMBA_NUM_THREADS), got {args.threads}"
             )
         numba.set_num_threads(args.threads)
@@ -233,13 +364,18 @@ def cmd_fit(args) -> int:
         try:
             require_distributed()
         except MissingDependency as exc:
-            raise SystemExit(f"ace-ref fit: {exc}") from exc
-    # a --config file may give a number or a list; the command line gives a list
+            raise ValueError(str(exc)) from exc
     smoothness = args.smoothness
-    if not isinstance(smoothness, list):
-        smoothness = _floats(str(smoothness))
+    if any(not (p >= 0 and p < float("inf")) for p in smoothness):
+        raise ValueError(f"--smoothness must be numbers ≥ 0, got {smoothness}")
     read_options = {"stress_unit": args.stress_unit, "stress_convention": args.stress_convention}
-    train = read_configs(args.train, elements=args.elements, **read_options)
+    keys = _keys(args)
+    train = read_configs(
+        args.train,
+        elements=args.elements,
+        **read_options,
+        **{f"{name}_key": key for name, key in keys.items()},
+    )
     elements = args.elements or elements_of(train)
     r_cut = None
     if args.pair_cutoffs == "data":
@@ -264,8 +400,9 @@ def cmd_fit(args) -> int:
             result = fit(
                 train,
                 basis,
-                e0=args.e0,
+                e0=e0,
                 test={Path(p).name: [p] for p in args.test or []},
+                keys=keys,
                 solver=args.solver,
                 weights=args.weights,
                 smoothness=smoothness if len(smoothness) > 1 else smoothness[0],
@@ -280,7 +417,7 @@ def cmd_fit(args) -> int:
                 **read_options,
             )
     except (MissingDependency, ClusterError) as exc:
-        raise SystemExit(f"ace-ref fit: {exc}") from exc
+        raise ValueError(str(exc)) from exc
     path = result.model.save(args.output)
     print(result.summary())
     print(f"model written to {path}")
@@ -303,6 +440,11 @@ def cmd_eval(args) -> int:
     )
     from ace_ref.models import load
 
+    _check_readable(args.data, "data")
+    if args.json:
+        _check_writable(args.json, "--json")
+    if args.plot:
+        _check_writable(args.plot, "--plot")
     model = load(args.model)
     if args.uncertainty and getattr(model, "uncertainty", None) is None:
         raise ValueError(f"{args.model} carries no uncertainty data (refit it with this version)")
@@ -316,6 +458,7 @@ def cmd_eval(args) -> int:
             stress_convention=args.stress_convention,
             require=(),
             elements=model.basis.elements,
+            **{f"{name}_key": key for name, key in _keys(args).items()},
         )
         predictions = predict_all(model, configs)
         datasets.append((Path(p).name, configs, predictions))
@@ -533,7 +676,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("train", nargs="*", help="training extxyz files")
     p.add_argument("--example", help="run on packaged example data ('acac')")
     p.add_argument("--test", nargs="+", help="test extxyz files")
-    p.add_argument("--e0", help="isolated-atom energies (extxyz); default: least squares")
+    p.add_argument(
+        "--e0",
+        help="isolated-atom energies: an extxyz file of single atoms, H=-13.6,C=-1029.8, or "
+        "'mean' (the mean energy per atom for every element); default: least squares on the "
+        "training energies (refused where the compositions cannot determine it)",
+    )
     _add_basis_options(p)
     p.add_argument("--solver", default=defaults.SOLVER, choices=["ridge", "blr", "tsvd", "lsqr"])
     p.add_argument("--lam", type=float, default=defaults.LAMBDA, help="λ for ridge/lsqr")
@@ -612,6 +760,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["ase", "pressure"],
         help="'pressure' if the files store P = −σ (LAMMPS, FitSNAP data)",
     )
+    _add_key_options(p)
     p.add_argument("--config", help="TOML file with any of these options")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("-o", "--output", help="model file (.npz)")
@@ -631,6 +780,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--stress-convention", default=defaults.STRESS_CONVENTION, choices=["ase", "pressure"]
     )
+    _add_key_options(p)
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("export", help="write a model as .yace for LAMMPS pair_style pace")
     p.add_argument("model", help="model file (.npz) fitted with --radial ace1")
@@ -680,14 +830,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"ace-ref: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command. Exit codes: 0 success; 1 a check failed (``verify``, ``probe``);
+    2 bad input (with a message naming the file, configuration or option); 3 an internal
+    error (with the traceback, to report)."""
+    import traceback
+    import warnings
+
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = next((w for w in words if not w.startswith("-")), "")
     try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"ace-ref {args.command}: error: {exc}", file=sys.stderr)
+        args = parse_arguments(argv)
+        command = args.command
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.func(args)
+    except (ValueError, OSError) as exc:
+        print(f"ace-ref {command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"ace-ref {command}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"ace-ref {command}: error: out of memory (lower the basis size)", file=sys.stderr)
+        return 2
+    except Exception:  # noqa: BLE001 - a bug, not bad input: say so and show where
+        traceback.print_exc()
+        print(
+            f"ace-ref {command}: internal error (exit 3); please report it with the traceback",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":

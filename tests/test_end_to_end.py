@@ -139,17 +139,24 @@ def test_cli_config_file(tmp_path, capsys):
     assert float(model.basis.r_cut.max()) == 3.5
     assert model.metadata["solver"]["solver"] == "ridge"
     (tmp_path / "bad.toml").write_text("colour = 3\n")
-    with pytest.raises(SystemExit, match="unknown option 'colour'"):
-        main(
-            [
-                "fit",
-                str(tmp_path / "train.xyz"),
-                "--config",
-                str(tmp_path / "bad.toml"),
-                "-o",
-                str(model_path),
-            ]
-        )
+    base = ["fit", str(tmp_path / "train.xyz"), "-o", str(tmp_path / "never.npz")]
+    assert main([*base, "--config", str(tmp_path / "bad.toml")]) == 2
+    assert "bad.toml: unknown option 'colour'" in capsys.readouterr().err
+    # issue 21: a config value of the wrong type is refused by the option's own type check,
+    # before any data is read (it was a TypeError after assembly)
+    (tmp_path / "lam.toml").write_text('lam = "x"\nsolver = "ridge"\n')
+    assert main([*base, "--config", str(tmp_path / "lam.toml")]) == 2
+    assert "lam.toml: argument --lam: invalid float value: 'x'" in capsys.readouterr().err
+    (tmp_path / "choice.toml").write_text('solver = "magic"\n')
+    assert main([*base, "--config", str(tmp_path / "choice.toml")]) == 2
+    assert "invalid choice: 'magic'" in capsys.readouterr().err
+    assert not (tmp_path / "never.npz").exists()
+    # the command line wins over the config file
+    (tmp_path / "order.toml").write_text("order = 3\nmax-n = [3, 2, 1]\nmax-l = [0, 1, 1]\n")
+    from ace_ref.cli import parse_arguments
+
+    args = parse_arguments([*base, "--config", str(tmp_path / "order.toml"), "--order", "2"])
+    assert args.order == 2 and args.max_n == "3,2,1"
 
 
 def test_cli_reliability_eval_and_probe(tmp_path, capsys):

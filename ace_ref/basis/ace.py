@@ -44,7 +44,7 @@ from ace_ref.coupling.multisets import (
 )
 from ace_ref.coupling.symmetric import o3_multiplicity
 from ace_ref.kernels import features
-from ace_ref.one_particle.neighbours import neighbour_list
+from ace_ref.one_particle.neighbours import MIN_CUTOFF, neighbour_list
 from ace_ref.one_particle.pair_radials import PairRadials, pair_radials_from_dict
 from ace_ref.one_particle.radial import RadialSpec
 
@@ -326,8 +326,10 @@ class ACEBasis:
                 table[ia, ib] = table[ib, ia] = float(value)
         else:
             table = np.full((ns, ns), float(r_cut))
-        if not np.all(np.isfinite(table)) or np.any(table <= 0):
-            raise ValueError(f"cutoffs must be positive and finite, got {table.tolist()}")
+        if not np.all(np.isfinite(table)) or np.any(table < MIN_CUTOFF):
+            raise ValueError(
+                f"cutoffs must be finite and at least {MIN_CUTOFF} Å, got {table.tolist()}"
+            )
         return table
 
     def _make_radials(self) -> list:

@@ -24,7 +24,7 @@ from ace_ref.fit.assembly import (
     summarise,
     write_config_rows,
 )
-from ace_ref.fit.data import Config, elements_of, fit_e0, read_configs, read_e0
+from ace_ref.fit.data import Config, elements_of, fit_e0, mean_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
 from ace_ref.fit.pipeline import FitResult, fit
 from ace_ref.fit.solvers import SOLVERS, Solution, smoothness_prior, solve
@@ -42,6 +42,7 @@ __all__ = [
     "elements_of",
     "fit",
     "fit_e0",
+    "mean_e0",
     "merge",
     "read_configs",
     "read_e0",

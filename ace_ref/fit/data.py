@@ -9,6 +9,7 @@ tensor (``P = −σ``, LAMMPS' ``pressure``/FitSNAP's Ta data) say
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,14 +23,21 @@ from ace_ref import defaults
 from ace_ref.one_particle.neighbours import neighbour_list
 
 __all__ = [
+    "UnreadLabelWarning",
     "pair_cutoffs_from_data",
     "Config",
     "read_configs",
     "read_e0",
     "fit_e0",
+    "mean_e0",
     "STRESS_UNITS",
     "STRESS_CONVENTIONS",
 ]
+
+
+class UnreadLabelWarning(UserWarning):
+    """A file carries labels under keys :func:`read_configs` was not told to read."""
+
 
 STRESS_UNITS = {"eV/A3": 1.0, "GPa": GPa, "bar": bar, "kbar": 1000 * bar}
 """Factors converting a stress unit to eV/Å³."""
@@ -65,6 +73,7 @@ class _ReadOptions:
     energy_key: str
     forces_key: str
     stress_key: str
+    virial_key: str
     stress_factor: float
     require: tuple[str, ...]
     weight_key: str
@@ -92,11 +101,28 @@ def _get(atoms: Atoms, key: str, per_atom: bool):
     return None
 
 
+def _unused_label_keys(atoms: Atoms, name: str, used: tuple[str, ...]) -> list[str]:
+    """Keys of ``atoms`` that look like the label ``name`` ("forces": per-atom arrays with
+    "force" in the name; "energy"/"stress": info entries) but are not the ones read."""
+    if name == "forces":
+        pool, stems = atoms.arrays, ("force",)
+    elif name == "stress":
+        pool, stems = atoms.info, ("stress", "virial")
+    else:
+        pool, stems = atoms.info, ("energy",)
+    return sorted(
+        k
+        for k in pool
+        if k not in used and any(stem in k.lower() for stem in stems) and "weight" not in k.lower()
+    )
+
+
 def read_configs(
     paths,
-    energy_key: str = "energy",
-    forces_key: str = "forces",
-    stress_key: str = "stress",
+    energy_key: str = defaults.ENERGY_KEY,
+    forces_key: str = defaults.FORCES_KEY,
+    stress_key: str = defaults.STRESS_KEY,
+    virial_key: str = defaults.VIRIAL_KEY,
     stress_unit: str = "eV/A3",
     stress_convention: str = "ase",
     require: tuple[str, ...] = ("energy",),
@@ -108,6 +134,12 @@ def read_configs(
 
     Parameters
     ----------
+    energy_key, forces_key, stress_key
+        Where the labels are: ``atoms.info[energy_key]``, ``atoms.arrays[forces_key]``,
+        ``atoms.info[stress_key]`` (6 Voigt or 9 components), or a calculator's results.
+    virial_key
+        Used where a configuration has no stress: the virial ``W = −V σ`` (eV, the GAP/MACE
+        extxyz convention), converted to ``σ = −W / V`` before ``stress_unit`` applies.
     require
         Properties every configuration must have (``"energy"``, ``"forces"``, ``"stress"``);
         a missing one is an error naming the file and configuration.
@@ -124,7 +156,7 @@ def read_configs(
             f"{list(STRESS_CONVENTIONS)}"
         )
     options = _ReadOptions(
-        energy_key, forces_key, stress_key,
+        energy_key, forces_key, stress_key, virial_key,
         STRESS_UNITS[stress_unit] * STRESS_CONVENTIONS[stress_convention],
         tuple(require), weight_key, force_weight_key,
         None if elements is None else tuple(elements),
@@ -142,10 +174,34 @@ def read_configs(
             ) from exc
         if not frames:
             raise ValueError(f"{path}: contains no configurations")
+        first = len(configs)
         for k, atoms in enumerate(frames):
             where = f"{path}, configuration {k}"
             configs.append(_config(atoms, where, options))
+        _warn_unread_labels(path, frames, configs[first:], options)
     return configs
+
+
+def _warn_unread_labels(path, frames, configs, o: _ReadOptions) -> None:
+    """Warn when a file's configurations lack forces or stress under the keys read but carry
+    keys that look like them (``REF_forces``, ``DFT_stress``): those labels would be dropped."""
+    for name, key, flag in (
+        ("forces", o.forces_key, "--forces-key"),
+        ("stress", o.stress_key, "--stress-key"),
+    ):
+        lacking = [i for i, c in enumerate(configs) if getattr(c, name) is None]
+        if not lacking:
+            continue
+        used = (key, o.virial_key, o.force_weight_key, o.weight_key)
+        hints = sorted({k for i in lacking for k in _unused_label_keys(frames[i], name, used)})
+        if hints:
+            warnings.warn(
+                f"{path}: {len(lacking)} of {len(configs)} configurations have no {name} under "
+                f"the key {key!r} but carry {', '.join(map(repr, hints))}; they are fitted "
+                f"without {name} (give {flag} {hints[0]} to use them)",
+                UnreadLabelWarning,
+                stacklevel=3,
+            )
 
 
 def _config(atoms, where: str, o: _ReadOptions) -> Config:
@@ -161,10 +217,15 @@ def _config(atoms, where: str, o: _ReadOptions) -> Config:
     energy = _get(atoms, o.energy_key, per_atom=False)
     forces = _get(atoms, o.forces_key, per_atom=True)
     stress = _get(atoms, o.stress_key, per_atom=False)
+    virial = None if stress is not None else _get(atoms, o.virial_key, per_atom=False)
     for name, value in (("energy", energy), ("forces", forces), ("stress", stress)):
-        if name in o.require and value is None:
+        if name in o.require and value is None and not (name == "stress" and virial is not None):
             key = {"energy": o.energy_key, "forces": o.forces_key, "stress": o.stress_key}[name]
-            raise ValueError(f"{where}: no {name} (looked for key {key!r})")
+            hints = _unused_label_keys(atoms, name, (key, o.virial_key))
+            hint = ""
+            if hints:
+                hint = f"; it has {', '.join(map(repr, hints))}: give --{name}-key {hints[0]}"
+            raise ValueError(f"{where}: no {name} (looked for key {key!r}{hint})")
     if energy is not None:
         try:
             energy = float(energy)
@@ -178,6 +239,13 @@ def _config(atoms, where: str, o: _ReadOptions) -> Config:
             raise ValueError(f"{where}: forces have shape {forces.shape}, expected ({n}, 3)")
         if not np.all(np.isfinite(forces)):
             raise ValueError(f"{where}: forces contain NaN or inf")
+    if stress is None and virial is not None:
+        if not np.all(atoms.pbc):
+            raise ValueError(f"{where}: virial given for a structure that is not fully periodic")
+        try:
+            stress = -_voigt_to_matrix(virial) / atoms.get_volume()
+        except ValueError as exc:
+            raise ValueError(f"{where}: {o.virial_key}: {exc}") from exc
     if stress is not None:
         try:
             stress = _voigt_to_matrix(stress) * o.stress_factor
@@ -227,7 +295,13 @@ def read_e0(path, energy_key: str = "energy") -> dict[str, float]:
 
 
 def fit_e0(configs: list[Config], elements: list[str]) -> dict[str, float]:
-    """Least-squares E0 per element from total energies: ``E ≈ Σ_z N_z E0_z``."""
+    """Least-squares E0 per element from total energies: ``E ≈ Σ_z N_z E0_z``.
+
+    Refused (``ValueError``) when the composition matrix ``N_z`` has rank below the number
+    of elements: then only some combinations of the E0 are determined by the energies (all
+    configurations share one stoichiometry, or an element never occurs) and a least-squares
+    split would be arbitrary, e.g. E0(H) = −800 eV.
+    """
     rows = [c for c in configs if c.energy is not None]
     if not rows:
         raise ValueError("cannot fit E0: no configuration has an energy")
@@ -236,8 +310,33 @@ def fit_e0(configs: list[Config], elements: list[str]) -> dict[str, float]:
         dtype=float,
     )
     y = np.array([c.energy for c in rows])
+    rank = np.linalg.matrix_rank(X)
+    if rank < len(elements):
+        absent = [el for el, n in zip(elements, X.sum(axis=0), strict=True) if n == 0]
+        why = (
+            f"{', '.join(absent)} never occur{'s' if len(absent) == 1 else ''} in them"
+            if absent
+            else f"the {len(rows)} configurations with energies span only {rank} "
+            f"composition{'s' if rank > 1 else ''} (e.g. {rows[0].atoms.get_chemical_formula()})"
+        )
+        raise ValueError(
+            f"cannot fit E0 of {', '.join(elements)} from the training energies: {why}, so "
+            "any split of the energy among the elements fits equally well; give isolated-atom "
+            "energies (--e0 FILE or --e0 H=-13.6,C=-1029.8), or --e0 mean to give every "
+            "element the mean energy per atom"
+        )
     e0, *_ = np.linalg.lstsq(X, y, rcond=None)
     return {el: float(v) for el, v in zip(elements, e0, strict=True)}
+
+
+def mean_e0(configs: list[Config], elements: list[str]) -> dict[str, float]:
+    """The same E0 for every element: the mean of ``E / N_atoms`` over the configurations
+    with energies (a reference when the data cannot tell the elements apart)."""
+    rows = [c for c in configs if c.energy is not None]
+    if not rows:
+        raise ValueError("cannot compute the mean energy per atom: no configuration has one")
+    value = float(np.mean([c.energy / len(c.atoms) for c in rows]))
+    return {el: value for el in elements}
 
 
 def elements_of(configs: list[Config]) -> list[str]:

@@ -12,6 +12,7 @@ around it; anything the command does can be done from Python with the same resul
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +22,22 @@ import numpy as np
 from ace_ref import defaults
 from ace_ref.basis.interface import Basis
 from ace_ref.fit.assembly import LinearSystem, Weights, assemble, merge
-from ace_ref.fit.data import Config, elements_of, fit_e0, read_configs, read_e0
+from ace_ref.fit.data import Config, elements_of, fit_e0, mean_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
 from ace_ref.fit.solvers import SOLVERS, Solution, smoothness_prior, solve
 from ace_ref.models.core import RepulsiveCore
+from ace_ref.models.files import checked_e0
 from ace_ref.models.load import model_for
 from ace_ref.models.uncertainty import ActiveSet, Committee, Coverage, Uncertainty
 
-__all__ = ["FitResult", "fit", "resolve_e0", "training_uncertainty"]
+__all__ = [
+    "FitResult",
+    "UnderdeterminedFitWarning",
+    "check_observations",
+    "fit",
+    "resolve_e0",
+    "training_uncertainty",
+]
 
 Configs = Sequence[Config] | str | Path | Sequence[str | Path]
 
@@ -75,24 +84,35 @@ def _as_configs(data: Configs, elements, what: str, **read_options) -> list[Conf
 
 
 def resolve_e0(e0, train: list[Config], elements: list[str]) -> dict[str, float]:
-    """Isolated-atom energies: a dict, an extxyz file of isolated atoms, or ``None`` (least
-    squares on the training energies). Every element of the basis must have one."""
+    """Isolated-atom energies of ``elements``.
+
+    ``e0`` is a dict, an extxyz file of isolated atoms, ``"mean"`` (every element gets the
+    mean training energy per atom, :func:`~ace_ref.fit.data.mean_e0`) or ``None`` (least
+    squares on the training energies, refused where they cannot determine it:
+    :func:`~ace_ref.fit.data.fit_e0`). Every element must have a finite value; entries for
+    other elements are dropped.
+    """
     if e0 is None:
         values = fit_e0(train, elements)
         source = "the least-squares fit to the training energies"
+    elif isinstance(e0, str) and e0 == "mean":
+        values = mean_e0(train, elements)
+        source = "the mean energy per atom"
     elif isinstance(e0, str | Path):
         values = read_e0(e0)
         source = str(e0)
-    else:
-        values = {str(k): float(v) for k, v in dict(e0).items()}
+    elif isinstance(e0, dict):
+        values = dict(e0)
         source = "the e0 dict"
+    else:
+        raise ValueError(f"e0 must be a dict, a file, 'mean' or None, got {type(e0).__name__}")
     missing = [el for el in elements if el not in values]
     if missing:
         raise ValueError(f"{source} has no isolated-atom energy for {', '.join(missing)}")
-    bad = [el for el in elements if not np.isfinite(values[el])]
-    if bad:
-        raise ValueError(f"{source}: isolated-atom energy of {', '.join(bad)} is not finite")
-    return values
+    try:
+        return checked_e0(elements, {el: values[el] for el in elements})
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
 
 
 def fit(
@@ -110,6 +130,7 @@ def fit(
     progress: bool = False,
     stress_unit: str = defaults.STRESS_UNIT,
     stress_convention: str = defaults.STRESS_CONVENTION,
+    keys: dict[str, str] | None = None,
     metadata: dict | None = None,
     seed: int = defaults.SEED,
     committee_size: int = defaults.COMMITTEE_SIZE,
@@ -123,12 +144,16 @@ def fit(
     ----------
     train
         :class:`~ace_ref.fit.data.Config` objects, or extxyz path(s) read with
-        :func:`~ace_ref.fit.data.read_configs` (``stress_unit``, ``stress_convention``).
+        :func:`~ace_ref.fit.data.read_configs` (``stress_unit``, ``stress_convention``,
+        ``keys``: ``{"energy": "REF_energy", "forces": "REF_forces", "stress": ...,
+        "virial": ...}`` for labels stored under other names).
     basis
         Any :class:`~ace_ref.basis.interface.Basis` (ACE, sparsified, two-layer).
     e0
-        Isolated-atom energies: ``{"H": -13.6, ...}``, an extxyz file of isolated atoms, or
-        ``None`` to fit them by least squares to the training energies.
+        Isolated-atom energies: ``{"H": -13.6, ...}``, an extxyz file of isolated atoms,
+        ``"mean"`` (the mean training energy per atom for every element) or ``None`` to fit
+        them by least squares to the training energies (refused where the compositions
+        cannot determine them: :func:`~ace_ref.fit.data.fit_e0`).
     test
         ``{label: configs or path(s)}`` to report errors on besides the training set.
     solver, lam, smoothness
@@ -179,13 +204,27 @@ def fit(
     if len(grid) > 1 and solver == "tsvd":
         raise ValueError("choose either the tsvd solver or a smoothness grid (both hold data out)")
     for p in grid:
-        smoothness_prior(basis, p)  # checks every exponent before any work
-    read_options = {"stress_unit": stress_unit, "stress_convention": stress_convention}
+        if not (np.isfinite(p) and p >= 0):
+            raise ValueError(f"the smoothness exponent must be a number ≥ 0, got {p}")
+    unknown_keys = sorted(set(keys or {}) - {"energy", "forces", "stress", "virial"})
+    if unknown_keys:
+        raise ValueError(f"keys: unknown label {unknown_keys}; use energy, forces, stress, virial")
+    read_options = {
+        "stress_unit": stress_unit,
+        "stress_convention": stress_convention,
+        **{f"{name}_key": key for name, key in (keys or {}).items()},
+    }
     t0 = time.perf_counter()
     train = _as_configs(train, basis.elements, "training", **read_options)
     unknown = sorted(set(elements_of(train)) - set(basis.elements))
     if unknown:
         raise ValueError(f"training data contain {unknown}, not among {basis.elements}")
+    # test sets are read (and checked) before any work, not after the fit
+    test_sets = {
+        label: _as_configs(data, basis.elements, f"test set {label!r}", **read_options)
+        for label, data in (test or {}).items()
+    }
+    check_observations(basis, train, weights)
     e0 = resolve_e0(e0, train, basis.elements)
     validation = None
     if solver == "tsvd":
@@ -248,8 +287,7 @@ def fit(
         repulsion = RepulsiveCore.from_coverage(basis.elements, uncertainty.coverage, *core_radii)
     model = model_for(basis, solution.coefficients, e0, meta, uncertainty, repulsion)
     errors = compute_errors(model, train, "train")
-    for label, data in (test or {}).items():
-        configs = _as_configs(data, basis.elements, f"test set {label!r}", **read_options)
+    for label, configs in test_sets.items():
         errors = errors | compute_errors(model, configs, label)
     return FitResult(
         model=model,
@@ -260,6 +298,65 @@ def fit(
         seconds_assembly=t_assembly,
         seconds_total=t_total,
     )
+
+
+class UnderdeterminedFitWarning(UserWarning):
+    """Fewer weighted observations than coefficients: the prior, not the data, sets the rest."""
+
+
+def check_observations(basis: Basis, train: list[Config], weights: Weights) -> int:
+    """Refuse a fit with nothing to fit, warn about an underdetermined one; returns the
+    number of rows with a positive weight.
+
+    Refused (``ValueError``): no row with a positive weight (no labels, or every weight
+    zero), or no configuration with a pair of atoms inside the cutoff (every feature would
+    be zero). Warned (:class:`UnderdeterminedFitWarning`): fewer weighted rows than
+    coefficients, or no forces at all.
+    """
+    n_energy = n_force = n_virial = 0
+    for c in train:
+        ctype = c.config_type
+        if c.energy is not None:
+            n_energy += weights.energy * c.weight * weights.factor(ctype, "energy") > 0
+        if c.forces is not None:
+            per_atom = np.ones(len(c.atoms)) if c.force_weights is None else c.force_weights
+            wf = weights.forces * c.weight * weights.factor(ctype, "forces") * per_atom
+            n_force += 3 * int(np.count_nonzero(wf > 0))
+        if c.stress is not None:
+            n_virial += 6 * (weights.virial * c.weight * weights.factor(ctype, "virial") > 0)
+    n_rows = int(n_energy + n_force + n_virial)
+    labelled = [
+        f"{sum(getattr(c, k) is not None for c in train)} with {k}"
+        for k in ("energy", "forces", "stress")
+    ]
+    if n_rows == 0:
+        raise ValueError(
+            f"nothing to fit: no training row has a positive weight ({len(train)} "
+            f"configurations, {', '.join(labelled)}; weights energy={weights.energy}, "
+            f"forces={weights.forces}, virial={weights.virial}, per config type "
+            f"{weights.config_types or '-'}, config_weight of the files)"
+        )
+    if not any(len(basis.pairs(c.atoms, where=c.source).i) for c in train):
+        raise ValueError(
+            f"no training configuration has two atoms within the cutoff "
+            f"({float(np.max(getattr(basis, 'r_cut', np.nan))):.3g} Å): every feature is zero"
+        )
+    if n_force == 0 and weights.forces > 0:
+        warnings.warn(
+            f"no training configuration has forces ({', '.join(labelled)}): the fit uses "
+            f"{n_rows} energy/virial rows only (forces under another key? see --forces-key)",
+            UnderdeterminedFitWarning,
+            stacklevel=3,
+        )
+    if n_rows < len(basis):
+        warnings.warn(
+            f"{n_rows} weighted observations for {len(basis)} coefficients: the fit is "
+            "underdetermined (the prior alone sets the rest, and a small training error "
+            "says nothing); add data or use a smaller basis",
+            UnderdeterminedFitWarning,
+            stacklevel=3,
+        )
+    return n_rows
 
 
 def training_uncertainty(

@@ -34,7 +34,9 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "LinearACEModel"]
 FORMAT_NAME = "ace_ref.LinearACEModel"
 
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+"""1: coefficients and header; 2: + uncertainty arrays (``arrays_sha256``); 3: + ``header_sha256``
+over the whole header (E0, basis, core, metadata). Older versions are still read."""
 
 
 class LinearACEModel(FittedModel):

@@ -18,7 +18,8 @@ from ace_ref.models.linear import LinearACEModel
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "SumModel"]
 
 FORMAT_NAME = "ace_ref.SumModel"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: + ``header_sha256`` over the whole header (E0, parts, core). Version 1 is still read."""
 
 
 class SumModel(FittedModel):

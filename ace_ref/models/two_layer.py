@@ -18,7 +18,9 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "TwoLayerModel"]
 FORMAT_NAME = "ace_ref.TwoLayerModel"
 
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+"""2: + uncertainty arrays; 3: + ``header_sha256`` over the whole header. Older versions are
+still read."""
 
 
 # ---------------------------------------------------------------------------- model

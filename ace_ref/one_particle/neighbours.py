@@ -14,10 +14,14 @@ import numpy as np
 from ase import Atoms
 from vesin import NeighborList as _VesinNeighborList
 
-__all__ = ["NeighbourList", "neighbour_list", "MIN_DISTANCE", "MAX_CELL_IMAGES"]
+__all__ = ["NeighbourList", "neighbour_list", "MIN_DISTANCE", "MIN_CUTOFF", "MAX_CELL_IMAGES"]
 
 MIN_DISTANCE = 1e-4
 """Pairs closer than this (Å) are overlapping atoms: an error, never a silent singularity."""
+
+MIN_CUTOFF = 0.5
+"""Cutoffs (Å) below this are refused: no bond is that short (H₂: 0.74 Å), and vesin itself
+fails on tiny ones ("cutoff is too small")."""
 
 MAX_CELL_IMAGES = 100_000
 """Refuse a periodic cell so small against the cutoff that more copies of it than this lie
@@ -26,9 +30,10 @@ spacing of the lattice planes): each atom would have millions of neighbours."""
 
 MAX_SPAN_IN_CUTOFFS = 50_000
 """vesin 0.6 bins a non-periodic direction into cells of the cutoff's size and dies with a
-floating-point exception (SIGFPE) at about 10⁵ of them (seen at 10⁵, not at 0.9 · 10⁵). Along a non-periodic
-direction longer than this many cutoffs the atoms are split into groups separated by gaps
-wider than the cutoff (which share no pair) and each group is listed on its own."""
+floating-point exception (SIGFPE) at about 10⁵ of them (seen at 10⁵, not at 0.9 · 10⁵).
+Along a non-periodic direction longer than this many cutoffs the atoms are split into groups
+separated by gaps wider than the cutoff (which share no pair), each listed on its own; a
+group still longer is refused."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +154,8 @@ def neighbour_list(atoms: Atoms, r_cut: float, where: str = "structure") -> Neig
     where
         Name of the structure used in error messages (e.g. ``"train.xyz, config 12"``).
     """
-    if not (np.isfinite(r_cut) and r_cut > 0):
-        raise ValueError(f"cutoff must be a positive number, got {r_cut}")
+    if not (np.isfinite(r_cut) and r_cut >= MIN_CUTOFF):
+        raise ValueError(f"cutoff must be a number ≥ {MIN_CUTOFF} Å, got {r_cut}")
     _check_structure(atoms, where)
     n = len(atoms)
     if n == 0:

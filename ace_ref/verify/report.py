@@ -14,6 +14,7 @@ gives a small cluster of a calculator's elements.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import itertools
 import math
 from pathlib import Path
@@ -148,6 +149,26 @@ def format_report(rows: list[CheckResult]) -> str:
 
 
 # ---------------------------------------------------------------------- CLI helpers
+def _import_module(name: str):
+    """``importlib.import_module(name)``, falling back to ``NAME.py`` or the package
+    ``NAME/`` in the working directory (as ``python -m`` would find it), without changing
+    ``sys.path``."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name.split(".")[0] or "." in name:
+            raise
+        here = Path.cwd()
+        candidates = [here / f"{name}.py", here / name / "__init__.py"]
+        source = next((c for c in candidates if c.is_file()), None)
+        if source is None:
+            raise
+        spec = importlib.util.spec_from_file_location(name, source)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+
 def calculator_from_spec(spec: str):
     """The calculator named on the command line.
 
@@ -178,7 +199,7 @@ def calculator_from_spec(spec: str):
     if ":" in key:
         module_name, _, attr = key.partition(":")
         try:
-            module = importlib.import_module(module_name)
+            module = _import_module(module_name)
         except ImportError as exc:
             raise ValueError(f"cannot import module {module_name!r} of {spec!r}: {exc}") from exc
         factory = getattr(module, attr, None)

@@ -128,7 +128,7 @@ def test_cli_fit_sparsified(tmp_path, capsys):
     code = main(
         ["fit", str(tmp_path / "d.xyz"), "--elements", "H", "O", "--order", "2", "--max-n",
          "3,2", "--max-l", "0,1", "--rcut", "3.5", "--coupling", "chain", "--lmax-hidden", "0",
-         "--channels", "uvu", "--quiet", "-o", str(out_path)]
+         "--channels", "uvu", "--e0", "H=-0.5,O=-2.0", "--quiet", "-o", str(out_path)]
     )  # fmt: skip
     assert code == 0
     assert "coupling 'chain', hidden L ≤ 0, channels 'uvu'" in capsys.readouterr().out

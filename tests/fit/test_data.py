@@ -9,7 +9,7 @@ from ase.build import molecule
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
-from ace_ref.fit.data import fit_e0, read_configs, read_e0
+from ace_ref.fit.data import fit_e0, mean_e0, read_configs, read_e0
 from tests.paths import ACAC
 
 
@@ -40,10 +40,25 @@ def test_e0_from_file_and_least_squares():
     e0 = read_e0(ACAC / "isolated_atoms.xyz")
     assert set(e0) == {"H", "C", "O"}
     configs = read_configs(ACAC / "train_300K.xyz")[:50]
-    fitted = fit_e0(configs, ["H", "C", "O"])
-    # all configurations share one composition, so only Σ N_z E0_z is determined
-    total = 8 * fitted["H"] + 5 * fitted["C"] + 2 * fitted["O"]
-    assert total == pytest.approx(np.mean([c.energy for c in configs]), abs=1.0)
+    # issue 21: all configurations share one composition, so only Σ N_z E0_z is determined;
+    # a least-squares split gave E0(H) = −808 eV. It is refused, naming the way out.
+    with pytest.raises(ValueError, match=r"span only 1 composition \(e.g. C5H8O2\).*--e0 mean"):
+        fit_e0(configs, ["H", "C", "O"])
+    with pytest.raises(ValueError, match=r"N never occurs"):
+        fit_e0(configs, ["H", "C", "N", "O"])
+    mean = mean_e0(configs, ["H", "C", "O"])
+    assert list(mean.values()) == [pytest.approx(np.mean([c.energy / 15 for c in configs]))] * 3
+    # two compositions of two elements determine both E0 exactly
+    from ase import Atoms
+
+    from ace_ref.fit.data import Config
+
+    h2 = Config(Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]]), -31.0, None, None)
+    h2o = Config(
+        Atoms("H2O", positions=[[0, 0, 0], [0.96, 0, 0], [0, 0.96, 0]]), -2081.0, None, None
+    )
+    fitted = fit_e0([h2, h2o], ["H", "O"])
+    assert fitted == {"H": pytest.approx(-15.5), "O": pytest.approx(-2050.0)}
 
 
 def test_stress_units_and_pressure_convention(tmp_path):

@@ -216,8 +216,8 @@ def test_cli_threads_do_not_change_the_model(tmp_path, capsys):
         capsys.readouterr()
         one, two = load(tmp_path / "t1.npz"), load(tmp_path / "t2.npz")
         np.testing.assert_array_equal(one.coefficients, two.coefficients)
-        with pytest.raises(SystemExit, match="--threads must lie in 1"):
-            main([*args, "--threads", "0", "-o", str(tmp_path / "t0.npz")])
+        assert main([*args, "--threads", "0", "-o", str(tmp_path / "t0.npz")]) == 2
+        assert "--threads must lie in 1" in capsys.readouterr().err
         assert not (tmp_path / "t0.npz").exists()
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)

@@ -149,5 +149,6 @@ def test_smoothness_grid_is_chosen_on_held_out_configurations(coupling_cache):
     )
     with pytest.raises(ValueError, match="tsvd"):
         ace_ref.fit(configs, basis, e0=e0, smoothness=[1.0, 2.0], solver="tsvd")
-    with pytest.raises(ValueError, match="finite"):
-        ace_ref.fit(configs, basis, e0=e0, smoothness=[1.0, float("nan")])
+    for bad in (float("nan"), -1.0, float("inf")):
+        with pytest.raises(ValueError, match=r"smoothness exponent must be a number ≥ 0, got"):
+            ace_ref.fit(configs, basis, e0=e0, smoothness=[1.0, bad])

@@ -15,7 +15,7 @@ from ase.optimize import BFGS
 
 import ace_ref
 from ace_ref import ACEBasis
-from ace_ref.models.files import ModelFileError
+from ace_ref.models.files import ModelFileError, header_digest
 from ace_ref.models.linear import LinearACEModel
 from ace_ref.models.load import load
 
@@ -92,7 +92,7 @@ def test_save_load_round_trip(chon_model, tmp_path):
     assert again.predict(atoms)["energy"] == chon_model.predict(atoms)["energy"]
     with np.load(path, allow_pickle=False) as f:
         header = json.loads(str(f["header"]))
-    assert header["version"] == 2 and header["format"] == "ace_ref.LinearACEModel"
+    assert header["version"] == 3 and header["format"] == "ace_ref.LinearACEModel"
 
 
 def test_version_1_files_still_load(chon_model, tmp_path):
@@ -135,6 +135,7 @@ def test_corrupt_and_tampered_files(chon_model, tmp_path):
     # a basis that no longer matches the coefficients' functions is refused
     h = json.loads(header)
     h["basis_fingerprint"] = "0" * 64
+    h["header_sha256"] = header_digest(h)  # re-signed: only the fingerprint can tell
     np.savez(
         tmp_path / "other_basis.npz",
         header=np.array(json.dumps(h)),
@@ -147,6 +148,88 @@ def test_corrupt_and_tampered_files(chon_model, tmp_path):
         z.writestr("header.npy", b"\x93NUMPY garbage")
     with pytest.raises(ModelFileError):
         load(tmp_path / "pickle.npz")
+
+
+def _resave(path, header: dict, coefficients, sign: bool = False):
+    if sign:
+        header["header_sha256"] = header_digest(header)
+    np.savez(path, header=np.array(json.dumps(header)), coefficients=coefficients)
+    return path
+
+
+def test_e0_is_checksummed_and_validated(chon_model, tmp_path):
+    # issue 21: a deleted E0 entry became 0.0, NaN was accepted, energies came out wrong
+    path = chon_model.save(tmp_path / "m.npz")
+    with np.load(path) as f:
+        header, coeffs = json.loads(str(f["header"])), f["coefficients"].copy()
+    for change in ("delete", "nan", "shift"):
+        h = json.loads(json.dumps(header))
+        if change == "delete":
+            del h["e0"]["H"]
+        elif change == "nan":
+            h["e0"]["O"] = float("nan")
+        else:
+            h["e0"]["C"] += 1.0
+        with pytest.raises(
+            ModelFileError, match=r"header \(E0, basis.*does not match its checksum"
+        ):
+            load(_resave(tmp_path / f"{change}.npz", h, coeffs))
+    # a header re-signed after the change is still checked for meaning
+    h = json.loads(json.dumps(header))
+    del h["e0"]["H"]
+    with pytest.raises(ModelFileError, match=r"invalid model header \(E0 has no entry for H\)"):
+        load(_resave(tmp_path / "signed_delete.npz", h, coeffs, sign=True))
+    h = json.loads(json.dumps(header))
+    h["e0"]["O"] = float("nan")
+    with pytest.raises(ModelFileError, match=r"E0 of O is not finite"):
+        load(_resave(tmp_path / "signed_nan.npz", h, coeffs, sign=True))
+    h["e0"]["O"] = "-2040"
+    with pytest.raises(ModelFileError, match=r"E0 of O must be a number"):
+        load(_resave(tmp_path / "signed_str.npz", h, coeffs, sign=True))
+    # a file of an older version (no header checksum) still loads
+    h = json.loads(json.dumps(header))
+    del h["header_sha256"]
+    with pytest.raises(ModelFileError, match="checksum"):
+        load(_resave(tmp_path / "unsigned_v3.npz", h, coeffs))
+    h["version"] = 2
+    old = load(_resave(tmp_path / "v2.npz", h, coeffs))
+    assert old.e0 == chon_model.e0
+
+
+def test_model_files_that_are_not_models(chon_model, tmp_path):
+    (tmp_path / "text.npz").write_text("hello world\n")
+    with pytest.raises(ModelFileError, match=r"not an ace_ref model file \(a model is a \.npz"):
+        load(tmp_path / "text.npz")
+    with pytest.raises(ModelFileError, match="is a directory"):
+        load(tmp_path)
+    # issue 21: valid JSON that is not an object gave an AttributeError traceback
+    np.savez(tmp_path / "list.npz", header=np.array("[1, 2]"), coefficients=np.zeros(3))
+    with pytest.raises(ModelFileError, match=r"header is JSON but not an object \(got list\)"):
+        load(tmp_path / "list.npz")
+    np.savez(tmp_path / "bad.npz", header=np.array("{not json"), coefficients=np.zeros(3))
+    with pytest.raises(ModelFileError, match="header is not valid JSON"):
+        load(tmp_path / "bad.npz")
+
+
+def test_a_poisoned_coupling_cache_is_blamed_on_the_cache(chon_model, tmp_path):
+    from ace_ref.coupling.cache import CouplingCache
+    from ace_ref.models.files import CouplingCacheError
+
+    cache = tmp_path / "cache"
+    path = chon_model.save(tmp_path / "m.npz")
+    load(path, cache_dir=cache)  # fills the cache
+    entries = sorted((cache / "coupling").glob("*.npz"))
+    assert entries
+    # poison one entry consistently (its own checksum re-computed), as a buggy writer would
+    victim = max(entries, key=lambda e: e.stat().st_size)
+    with np.load(victim) as f:
+        meta = json.loads(str(f["meta"]))
+        arrays = {k: f[k].copy() for k in ("m_tuples", "coeffs", "paths")}
+    arrays["coeffs"] = arrays["coeffs"] * 1.5
+    meta["digest"] = CouplingCache._digest(meta["request"], arrays)
+    np.savez(victim, meta=np.array(json.dumps(meta)), **arrays)
+    with pytest.raises(CouplingCacheError, match=r"coupling cache .* delete that directory"):
+        load(path, cache_dir=cache)
 
 
 def test_ase_optimiser_and_nve_energy_conservation(chon_model):

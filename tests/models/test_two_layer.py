@@ -82,7 +82,8 @@ def test_cli_two_layer_fit_eval_basis(layer1, tmp_path, capsys):
     assert main(["basis", *spec]) == 0
     assert "two-layer" in capsys.readouterr().out
     model = tmp_path / "m.npz"
-    assert main(["fit", str(tmp_path / "d.xyz"), *spec, "--quiet", "-o", str(model)]) == 0
+    e0 = ["--e0", "H=-0.5,O=-2.0"]
+    assert main(["fit", str(tmp_path / "d.xyz"), *spec, *e0, "--quiet", "-o", str(model)]) == 0
     out = capsys.readouterr().out
     assert "two-layer" in out and "fitted" in out
     assert isinstance(load(model), TwoLayerModel)
