@@ -588,12 +588,17 @@ def cmd_verify(args) -> int:
     check passes, 1 if some fail (bad input: 2, through :func:`main`)."""
     from ace_ref import verify
 
-    for flag, value in (("--max-M", args.max_M), ("--sample", args.sample)):
+    for flag, value in (
+        ("--max-M", args.max_M),
+        ("--sample", args.sample),
+        ("--expect-body-order", args.expect_body_order),
+    ):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be a positive integer, got {value}")
     calc = verify.calculator_from_spec(args.calculator)
     if args.structure:
         atoms = _read_structure(args.structure)
+        _check_evaluable(calc, atoms, f"structure {args.structure}")
     else:
         atoms = verify.default_structure(calc, seed=args.seed)
         print(f"no structure given: using {atoms.get_chemical_formula()} (built-in default)")
@@ -603,6 +608,7 @@ def cmd_verify(args) -> int:
         max_M=args.max_M,
         sample=args.sample,
         seed=args.seed,
+        expected_body_order=args.expect_body_order,
         smoothness=not args.no_smoothness,
         progress=not args.quiet,
     )
@@ -635,6 +641,17 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _check_evaluable(calc, atoms, name: str) -> None:
+    """The calculator evaluates ``atoms`` at all (e.g. knows its elements); otherwise the
+    structure is bad input (exit 2), not a failed check."""
+    trial = atoms.copy()
+    trial.calc = calc
+    try:
+        trial.get_potential_energy()
+    except Exception as exc:  # noqa: BLE001 - any failure here means the input does not fit
+        raise ValueError(f"the calculator cannot evaluate {name}: {exc}") from exc
+
+
 def _read_structure(name: str):
     """One structure from a file ASE can read; a missing or unreadable file is bad input."""
     import ase.io
@@ -661,6 +678,7 @@ def cmd_probe(args) -> int:
             raise ValueError("--spread needs an ace_ref model file (its committee)")
         calc = calc.model.calculator(uncertainty=True)
     atoms = _read_structure(args.structure)
+    _check_evaluable(calc, atoms, f"structure {args.structure}")
     report = probe(calc, atoms, margin=args.margin, seed=args.seed)
     print(report.format())
     if args.json:
@@ -808,6 +826,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="PNG of the body-order spectrum log|V_M| vs M")
     p.add_argument("--max-M", dest="max_M", type=int, help="largest subset size for body order")
     p.add_argument("--sample", type=int, help="sample this many subsets per size (body order)")
+    p.add_argument(
+        "--expect-body-order",
+        dest="expect_body_order",
+        type=int,
+        help="claim: V_M = 0 (float64 round-off) for every M above this body order; fails "
+        "otherwise (default: what an ace_ref model's basis states; nothing for others)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-smoothness", action="store_true", help="skip the cutoff scan")
     p.add_argument("--json", help="write the report rows as JSON")
