@@ -2,6 +2,14 @@
 
 For a linear ACE model of correlation order ν, ``V_M`` vanishes for ``M > ν + 1``; for any
 calculator the spectrum ``max |V_M|`` against ``M`` shows its effective body order.
+
+What counts as zero (float64): the sum defining ``V_M(T)`` has ``2^M`` terms ``±E(U)``; its
+floating-point error is bounded by about ``ε Σ_{U⊆T} |E(U)|`` (ε = 2.2e-16, one rounding
+per addition, plus the calculator's own rounding of each ``E(U)``). ``V_M`` is zero when
+``|V_M(T)| ≤ κ ε Σ_U |E(U)|`` for every examined ``T`` (``κ`` =
+:data:`ace_ref.defaults.BODY_ORDER_ROUNDOFF_FACTOR`). A relative tolerance ``rtol`` of the
+largest energy (the older rule, ``rtol · max(max_U |E(U)|, floor)``) is still available for
+float32 calculators.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from ace_ref import defaults
 from ace_ref._atomic_write import atomic_path
 from ace_ref.verify._common import FLOORS, MAX_EVALUATIONS, CheckResult, _energy, _serial, _tol, log
 
@@ -30,7 +39,9 @@ class BodyOrderSpectrum:
     ``M[k]``, ``max_abs[k]``, ``mean_abs[k]``, ``n_subsets[k]``: the size ``M``, the largest
     and the mean ``|V_M(T)|`` over the ``n_subsets`` subsets ``T`` of that size examined.
     ``energy_scale`` is ``max_U |E(U)|`` over the evaluated subsets (eV): round-off of
-    ``V_M`` is relative to it. ``error`` holds the calculator's exception message, if any.
+    ``V_M`` is relative to it. ``roundoff[k]`` is ``ε max_T Σ_{U⊆T} |E(U)|`` over the same
+    subsets: the float64 round-off scale of ``V_M`` (module docstring). ``error`` holds the
+    calculator's exception message, if any.
     """
 
     n_atoms: int
@@ -43,19 +54,32 @@ class BodyOrderSpectrum:
     energy_scale: float
     seconds: float
     error: str | None = None
+    roundoff: list[float] | None = None
 
-    def zero_tol(self, rtol: float = 1e-9) -> float:
-        """``rtol · max(energy_scale, floor)``: below this a ``V_M`` counts as zero."""
-        return _tol(rtol, self.energy_scale, FLOORS["energy"])
+    def zero_tols(self, rtol: float | None = None) -> list[float]:
+        """Zero threshold of every ``M``: ``κ · roundoff[k]`` (float64 rule, module docstring)
+        or, given ``rtol``, ``rtol · max(energy_scale, floor)`` for all ``M``."""
+        if rtol is None and self.roundoff is not None:
+            k = defaults.BODY_ORDER_ROUNDOFF_FACTOR
+            return [k * r for r in self.roundoff]
+        return [_tol(1e-9 if rtol is None else rtol, self.energy_scale, FLOORS["energy"])] * len(
+            self.M
+        )
 
-    def apparent_body_order(self, rtol: float = 1e-9) -> int:
-        """Largest ``M`` with ``max |V_M| > zero_tol(rtol)`` (0 if none)."""
-        tol = self.zero_tol(rtol)
-        nonzero = [M for M, v in zip(self.M, self.max_abs, strict=True) if v > tol]
+    def zero_tol(self, rtol: float | None = None) -> float:
+        """The largest of :meth:`zero_tols` (one number for a report row)."""
+        return max(self.zero_tols(rtol), default=0.0)
+
+    def apparent_body_order(self, rtol: float | None = None) -> int:
+        """Largest ``M`` with ``max |V_M|`` above its zero threshold (0 if none)."""
+        tols = self.zero_tols(rtol)
+        nonzero = [M for M, v, t in zip(self.M, self.max_abs, tols, strict=True) if v > t]
         return max(nonzero, default=0)
 
-    def check(self, expected_body_order: int | None = None, rtol: float = 1e-9) -> CheckResult:
-        """Row: ``max |V_M| ≤ zero_tol`` for every ``M > expected_body_order``.
+    def check(
+        self, expected_body_order: int | None = None, rtol: float | None = None
+    ) -> CheckResult:
+        """Row: ``max |V_M|`` below its zero threshold for every ``M > expected_body_order``.
 
         Without a claim the row passes and reports the apparent body order.
         """
@@ -65,6 +89,8 @@ class BodyOrderSpectrum:
             "mean_abs": self.mean_abs,
             "n_subsets": self.n_subsets,
             "energy_scale": self.energy_scale,
+            "roundoff": self.roundoff,
+            "zero_tols": self.zero_tols(rtol),
             "n_evaluations": self.n_evaluations,
             "sample": self.sample,
             "n_atoms": self.n_atoms,
@@ -72,7 +98,8 @@ class BodyOrderSpectrum:
         name = f"{self.n_atoms}-atom cluster"
         if self.error is not None:
             return CheckResult("body order", name, False, message=self.error, details=details)
-        tol = self.zero_tol(rtol)
+        tols = self.zero_tols(rtol)
+        tol = max(tols, default=0.0)
         apparent = self.apparent_body_order(rtol)
         spectrum = ", ".join(f"V{M} {v:.2g}" for M, v in zip(self.M, self.max_abs, strict=True))
         if expected_body_order is None:
@@ -86,9 +113,12 @@ class BodyOrderSpectrum:
                 f"apparent body order {apparent} (nothing claimed); max |V_M|: {spectrum}",
                 details,
             )
-        above = [v for M, v in zip(self.M, self.max_abs, strict=True) if M > expected_body_order]
-        err = max(above, default=0.0)
-        passed = err <= tol
+        pairs = zip(self.M, self.max_abs, tols, strict=True)
+        above = [(v, t) for M, v, t in pairs if M > expected_body_order]
+        err = max((v for v, _ in above), default=0.0)
+        passed = all(v <= t for v, t in above)
+        if above:  # the threshold of the worst M, for the row
+            tol = max(above, key=lambda vt: vt[0] / vt[1] if vt[1] > 0 else math.inf)[1]
         if not above:
             msg = f"cluster too small to test above body order {expected_body_order}"
         elif passed:
@@ -99,8 +129,8 @@ class BodyOrderSpectrum:
                 f"max |V_M| = {err:.3g} > tol {tol:.3g} for M > {expected_body_order}"
             )
         if expected_body_order in self.M:
-            at = self.max_abs[self.M.index(expected_body_order)]
-            if at <= tol:
+            k = self.M.index(expected_body_order)
+            if self.max_abs[k] <= tols[k]:
                 msg += f" (note: V_{expected_body_order} ≈ 0 too)"
         details["expected_body_order"] = expected_body_order
         return CheckResult(
@@ -237,7 +267,7 @@ def body_order(
                 error = f"calculator raised {type(exc).__name__} on the subset {idx}: {exc}"
                 break
             bar.update()
-    M_list, max_abs, mean_abs, n_subsets = [], [], [], []
+    M_list, max_abs, mean_abs, n_subsets, roundoff = [], [], [], [], []
     if error is None:
         for M, t in targets.items():
             P, signs = _submask_patterns(M)
@@ -245,6 +275,7 @@ def body_order(
             pos = np.searchsorted(needed, sub)
             E = np.where(sub == 0, 0.0, energies[np.minimum(pos, n_eval - 1)])
             V = np.abs(E @ signs)
+            roundoff.append(float(np.finfo(float).eps * (np.abs(E) @ np.abs(signs)).max()))
             M_list.append(M)
             max_abs.append(float(V.max()))
             mean_abs.append(float(V.mean()))
@@ -260,15 +291,18 @@ def body_order(
         energy_scale=float(np.max(np.abs(energies))) if error is None else math.nan,
         seconds=time.perf_counter() - t0,
         error=error,
+        roundoff=roundoff if error is None else None,
     )
 
 
-def plot_body_order(spectrum, path: str | Path, rtol: float = 1e-9) -> Path:
+def plot_body_order(spectrum, path: str | Path, rtol: float | None = None) -> Path:
     """PNG of ``log |V_M|`` against ``M`` (max and mean), written atomically.
 
     ``spectrum``: a :class:`BodyOrderSpectrum` or the ``details`` of its report row. The
-    dashed line is the round-off level ``rtol · max(energy_scale, floor)``; exact zeros are
-    drawn at the bottom of the axis.
+    dotted line is the zero threshold of each ``M`` the check used: the float64 round-off
+    bound ``κ ε max_T Σ_U |E(U)|`` (labelled so), or with ``rtol`` (or a spectrum without
+    round-off data) the relative threshold ``rtol · max(energy_scale, floor)`` (labelled so).
+    Exact zeros are drawn at the bottom of the axis.
     """
     if isinstance(spectrum, BodyOrderSpectrum):
         d = asdict(spectrum)
@@ -284,12 +318,21 @@ def plot_body_order(spectrum, path: str | Path, rtol: float = 1e-9) -> Path:
     M = np.asarray(d["M"])
     mx = np.asarray(d["max_abs"], dtype=float)
     mean = np.asarray(d["mean_abs"], dtype=float)
-    level = _tol(rtol, float(d["energy_scale"]), FLOORS["energy"])
+    if rtol is None and d.get("roundoff"):
+        kappa = defaults.BODY_ORDER_ROUNDOFF_FACTOR
+        levels = kappa * np.asarray(d["roundoff"], dtype=float)
+        label = f"zero threshold: float64 round-off bound {kappa} ε Σ|E(U)|"
+    else:
+        rtol = 1e-9 if rtol is None else rtol
+        levels = np.full(len(M), _tol(rtol, float(d["energy_scale"]), FLOORS["energy"]))
+        label = f"zero threshold: {rtol:g} × max |E(U)|"
+    positive = levels[levels > 0]
+    level = float(positive.min()) if positive.size else float(np.min(mx[mx > 0], initial=1.0))
     bottom = min(level, np.min(mx[mx > 0], initial=level)) / 100
     fig, ax = plt.subplots(figsize=(5, 3.8))
     ax.semilogy(M, np.maximum(mx, bottom), "o-", label="max |V_M|")
     ax.semilogy(M, np.maximum(mean, bottom), "s--", ms=4, label="mean |V_M|")
-    ax.axhline(level, color="k", ls=":", lw=1, label=f"round-off ({rtol:g} × scale)")
+    ax.plot(M, np.maximum(levels, bottom), color="k", ls=":", lw=1, label=label)
     if d.get("expected_body_order"):
         ax.axvline(d["expected_body_order"] + 0.5, color="r", lw=0.8, label="claimed body order")
     ax.set_ylim(bottom=bottom)

@@ -13,12 +13,33 @@ __all__ = ["check_smoothness"]
 
 
 # ---------------------------------------------------------------------- smoothness
+def _declared_cutoff(obj) -> float | None:
+    """A cutoff an object states as an attribute ``cutoff``, ``r_cut``, ``r_max`` or ``rc``
+    (a number or a one-element array/tensor), else ``None``."""
+    for name in ("cutoff", "r_cut", "r_max", "rc"):
+        value = getattr(obj, name, None)
+        try:
+            value = float(np.asarray(value.detach() if hasattr(value, "detach") else value))
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(value) and value > 0:
+            return value
+    return None
+
+
 def _known_cutoff(calc, a: str, b: str) -> float | None:
-    """Pair cutoff the calculator declares: our models, ASE LennardJones; else ``None``."""
+    """Pair cutoff the calculator declares: our models, ASE LennardJones, or any calculator
+    (or its ``model``) with a ``cutoff``/``r_cut``/``r_max``/``rc`` attribute (e.g.
+    :class:`ace_ref.neural.mace.MACEModelCalculator`, mace-torch's ``MACECalculator``); else
+    ``None``."""
     model = getattr(calc, "model", None)
     basis = getattr(model, "basis", None)
     if basis is not None and a in basis.elements and b in basis.elements:
         return float(basis.r_cut[basis.elements.index(a), basis.elements.index(b)])
+    for obj in (calc, model):
+        declared = _declared_cutoff(obj) if obj is not None else None
+        if declared is not None:
+            return declared
     from ase.calculators.lj import LennardJones
 
     if isinstance(calc, LennardJones):

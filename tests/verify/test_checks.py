@@ -13,7 +13,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 
-from ace_ref import ACEBasis
+from ace_ref import ACEBasis, defaults
 from ace_ref import verify as V
 from ace_ref.cli import main
 from ace_ref.models.linear import LinearACEModel
@@ -180,13 +180,16 @@ def test_body_order_of_linear_models(coupling_cache, order):
     cluster = _cluster(seed=order)
     spec = V.body_order(calc, cluster, progress=False)
     assert spec.n_evaluations == 2**5 - 1 and spec.error is None
-    tol = spec.zero_tol()
-    assert tol == pytest.approx(1e-9 * spec.energy_scale)
+    assert spec.zero_tol(rtol=1e-9) == pytest.approx(1e-9 * spec.energy_scale)
+    tol = dict(zip(spec.M, spec.zero_tols(), strict=True))  # float64 round-off bound per M
+    eps = np.finfo(float).eps
+    kappa = defaults.BODY_ORDER_ROUNDOFF_FACTOR
+    assert tol[5] == pytest.approx(kappa * spec.roundoff[4]) and spec.roundoff[4] > 16 * eps
     V_of = dict(zip(spec.M, spec.max_abs, strict=True))
     assert V_of[1] == pytest.approx(1.5)  # isolated C: E0 only
-    assert V_of[order + 1] > 1e4 * tol  # clearly non-zero at ν + 1
+    assert V_of[order + 1] > 1e4 * tol[order + 1]  # clearly non-zero at ν + 1
     for M in range(order + 2, 6):
-        assert V_of[M] <= tol  # round-off only above ν + 1
+        assert V_of[M] <= tol[M]  # round-off only above ν + 1
     assert spec.apparent_body_order() == order + 1
     assert spec.check(order + 1).passed
     wrong = spec.check(order)
