@@ -382,6 +382,24 @@ def cmd_fit(args) -> int:
         r_cut = pair_cutoffs_from_data(
             train, elements, args.rcut, max_gap=defaults.DATA_CUTOFF_MAX_GAP
         )
+    if args.degree is None and args.max_n is None and args.order == defaults.ORDER:
+        from ace_ref.fit.assembly import Weights
+        from ace_ref.fit.cost import available_memory
+        from ace_ref.fit.presets import choose_degree
+        from ace_ref.fit.reduction import row_counts
+
+        n_rows = int(row_counts(train, Weights.parse(args.weights)).sum())
+        choice = choose_degree(
+            elements,
+            n_rows,
+            preset=args.preset,
+            w_L=Fraction(args.wl),
+            available_bytes=available_memory(),
+        )
+        args.degree = ",".join(str(d) for d in choice.max_degree)
+        print(f"degree {args.degree}: {choice.reason} ({choice.n_coefficients} coefficients)")
+    elif args.preset != "default":
+        raise ValueError("--preset chooses the degrees: give it without --degree/--max-n")
     basis = _build_basis(args, elements, r_cut)
     if args.pair_rcut is not None:
         from ace_ref.basis import pair_and_many_body
@@ -414,6 +432,8 @@ def cmd_fit(args) -> int:
                 committee_size=args.committee,
                 core=None if args.core == "none" else args.core,
                 active_set_size=args.active_set,
+                on_plan=lambda cost: print(cost.format(), flush=True),
+                memory_limit=None if args.no_memory_check else "available",
                 **read_options,
             )
     except (MissingDependency, ClusterError) as exc:
@@ -779,6 +799,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="'pressure' if the files store P = −σ (LAMMPS, FitSNAP data)",
     )
     _add_key_options(p)
+    p.add_argument(
+        "--preset",
+        default="default",
+        choices=list(defaults.PRESETS),
+        help="basis size when no --degree/--max-n is given: the default degrees scaled by "
+        "0.8 (fast), 1 (default) or 1.1 (accurate), then lowered to at most one coefficient "
+        "per two training rows and half the free memory",
+    )
+    p.add_argument(
+        "--no-memory-check",
+        action="store_true",
+        help="start even if the estimated peak memory exceeds what the system has free",
+    )
     p.add_argument("--config", help="TOML file with any of these options")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("-o", "--output", help="model file (.npz)")

@@ -30,6 +30,18 @@ ENVELOPE_P = 6
 W_L = Fraction(3, 5)
 """Weight of ``l`` in the total degree ``Σ_t (n_t + w_L l_t)`` (exact rational)."""
 
+PRESETS = {"fast": Fraction(4, 5), "default": Fraction(1), "accurate": Fraction(11, 10)}
+"""``ace-ref fit --preset``: the factor on :data:`MAX_DEGREE` before the data and memory
+budgets apply (for H/C/O: 3681, 11469 and 17988 coefficients)."""
+
+ROWS_PER_COEFFICIENT = 2
+"""Data budget of the default basis: at most one coefficient per this many weighted rows
+(the acetylacetone default, 11469 coefficients on 23000 rows, sits at it)."""
+
+MEMORY_FRACTION = Fraction(1, 2)
+"""Memory budget of the default basis: its estimated peak at most this share of what the
+system has free."""
+
 MAX_OUTPUT_L = 2
 """Largest output ``L`` of equivariant features ``basis.features(atoms, L)`` a basis is sized
 for: it sets how far the spherical harmonics go (see ``ACEBasis.l_max``)."""

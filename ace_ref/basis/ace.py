@@ -51,6 +51,13 @@ from ace_ref.one_particle.radial import RadialSpec
 __all__ = ["ACEBasis", "Pairs"]
 
 
+def _float_fraction(value: float) -> Fraction:
+    """The simplest fraction (denominator ≤ 1000) within rounding of a float degree:
+    ``9.2 → 46/5``, and ``0.8 · 9.2 = 7.359999999999999 → 184/25``, not ``7359999999999999/10¹⁵``
+    (whose scaled integer budget would be astronomically large)."""
+    return Fraction(str(value)).limit_denominator(1000)
+
+
 def _per_order(value, order: int, name: str, kind=int) -> list | None:
     if value is None:
         return None
@@ -67,7 +74,7 @@ def _per_order(value, order: int, name: str, kind=int) -> list | None:
     for v in values:
         if kind is Fraction:
             try:
-                v = Fraction(v) if not isinstance(v, float) else Fraction(str(v))
+                v = Fraction(v) if not isinstance(v, float) else _float_fraction(v)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{name}: {v!r} is not a number") from exc
         else:
@@ -178,7 +185,7 @@ class ACEBasis:
         self.max_n = _per_order(max_n, self.order, "max_n")
         self.max_l = _per_order(max_l, self.order, "max_l")
         self.max_degree = _per_order(max_degree, self.order, "max_degree", kind=Fraction)
-        self.w_L = Fraction(w_L) if not isinstance(w_L, float) else Fraction(str(w_L))
+        self.w_L = Fraction(w_L) if not isinstance(w_L, float) else _float_fraction(w_L)
         if self.w_L <= 0:
             raise ValueError(f"w_L must be positive, got {w_L}")
         if self.max_n is None and self.max_degree is None:
@@ -236,7 +243,17 @@ class ACEBasis:
         if self.coupling == "chain":
             self.n_functions_per_species = self.tables(0).n_functions
             self._check_size(self.n_functions_per_species)
-        self.tables(0)
+        if not getattr(self, "_count_only", False):
+            self.tables(0)
+
+    @classmethod
+    def size(cls, elements, order: int, **kwargs) -> int:
+        """``len(ACEBasis(elements, order, **kwargs))`` without building its coupling tables
+        (the count of the O(3) character formula; fast enough to search truncations)."""
+        basis = cls.__new__(cls)
+        basis._count_only = True
+        basis.__init__(elements, order, **kwargs)
+        return len(basis)
 
     def _check_size(self, n: int) -> None:
         if n * len(self.elements) > self.max_functions:

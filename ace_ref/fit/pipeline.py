@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import numpy as np
 from ace_ref import defaults
 from ace_ref.basis.interface import Basis
 from ace_ref.fit.assembly import LinearSystem, Weights, assemble, merge
+from ace_ref.fit.cost import FitCost, estimate_fit_cost
 from ace_ref.fit.data import Config, elements_of, fit_e0, mean_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
 from ace_ref.fit.solvers import SOLVERS, Solution, smoothness_prior, solve
@@ -60,13 +61,17 @@ class FitResult:
     seconds_assembly: float
     seconds_total: float
     timings: dict = field(default_factory=dict)
+    cost: FitCost | None = None
+    """The estimate made before the fit (:func:`~ace_ref.fit.cost.estimate_fit_cost`)."""
 
     def summary(self) -> str:
         """One line: size, data, time and solver."""
         return (
             f"fitted {len(self.model.basis)} coefficients on {self.n_train_configs} "
             f"configurations ({self.n_rows} rows) in {self.seconds_total:.1f} s "
-            f"(assembly {self.seconds_assembly:.1f} s); solver {self.solution.info}"
+            f"(assembly {self.seconds_assembly:.1f} s"
+            + ("" if self.cost is None else f"; estimated {self.cost.total_seconds:.0f} s")
+            + f"); solver {self.solution.info}"
         )
 
 
@@ -134,6 +139,8 @@ def fit(
     metadata: dict | None = None,
     seed: int = defaults.SEED,
     committee_size: int = defaults.COMMITTEE_SIZE,
+    on_plan: Callable[[FitCost], None] | None = None,
+    memory_limit: int | None | str = "available",
     active_set_size: int = defaults.ACTIVE_SET_SIZE,
     core: str | None = defaults.CORE,
     core_radii: tuple[float, float] = (defaults.CORE_INNER, defaults.CORE_OUTER),
@@ -177,6 +184,12 @@ def fit(
         (:class:`~ace_ref.models.uncertainty.Uncertainty`): the number of BLR posterior samples
         it keeps (``blr`` only; 0: none) and the largest active set per element for the
         extrapolation grade (0: none). The coverage of the training data is always recorded.
+    on_plan
+        Called with the :class:`~ace_ref.fit.cost.FitCost` estimate (coefficients, rows,
+        peak memory, time per stage at the measured ``dgemm`` rate) before any assembly.
+    memory_limit
+        Refuse (``ValueError``) a fit whose estimated peak memory exceeds this many bytes;
+        ``"available"`` (default): what the system has free now; ``None``: no check.
     core, core_radii
         ``"zbl"``: add a fixed :class:`~ace_ref.models.core.RepulsiveCore` that is zero on
         every training configuration (full ZBL below ``core_radii[0]``, switched off by
@@ -225,6 +238,24 @@ def fit(
         for label, data in (test or {}).items()
     }
     check_observations(basis, train, weights)
+    cost = estimate_fit_cost(
+        basis,
+        train,
+        weights,
+        assembly=assembly,
+        test_atoms=sum(len(c.atoms) for cs in test_sets.values() for c in cs),
+    )
+    if on_plan is not None:
+        on_plan(cost)
+    limit = cost.available_bytes if memory_limit == "available" else memory_limit
+    if limit is not None and cost.peak_bytes > limit:
+        raise ValueError(
+            f"this fit needs about {cost.peak_bytes / 2**30:.1f} GiB ({cost.n_coefficients} "
+            f"coefficients: the summary alone is {8 * cost.n_coefficients**2 / 2**30:.1f} GiB), "
+            f"more than the {limit / 2**30:.1f} GiB available; use a smaller basis (a lower "
+            "degree, or --preset fast) or fewer threads, or give memory_limit=None "
+            "(--no-memory-check) to try anyway"
+        )
     e0 = resolve_e0(e0, train, basis.elements)
     validation = None
     if solver == "tsvd":
@@ -295,6 +326,7 @@ def fit(
         solution=solution,
         n_rows=system.n_rows,
         n_train_configs=len(train),
+        cost=cost,
         seconds_assembly=t_assembly,
         seconds_total=t_total,
     )

@@ -1,0 +1,209 @@
+r"""What a fit will cost, before it starts: coefficients, rows, peak memory and time.
+
+The estimate counts the work of each stage and divides it by rates measured on this machine
+when the estimate is made:
+
+* **design rows** — the seconds per atom of :meth:`Basis.design_rows` on a few training
+  configurations (timed here, after one untimed call that compiles the kernels), times the
+  atoms of all configurations; the post-fit passes (errors on the training and test sets,
+  the active set) cost :data:`POST_FIT_PASSES` such passes without force rows, counted as
+  one each;
+* **QR folds** — ``2 n_rows K²`` flops (Householder QR of ``[T; block]``, ``dtpqrt``) plus
+  ``(2/3) K³`` per merge of two partition triangles, at :data:`QR_EFFICIENCY` of the
+  measured ``dgemm`` rate; ``"normal"`` assembly: ``n_rows K²`` (``dsyrk``) at the full rate;
+* **solve** — BLR/ridge on a QR summary: the two-stage bidiagonalization of ``R Γ⁻¹``,
+  ``(8/3) K³`` flops at :data:`BIDIAGONAL_EFFICIENCY` of the ``dgemm`` rate; on a Gram
+  summary the symmetric eigendecomposition, ``9 K³`` at the same efficiency;
+* **peak memory** — one ``(K+1)²`` float64 triangle per thread folding in parallel and one
+  for the merge, the row blocks, and the working copy of the solve.
+
+The efficiencies were measured on the machine of BENCHMARKS.md (see "Cost estimate" there):
+they are ratios to that machine's ``dgemm`` rate, so the estimate follows a slower or faster
+machine through the ``dgemm`` rate measured at run time. Expect it to be right within a
+factor of about 1.5; it is a plan, not a promise.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ace_ref.fit.assembly import Weights, default_block_rows
+from ace_ref.fit.data import Config
+from ace_ref.fit.reduction import plan_partitions, row_counts
+
+__all__ = [
+    "BIDIAGONAL_EFFICIENCY",
+    "POST_FIT_PASSES",
+    "QR_EFFICIENCY",
+    "FitCost",
+    "available_memory",
+    "estimate_fit_cost",
+    "measure_flop_rate",
+]
+
+QR_EFFICIENCY = 0.6
+"""Share of the ``dgemm`` rate the blocked Householder folds (``dtpqrt``) reach."""
+
+BIDIAGONAL_EFFICIENCY = 0.25
+"""Share of the ``dgemm`` rate the two-stage bidiagonalization (half of it matrix–vector
+work) and ``dsyevd`` reach."""
+
+POST_FIT_PASSES = 2.0
+"""Passes over the training configurations after the solve, in design-row equivalents:
+errors (energies and forces) and the active set (features)."""
+
+BASELINE_BYTES = 400 * 2**20
+"""Interpreter, NumPy, Numba kernels and the data set: what a fit holds besides its arrays."""
+
+
+def measure_flop_rate(n: int = 1024, repeats: int = 3) -> float:
+    """The best of ``repeats`` ``n × n`` ``dgemm`` rates (flop/s), with the BLAS threads as set."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n)), rng.random((n, n))
+    a @ b  # warm the BLAS
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best
+
+
+def available_memory() -> int | None:
+    """Bytes the system can give this process now (``MemAvailable``), or ``None`` if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+@dataclass
+class FitCost:
+    """The estimate of :func:`estimate_fit_cost`."""
+
+    n_coefficients: int
+    n_rows: int
+    n_configs: int
+    n_atoms: int
+    peak_bytes: int
+    seconds: dict[str, float]
+    flop_rate: float
+    threads: int
+    available_bytes: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_seconds(self) -> float:
+        return float(sum(self.seconds.values()))
+
+    @property
+    def fits_in_memory(self) -> bool:
+        return self.available_bytes is None or self.peak_bytes <= self.available_bytes
+
+    def format(self) -> str:
+        """Two lines for a user about to start the fit."""
+        stages = ", ".join(f"{k} {_duration(v)}" for k, v in self.seconds.items())
+        memory = f"{self.peak_bytes / 2**30:.1f} GiB"
+        if self.available_bytes is not None:
+            memory += f" of {self.available_bytes / 2**30:.1f} GiB available"
+        return (
+            f"fit plan: {self.n_coefficients} coefficients, {self.n_rows} rows from "
+            f"{self.n_configs} configurations ({self.n_atoms} atoms); peak memory about "
+            f"{memory}\n"
+            f"estimated time {_duration(self.total_seconds)} ({stages}) on {self.threads} "
+            f"thread{'s' if self.threads > 1 else ''} at the measured dgemm rate "
+            f"{self.flop_rate / 1e9:.0f} GFLOP/s"
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def estimate_fit_cost(
+    basis,
+    train: list[Config],
+    weights: Weights,
+    *,
+    assembly: str = "qr",
+    threads: int | None = None,
+    flop_rate: float | None = None,
+    sample: int = 2,
+    test_atoms: int = 0,
+) -> FitCost:
+    """Estimate what fitting ``basis`` to ``train`` will cost (see the module docstring).
+
+    Parameters
+    ----------
+    flop_rate
+        ``dgemm`` flop/s on all ``threads``; measured (:func:`measure_flop_rate`) if not given.
+    sample
+        Training configurations timed for the design-row rate (after one untimed call).
+    test_atoms
+        Atoms in the test sets (their errors are computed after the fit).
+    """
+    import numba
+
+    threads = numba.get_num_threads() if threads is None else int(threads)
+    K = len(basis)
+    rows = row_counts(train, weights)
+    n_rows = int(rows.sum())
+    n_atoms = sum(len(c.atoms) for c in train)
+    if flop_rate is None:
+        flop_rate = measure_flop_rate()
+    # design rows: seconds per atom on a few configurations of middle size
+    by_size = sorted(train, key=lambda c: len(c.atoms))
+    middle = len(by_size) // 2
+    timed = by_size[max(0, middle - sample // 2) :][:sample]
+    basis.design_rows(by_size[middle].atoms, where=by_size[middle].source)  # compiles
+    t0 = time.perf_counter()
+    for c in timed:
+        basis.design_rows(c.atoms, where=c.source)
+    timed_atoms = sum(len(c.atoms) for c in timed)
+    per_atom = (time.perf_counter() - t0) / max(timed_atoms, 1)
+    parallel = max(1, min(threads, plan_partitions(n_rows, K)))
+    seconds = {"design rows": per_atom * n_atoms / parallel}
+    single_rate = flop_rate / max(threads, 1)  # folds run single-threaded, in parallel lanes
+    if assembly == "qr":
+        partitions = plan_partitions(n_rows, K)
+        fold = 2.0 * n_rows * K**2 / (QR_EFFICIENCY * single_rate * parallel)
+        merge = (partitions - 1) * (2.0 / 3.0) * K**3 / (QR_EFFICIENCY * flop_rate)
+        seconds["QR folds"] = fold + merge
+        solve_flops = (8.0 / 3.0) * K**3
+    else:
+        seconds["Gram"] = n_rows * K**2 / (single_rate * parallel)
+        solve_flops = 9.0 * K**3
+    seconds["solve"] = solve_flops / (BIDIAGONAL_EFFICIENCY * flop_rate)
+    seconds["errors and active set"] = (
+        POST_FIT_PASSES * per_atom * (n_atoms + test_atoms) / max(threads, 1)
+    )
+    triangle = 8 * (K + 1) ** 2
+    block = 8 * default_block_rows(K) * (K + 1)
+    peak = BASELINE_BYTES + (parallel + 1) * (triangle + block)
+    peak = max(peak, BASELINE_BYTES + 2 * triangle)  # the solve: R and its scaled copy
+    return FitCost(
+        n_coefficients=K,
+        n_rows=n_rows,
+        n_configs=len(train),
+        n_atoms=n_atoms,
+        peak_bytes=int(peak),
+        seconds=seconds,
+        flop_rate=flop_rate,
+        threads=threads,
+        available_bytes=available_memory(),
+    )

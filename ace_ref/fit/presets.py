@@ -1,0 +1,99 @@
+"""The default basis size chosen from the data and the machine (``ace-ref fit --preset``).
+
+The default total degree :data:`ace_ref.defaults.MAX_DEGREE` was tuned on acetylacetone (three
+elements, 23 000 rows). Used as it is on a data set with four elements it gives three times
+the coefficients (32 936 for 3BPA), a 9 GB summary and a fit of tens of minutes. Here the
+degrees are scaled by one factor ``s ≤ PRESETS[preset]`` — the largest for which
+
+* ``K ≤ n_rows / ROWS_PER_COEFFICIENT`` (the data can determine the coefficients), and
+* the estimated peak memory ``≈ 3 · 8 K²`` stays below ``MEMORY_FRACTION`` of the free memory,
+
+found by bisection on ``s`` with :meth:`ace_ref.basis.ace.ACEBasis.size` (no tables built).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import NamedTuple
+
+from ace_ref import defaults
+from ace_ref.basis.ace import ACEBasis
+
+__all__ = ["DegreeChoice", "choose_degree"]
+
+
+class DegreeChoice(NamedTuple):
+    """The scaled degrees, their basis size and why they were chosen."""
+
+    max_degree: list[Fraction]
+    n_coefficients: int
+    scale: Fraction
+    reason: str
+
+
+def _scaled(scale: Fraction, order: int) -> list[Fraction]:
+    base = list(defaults.MAX_DEGREE)
+    if order != len(base):
+        raise ValueError(f"the default degrees are for order {len(base)}, not {order}")
+    return [Fraction(d) * scale for d in base]
+
+
+def choose_degree(
+    elements: list[str],
+    n_rows: int,
+    *,
+    preset: str = "default",
+    order: int = defaults.ORDER,
+    w_L=defaults.W_L,
+    available_bytes: int | None = None,
+    steps: int = 10,
+) -> DegreeChoice:
+    """The largest scaled default degree within the data and memory budgets.
+
+    Parameters
+    ----------
+    n_rows
+        Weighted rows of the training data (:func:`ace_ref.fit.reduction.row_counts`).
+    preset
+        A key of :data:`ace_ref.defaults.PRESETS` (the largest scale allowed).
+    available_bytes
+        Free memory; ``None``: no memory budget.
+    """
+    if preset not in defaults.PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(defaults.PRESETS)}")
+    top = defaults.PRESETS[preset]
+    budget = n_rows / defaults.ROWS_PER_COEFFICIENT
+    why = f"{n_rows} rows / {defaults.ROWS_PER_COEFFICIENT}"
+    if available_bytes is not None:
+        memory_k = math.sqrt(max(available_bytes * defaults.MEMORY_FRACTION, 0) / 24)
+        if memory_k < budget:
+            budget, why = memory_k, f"{float(defaults.MEMORY_FRACTION):.0%} of the free memory"
+
+    def size(scale: Fraction) -> int:
+        return ACEBasis.size(elements, order, max_degree=_scaled(scale, order), w_L=w_L)
+
+    k_top = size(top)
+    if k_top <= budget:
+        return DegreeChoice(_scaled(top, order), k_top, top, f"preset {preset!r}")
+    low, high = Fraction(1, 4), top
+    if size(low) > budget:
+        raise ValueError(
+            f"even the smallest default-shaped basis ({size(low)} coefficients) exceeds the "
+            f"budget of {budget:.0f} ({why}): give more data or choose the degrees yourself"
+        )
+    for _ in range(steps):
+        middle = (low + high) / 2
+        if size(middle) <= budget:
+            low = middle
+        else:
+            high = middle
+    scale = Fraction(math.floor(low * 100), 100)  # K grows with the scale: rounding down keeps it
+    k = size(scale)
+    return DegreeChoice(
+        _scaled(scale, order),
+        k,
+        scale,
+        f"preset {preset!r} scaled by {float(scale):.2f} to "
+        f"stay within {budget:.0f} coefficients ({why})",
+    )

@@ -1,0 +1,90 @@
+"""The plan printed before a fit (size, memory, time) and the data-scaled default degrees."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import ace_ref
+from ace_ref import ACEBasis, defaults
+from ace_ref.fit.assembly import Weights
+from ace_ref.fit.cost import estimate_fit_cost, measure_flop_rate
+from ace_ref.fit.data import read_configs, read_e0
+from ace_ref.fit.presets import choose_degree
+from ace_ref.fit.reduction import row_counts
+from tests.paths import ACAC
+
+
+@pytest.mark.parametrize(
+    ("elements", "order", "kwargs"),
+    [
+        (["Si"], 2, {"max_degree": [7, 6]}),
+        (["H", "O"], 3, {"max_degree": [6, 6, 5], "w_L": Fraction(3, 5)}),
+        (["H", "C", "O"], 2, {"max_n": [4, 3], "max_l": [0, 2]}),
+    ],
+)
+def test_size_without_tables_is_the_size(elements, order, kwargs, coupling_cache):
+    built = ACEBasis(elements, order, cache_dir=coupling_cache, **kwargs)
+    assert ACEBasis.size(elements, order, cache_dir=coupling_cache, **kwargs) == len(built)
+
+
+def test_float_degrees_are_read_as_the_simple_fraction_they_print_as():
+    # 0.8 · 9.2 is 7.359999999999999 in binary; read exactly, the scaled budget was 10¹⁵ wide
+    assert ACEBasis.size(["H"], 3, max_degree=[9.6, 9.6, 0.8 * 9.2]) == ACEBasis.size(
+        ["H"], 3, max_degree=[Fraction(48, 5), Fraction(48, 5), Fraction(184, 25)]
+    )
+
+
+def test_default_degree_scales_with_the_data():
+    elements = ["H", "C", "O"]
+    # acetylacetone: 500 configurations × 46 rows sit at the default
+    full = choose_degree(elements, 23000)
+    assert full.max_degree == list(defaults.MAX_DEGREE) and full.n_coefficients == 11469
+    # a fifth of the data: at most one coefficient per two rows, the largest such scale
+    small = choose_degree(elements, 4600)
+    assert small.n_coefficients <= 2300 and small.scale < 1
+    step_up = [d * (small.scale + Fraction(1, 100)) / small.scale for d in small.max_degree]
+    assert ACEBasis.size(elements, 3, max_degree=step_up) > 2300
+    assert "4600 rows / 2" in small.reason
+    # the fast preset is smaller, whatever the data
+    assert choose_degree(elements, 10**6, preset="fast").n_coefficients == 3681
+    # little memory caps it too: K ≤ sqrt(free/2 / 24)
+    capped = choose_degree(elements, 10**6, available_bytes=2 * 24 * 3000**2)
+    assert capped.n_coefficients <= 3000 and "free memory" in capped.reason
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        choose_degree(elements, 23000, preset="huge")
+    with pytest.raises(ValueError, match="smallest default-shaped basis"):
+        choose_degree(elements, 10)
+
+
+def test_fit_plan_counts_rows_and_refuses_what_does_not_fit_in_memory(coupling_cache):
+    train = read_configs(ACAC / "train_300K.xyz")[:12]
+    basis = ACEBasis(["H", "C", "O"], 2, max_degree=[6, 5], cache_dir=coupling_cache)
+    weights = Weights()
+    cost = estimate_fit_cost(basis, train, weights, flop_rate=1e10)
+    assert cost.n_coefficients == len(basis)
+    assert cost.n_rows == int(row_counts(train, weights).sum()) == 12 * (1 + 3 * 15)
+    assert cost.peak_bytes > 8 * len(basis) ** 2 and cost.total_seconds > 0
+    text = cost.format()
+    assert f"fit plan: {len(basis)} coefficients, {cost.n_rows} rows" in text
+    assert "10 GFLOP/s" in text
+    # the solve is K³ work: twice the coefficients, eight times the seconds at the same rate
+    big = ACEBasis(["H", "C", "O"], 2, max_degree=[9, 8], cache_dir=coupling_cache)
+    ratio = len(big) / len(basis)
+    assert estimate_fit_cost(big, train, weights, flop_rate=1e10).seconds["solve"] == (
+        pytest.approx(cost.seconds["solve"] * ratio**3)
+    )
+    plans = []
+    e0 = read_e0(ACAC / "isolated_atoms.xyz")
+    with pytest.raises(ValueError, match=r"needs about .* GiB .* more than the 0\.0 GiB"):
+        ace_ref.fit(train, basis, e0=e0, memory_limit=1000, on_plan=plans.append)
+    assert len(plans) == 1 and plans[0].n_coefficients == len(basis)
+    result = ace_ref.fit(train, basis, e0=e0, memory_limit=None)
+    assert result.cost is not None and "estimated" in result.summary()
+
+
+def test_flop_rate_is_measured():
+    rate = measure_flop_rate(n=256, repeats=2)
+    assert np.isfinite(rate) and 1e8 < rate < 1e13
