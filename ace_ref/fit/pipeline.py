@@ -71,7 +71,13 @@ class FitResult:
             f"configurations ({self.n_rows} rows) in {self.seconds_total:.1f} s "
             f"(assembly {self.seconds_assembly:.1f} s"
             + ("" if self.cost is None else f"; estimated {self.cost.total_seconds:.0f} s")
-            + f"); solver {self.solution.info}"
+            + ")"
+            + (
+                ""
+                if not self.timings
+                else " [" + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items()) + "]"
+            )
+            + f"; solver {self.solution.info}"
         )
 
 
@@ -247,6 +253,7 @@ def fit(
     )
     if on_plan is not None:
         on_plan(cost)
+    t_plan = time.perf_counter()
     limit = cost.available_bytes if memory_limit == "available" else memory_limit
     if limit is not None and cost.peak_bytes > limit:
         raise ValueError(
@@ -297,8 +304,10 @@ def fit(
         committee_size=committee_size if solver == "blr" else 0,
         seed=seed,
     )
+    t_solve = time.perf_counter()
     uncertainty = training_uncertainty(basis, train, solution, active_set_size)
-    t_total = time.perf_counter() - t0
+    t_uncertainty = time.perf_counter()
+    t_total = t_uncertainty - t0
     meta = {
         "solver": solution.info,
         "n_train_configs": len(train),
@@ -320,7 +329,15 @@ def fit(
     errors = compute_errors(model, train, "train")
     for label, configs in test_sets.items():
         errors = errors | compute_errors(model, configs, label)
+    timings = {
+        "reading and plan": t_plan - t0,
+        "assembly": t0 + t_assembly - t_plan,
+        "solve": t_solve - t0 - t_assembly,
+        "coverage and active set": t_uncertainty - t_solve,
+        "errors": time.perf_counter() - t_uncertainty,
+    }
     return FitResult(
+        timings=timings,
         model=model,
         errors=errors,
         solution=solution,
