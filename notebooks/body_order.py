@@ -27,7 +27,18 @@
 # A nonlinear model (EMT, MACE with its nonlinear readout, a neural network) has no such
 # cut: $|V_M|$ decays, but does not vanish. Measuring the spectrum $|V_M|$ against $M$ tells the
 # effective body order of **any** ASE calculator: `ace_ref.verify.body_order`.
-# Theory: [body order](../theory/body-order.md).
+# Theory: [body order](../theory/body-order.md); symbols: [notation](../theory/notation.md)
+# ($n_{\rm body}$ is the body order, $M$ the size of a sub-cluster).
+#
+# **Learning objectives.** After this notebook you can
+#
+# 1. write the many-body expansion of a cluster energy and compute its terms $V_M$ by Möbius
+#    inversion;
+# 2. predict the body order $n_{\rm body} = \nu + 1$ of a linear ACE model and of simple
+#    nonlinear modifications of it;
+# 3. measure the spectrum $\max|V_M|$ of any ASE calculator and tell an exact cut (round-off
+#    above it) from a decay;
+# 4. say what the one-body terms $V_1$ contain.
 
 # %%
 import os
@@ -37,7 +48,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
+from ase.calculators.lj import LennardJones
 
 from ace_ref import ACEBasis
 from ace_ref.fit.assembly import Weights, assemble
@@ -153,3 +166,66 @@ ax.set_title("Many-body expansion of a 10-atom cluster")
 ax.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(IMG / "body_order_spectrum.png", dpi=110)
+
+# %% [markdown]
+# ## Exercises: predict, then run
+#
+# **1.** ASE's `LennardJones()` is a sum over pairs. What apparent body order does
+# `body_order` report for it on the same 10-atom cluster?
+#
+# ??? note "Answer"
+#     2: $E(S) = \sum_{i<j} \phi(r_{ij})$, so $V_2(\{i, j\}) = \phi(r_{ij})$, $V_1 = 0$ (an
+#     isolated atom has no energy) and every $V_M$ with $M \ge 3$ is round-off. Checked
+#     below.
+#
+# **2.** A nonlinear readout: take the $\nu = 2$ model and use the *square* of each site
+# energy, $E = \sum_i \big(E_i - E_0(z_i)\big)^2$. What body order do you predict?
+#
+# ??? note "Answer"
+#     5. The site energy $E_i - E_0(z_i)$ is a polynomial of degree $\nu = 2$ in the atomic
+#     base $A_i$, whose entries are sums over single neighbours; its square has degree 4,
+#     i.e. products of at most four neighbour terms with the centre: $n_{\rm body} = 4 + 1$.
+#     A polynomial readout of degree $p$ multiplies the degree by $p$; a general nonlinear
+#     function (EMT's embedding, an MLP readout) is no polynomial, hence no cut. The cell
+#     below measures it with a small ASE calculator.
+#
+# **3.** What is $\max_i |V_1(\{i\})|$ for the linear models, before looking at the
+# spectrum?
+#
+# ??? note "Answer"
+#     The largest $|E_0(z)|$ among the elements of the cluster: an isolated atom has no
+#     neighbours, so $A = 0$, every basis function vanishes and the model returns $E_0(z)$.
+#     The one-body terms carry the isolated-atom energies, which is why the spectrum is
+#     divided by an energy scale of thousands of eV. Checked below against `e0`.
+
+
+# %%
+# the answers, checked
+class SquaredSiteEnergy(Calculator):
+    """E = Σ_i (E_i − E0(z_i))² for a linear ACE model: a nonlinear readout."""
+
+    implemented_properties = ["energy"]
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        site = self.model.predict(self.atoms)["energies"]
+        e0_site = np.array([self.model.e0[z] for z in self.atoms.get_chemical_symbols()])
+        self.results = {"energy": float(np.sum((site - e0_site) ** 2))}
+
+
+exercises = {
+    "Lennard-Jones": (body_order(LennardJones(), cluster, progress=False), 2),
+    "(ν = 2 site energy)²": (body_order(SquaredSiteEnergy(models[2]), cluster, progress=False), 5),
+}
+for name, (spec, expected) in exercises.items():
+    print(f"{name:<22} apparent body order {spec.apparent_body_order()}")
+    assert spec.apparent_body_order() == expected
+largest_e0 = max(abs(e0[z]) for z in cluster.get_chemical_symbols())
+for nu in models:
+    V1 = spectra[f"linear ACE, ν = {nu}"].max_abs[0]
+    print(f"ν = {nu}: max |V_1| = {V1:.6f} eV, largest |E0| in the cluster {largest_e0:.6f} eV")
+    assert abs(V1 - largest_e0) < 1e-9 * largest_e0

@@ -23,7 +23,17 @@
 # 3. checks it against an `ace_ref` basis, whose size is the character count by
 #    construction, by the numerical rank of its features on random environments.
 #
-# Theory: [coupling coefficients and their exactness](../theory/coupling.md).
+# Theory: [coupling coefficients and their exactness](../theory/coupling.md); symbols:
+# [notation](../theory/notation.md).
+#
+# **Learning objectives.** After this notebook you can
+#
+# 1. count the invariants of a product of irreps (identical factors included) from characters,
+#    by hand for small cases and with `o3_multiplicity`;
+# 2. explain the two reasons why tensor-product paths over-count (the order of the factors,
+#    and different intermediate $L$ for identical factors);
+# 3. certify the size of a basis by the numerical rank of its feature matrix $X$, and say
+#    why that needs many more environments than functions.
 
 # %%
 import itertools
@@ -68,9 +78,11 @@ print("invariants: w(0) - w(1) =", w[4] - w[5], "  (|a|^4, nothing else)")
 
 # %%
 def weyl_invariants(weights):
-    K = (len(weights) - 1) // 2
+    M_top = (len(weights) - 1) // 2  # weights M = -M_top..M_top
     theta = np.linspace(0, np.pi, 20001)
-    chi = sum(wM * np.cos(M * theta) for M, wM in zip(range(-K, K + 1), weights, strict=True))
+    chi = sum(
+        wM * np.cos(M * theta) for M, wM in zip(range(-M_top, M_top + 1), weights, strict=True)
+    )
     f = chi * np.sin(theta / 2) ** 2
     integral = np.sum((f[1:] + f[:-1]) / 2) * (theta[1] - theta[0])
     return 2 / np.pi * integral
@@ -264,3 +276,49 @@ ax.set_title("Si, max_n [4,3,3,2], max_l [0,3,3,2]")
 ax.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(IMG / "counting_by_order.png", dpi=110)
+
+# %% [markdown]
+# ## Exercises: predict, then run
+#
+# **1.** How many O(3) invariants are there in $\mathrm{Sym}^3 V_1$ (a cubic polynomial in
+# one vector) and in $\mathrm{Sym}^3 V_2$ (cubic in one $l = 2$ block)? Predict, then run
+# `o3_multiplicity([(l, 3)], 0, +1)`.
+#
+# ??? note "Answer"
+#     None for $l = 1$: an odd number of vector factors is odd under reflection, and
+#     even for SO(3) alone $\mathrm{Sym}^3 V_1 = V_3 \oplus V_1$ holds no $V_0$. One for
+#     $l = 2$: the $l = 2$ block is a symmetric traceless matrix $S$, and $\operatorname{tr} S^3$
+#     is its cubic invariant. The weights tell the same: $w(0) - w(1)$ of
+#     `symmetric_power_weights(l, 3)`.
+#
+# **2.** Two copies each of two different vectors, $\mathbf a\,\mathbf a\,\mathbf b\,\mathbf b$:
+# between "four identical" (one invariant) and "four distinct" (three), how many?
+#
+# ??? note "Answer"
+#     Two: $|\mathbf a|^2 |\mathbf b|^2$ and $(\mathbf a \cdot \mathbf b)^2$.
+#     `o3_multiplicity([(1, 2), (1, 2)], 0, +1)`.
+#
+# **3.** In section 3, predict the row $\nu = 2$ (`max_n` 3, `max_l` 3) before reading the
+# table: ordered paths, sorted paths, independent functions.
+#
+# ??? note "Answer"
+#     A pair couples to $L = 0$ only if $l_1 = l_2$, along one path. With 3 radial functions
+#     and $l = 0, \dots, 3$: ordered pairs $4 \cdot 3^2 = 36$, sorted pairs
+#     $4 \cdot \binom{4}{2} = 24$, and all 24 are independent, the products
+#     $\sum_m A_{nlm} A_{n'lm}$ with $n \le n'$. At $\nu = 2$ sorting removes all the
+#     redundancy. It does at $\nu = 3$ as well (three factors reach $L = 0$ along one path
+#     only, $L_2 = l_3$; the table shows equal counts). From $\nu = 4$ on several $L_2$ lead
+#     to $L = 0$, and for identical factors they are dependent: sorted paths exceed the
+#     character count.
+
+# %%
+# the answers, checked
+for l, expected_count in [(1, 0), (2, 1)]:
+    w3 = symmetric_power_weights(l, 3)
+    centre = (len(w3) - 1) // 2
+    assert o3_multiplicity([(l, 3)], 0, +1) == expected_count
+    assert w3[centre] - w3[centre + 1] == (1 if l == 2 else 0)  # SO(3), parity aside
+assert o3_multiplicity([(1, 2), (1, 2)], 0, +1) == 2
+print("ν = 2 row:", rows[1])
+assert rows[1] == (2, 4 * 3**2, 4 * 6, 24, 24)
+assert rows[2][2] == rows[2][3] and rows[3][2] > rows[3][3]  # redundancy from ν = 4 on

@@ -27,7 +27,20 @@
 # 6. invariance of $B$ (and equivariance of the $L = 1$ features) under rotations,
 #    reflections and permutations of the neighbours.
 #
-# The theory is on the [ACE page](../theory/ace.md) of the documentation.
+# The theory is on the [ACE page](../theory/ace.md) of the documentation; symbols follow the
+# [notation page](../theory/notation.md).
+#
+# **Learning objectives.** After this notebook you can
+#
+# 1. compute the atomic base $A_{i,znlm}$ of one atom from its neighbour vectors by hand, and
+#    say why its cost grows with the number of neighbours while the number of invariants
+#    does not;
+# 2. evaluate the invariants $B_{i,k} = \sum_{\mathbf v} C_{k\mathbf v} AA_{i,\mathbf v}$ from
+#    the sorted products and the sparse coupling matrix;
+# 3. derive a coupling coefficient exactly (Clebsch–Gordan chain, then the real basis) and
+#    predict the parity of a block from $\sum_t l_t$;
+# 4. check invariance of $B$ and equivariance of the $L = 1$ features under rotations,
+#    reflections and permutations.
 
 # %%
 import os
@@ -302,3 +315,54 @@ perm = rng.permutation(len(atoms))
 dP = np.abs(basis.features(atoms[perm]) - B_all[perm]).max()
 print("max |B(permuted) - permuted B| =", dP)
 assert dP < 1e-12 * np.abs(B_all).max()
+
+# %% [markdown]
+# ## Exercises: predict, then run
+#
+# **1.** Keep only one neighbour (`neighbours = neighbours[:1]`) and rebuild `A_hand`. The
+# $\nu = 2$ invariant of two identical $l = 1$ factors is $-\frac{1}{\sqrt 3}\sum_m A_{1m}^2$
+# (section 5). Does it depend on the *direction* of that neighbour?
+#
+# ??? note "Answer"
+#     No. With one neighbour $A_{znlm} = R_n(r)\,Y_{lm}(\hat{\mathbf r})$, and the addition
+#     theorem gives $\sum_m Y_{lm}(\hat{\mathbf r})^2 = (2l + 1)/4\pi$ for every direction,
+#     so the invariant is $-\frac{1}{\sqrt 3} R_n(r)^2 \cdot \frac{3}{4\pi}$, a function
+#     of the distance only. Angles need two neighbours: the cross terms
+#     $\sum_m Y_{lm}(\hat{\mathbf r}_{ij}) Y_{lm}(\hat{\mathbf r}_{ik})$ are Legendre
+#     polynomials of the angle between them. The cell below checks the constant for
+#     $l = 1, 2$ on random directions.
+#
+# **2.** Before running `show_block((2, 2), (2,))`: what are the coupling coefficients of two
+# identical $l = 2$ factors, by analogy with the $l = 1$ case?
+#
+# ??? note "Answer"
+#     $(-1)^l/\sqrt{2l + 1}$ on every diagonal $m$ pair: $-1/\sqrt 3$ for $l = 1$ and
+#     $+1/\sqrt 5 \approx 0.4472$ for $l = 2$, the Clebsch–Gordan coefficient
+#     $\langle l\,m, l\,{-m} | 0\,0\rangle = (-1)^{l-m}/\sqrt{2l+1}$ carried into the real
+#     basis. The invariant is proportional to $\sum_m A_{2m}^2$, the squared length of the
+#     $l = 2$ block. Checked below.
+#
+# **3.** Three *distinct* factors with $l = (1, 2, 2)$, and with $l = (2, 2, 2)$: how many
+# O(3) invariants and how many pseudo-scalars does each have? Predict, then use
+# `coupled_block(ls, (1, 1, 1), L=0, parity=±1).n_functions`.
+#
+# ??? note "Answer"
+#     Each has a single chain path ($L_2 = l_3 = 2$), so one function, and its parity under
+#     reflection is $(-1)^{\sum_t l_t}$. For $(1, 2, 2)$ the sum is 5: no invariant, one
+#     pseudo-scalar (like the triple product of section 5). For $(2, 2, 2)$ the sum is 6:
+#     one invariant, no pseudo-scalar.
+
+# %%
+# the answers, checked
+directions = rng.normal(size=(20, 3))
+Y = real_spherical_harmonics(directions / np.linalg.norm(directions, axis=1)[:, None], 2)
+for l in (1, 2):
+    np.testing.assert_allclose(
+        (Y[:, l**2 : (l + 1) ** 2] ** 2).sum(axis=1), (2 * l + 1) / (4 * np.pi), atol=1e-14
+    )
+block22 = show_block((2, 2), (2,))
+np.testing.assert_allclose(block22.coeffs[0, :, 0], 1 / np.sqrt(5), atol=1e-15)
+for ls, (n_even, n_odd) in {(1, 2, 2): (0, 1), (2, 2, 2): (1, 0)}.items():
+    counts = [coupled_block(ls, (1, 1, 1), L=0, parity=p).n_functions for p in (1, -1)]
+    print(f"l = {ls}: {counts[0]} invariant(s), {counts[1]} pseudo-scalar(s)")
+    assert counts == [n_even, n_odd]

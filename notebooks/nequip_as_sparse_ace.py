@@ -44,6 +44,7 @@
 # layers](../guide/sparsify.md).
 
 # %%
+import functools
 import itertools
 import os
 import time
@@ -100,6 +101,7 @@ t_start = time.perf_counter()
 
 
 # %%
+@functools.lru_cache
 def real_cg(l1, l2, L):
     """Real-basis CG tensor C[m1, m2, M] (real or imaginary part, whichever is non-zero)."""
     C = np.einsum(

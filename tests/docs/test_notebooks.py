@@ -94,3 +94,17 @@ def test_notebook_is_a_jupytext_notebook(path):
     assert kinds[0] == "markdown" and nb.cells[0].source.startswith("# "), path.name
     assert "code" in kinds and kinds.count("markdown") >= 3, path.name
     assert nb.metadata.get("jupytext", {}).get("formats") == "py:percent", path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_states_objectives_and_exercises(path):
+    """Learning objectives at the top; two or three "predict, then run" exercises at the end,
+    each followed by its answer in a folded block (pymdownx.details: ``??? note "Answer"``)."""
+    text = path.read_text()
+    head, _, exercises = text.partition("# ## Exercises: predict, then run\n")
+    assert exercises, f"{path.name}: no exercise section"
+    assert "**Learning objectives.**" in head, f"{path.name}: no learning objectives"
+    questions = re.findall(r"^# \*\*(\d)\.\*\* ", exercises, flags=re.M)
+    assert questions in (["1", "2"], ["1", "2", "3"]), (path.name, questions)
+    answers = re.findall(r'^# \?\?\? note "Answer"\n((?:#     .*\n)+)', exercises, flags=re.M)
+    assert len(answers) == len(questions), f"{path.name}: every exercise needs a folded answer"
