@@ -336,11 +336,15 @@ print(f"run time {time.perf_counter() - t_start:.0f} s")
 # ## Exercises: predict, then run
 #
 # **1.** Two linear layers with $\nu_1 = 2$ and $\nu_2 = 2$: what body order do you predict?
-# Add `(2, 2)` to the list in section 3 (use a cluster of `cut + 1` atoms to keep it fast).
+# Add `(2, 2)` to the list in section 3 (use a cluster of `cut + 1` atoms to keep it fast),
+# once with the loop's `max_degree=[4, 4]` for layer 2 and once with `[6, 6]`.
 #
 # ??? note "Answer"
-#     $1 + 2\,(2 + 1) = 7$. The measured spectrum is non-zero up to $M = 7$ and at
-#     round-off for $M = 8$ (`b.body_order()` says 7 as well).
+#     $1 + 2\,(2 + 1) = 7$, and `b.body_order()` says 7 for both. The measured spectrum
+#     agrees only for `[6, 6]` (non-zero up to $M = 7$, round-off at $M = 8$). With
+#     `[4, 4]` it stops at $M = 5$: the total-degree bound of layer 2 removes the products
+#     that reach the farthest atoms. $1 + \nu_2(\nu_1 + 1)$ is a bound, reached only by a
+#     truncation that keeps the highest products. Checked in the last cell.
 #
 # **2.** In section 2, move atom 2 only along the line (the $x$ axis). Does the two-layer
 # feature of atom 0 still change? And with `max_l=0` for layer 2?
@@ -358,3 +362,19 @@ print(f"run time {time.perf_counter() - t_start:.0f} s")
 #     $n_{\max}^\nu$ coefficient tensors, but fewer suffice: the factors commute, so only
 #     symmetrised tensors matter, and the measured rank reaches the full block at the $U$
 #     printed above.
+
+# %%
+# the answers, checked
+for degree, measured in [(4, 5), (6, 7)]:
+    l1 = ACEBasis(["H"], order=2, max_n=[2, 2], max_l=[0, 1], r_cut=4.0)
+    b = TwoLayerBasis(l1, lmax_hidden=1, max_n=2, order=2, max_degree=[degree, degree])
+    model = TwoLayerModel(b, rng.normal(size=len(b)))
+    cluster = random_cluster("H8", box=1.9, min_distance=0.6)
+    spectrum = body_order(model.calculator(), cluster, progress=False)
+    print(
+        f"ν1 = ν2 = 2, max_degree [{degree}, {degree}]: basis says {b.body_order()}, "
+        f"measured {spectrum.apparent_body_order()} on 8 atoms"
+    )
+    assert b.body_order() == 1 + 2 * (2 + 1) == 7
+    assert spectrum.apparent_body_order() == measured
+assert NMAX**NU == 27 and U_enough < NMAX**NU
