@@ -134,6 +134,13 @@ class RepulsiveCore:
         np.add.at(forces, j, -grad)
         return energies, forces, rv.T @ grad
 
+    def pair_energy(self, r: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """``V(r)`` (eV) and ``dV/dr`` (eV/Å) of the pair of species indices ``a``, ``b``."""
+        r = np.asarray(r, dtype=float)
+        e, de = zbl(r, self._Z[a], self._Z[b])
+        s, ds = _switch(r, self.inner[a, b], self.outer[a, b])
+        return e * s, de * s + e * ds
+
     def to_dict(self) -> dict:
         return {
             "kind": "zbl",

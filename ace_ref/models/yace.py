@@ -127,6 +127,9 @@ class YaceExport:
     n_ms_combs: dict[str, int]
     pair_style: str
     pair_coeff: str
+    """One line, or several (newline-separated) when a core table is overlaid."""
+    core_table: Path | None = None
+    """The model's repulsive core as a LAMMPS table (:mod:`ace_ref.models.lammps_table`)."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -522,6 +525,18 @@ def export_yace(
             f"writing {path}: {len(data)} bytes ({len(data) / 1e6:.3f} MB); C̃ functions "
             f"(m-combinations) per central element: {counts}"
         )
+    core = getattr(model, "core", None)
+    table = None
+    if core is not None:
+        from ace_ref.models.lammps_table import core_table_commands, write_core_table
+
+        table = path.with_suffix(".core.table")
+        types = list(model.basis.elements if type_elements is None else type_elements)
+        pair_style, coeffs = core_table_commands(core, path, table, types, evaluator)
+        pair_coeff = "\n".join(coeffs)
+        write_core_table(core, table)
+        if report is not None:
+            report(f"wrote the repulsive core (ZBL) as the LAMMPS table {table}")
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
-    return YaceExport(path, len(data), n_functions, n_ms, pair_style, pair_coeff)
+    return YaceExport(path, len(data), n_functions, n_ms, pair_style, pair_coeff, table)

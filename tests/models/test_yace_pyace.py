@@ -133,3 +133,33 @@ def test_sparsified_single_layer_models_export_exactly(tmp_path, options):
         a.rattle(0.05, seed=k)
     r = pyace_agreement(model, path, structures)
     assert r["energy"] < 1e-8 and r["forces"] < 1e-8
+
+
+def test_model_fitted_by_the_pipeline_with_core_exports(tmp_path):
+    """A model of ``ace_ref.fit`` with every default but the radial basis (data-driven pair
+    cutoffs, ZBL core, committee, active set): the ACE part goes to ``.yace`` (pyace agrees to
+    1e-8 with the core added), the core to a LAMMPS table, overlaid by the printed lines."""
+    import ace_ref
+    from ace_ref.fit.data import pair_cutoffs_from_data
+
+    train = read_configs(ACAC / "train_300K.xyz")[:30]
+    elements = ["H", "C", "O"]
+    cutoffs = pair_cutoffs_from_data(train, elements, 4.5)
+    basis = ACEBasis(elements, 3, max_degree=[6, 6, 5], r_cut=cutoffs, radial="ace1")
+    model = ace_ref.fit(train, basis, e0=ACAC / "isolated_atoms.xyz").model
+    assert model.core is not None
+    out = model.export_yace(tmp_path / "m.yace", report=None)
+    assert out.core_table == tmp_path / "m.core.table" and out.core_table.exists()
+    assert out.pair_style == "pair_style hybrid/overlay pace recursive table spline 20000"
+    assert out.pair_coeff.splitlines()[0] == f"pair_coeff * * pace {out.path} H C O"
+    # test structures, and one squeezed so that an O–H pair sits inside the core's range
+    structures = [c.atoms for c in read_configs(ACAC / "test_MD_300K.xyz")[:4]]
+    squeezed = structures[0].copy()
+    o, h = 3, 11  # an O and its enol H in these files
+    assert squeezed.get_chemical_symbols()[o] == "O" and squeezed.get_chemical_symbols()[h] == "H"
+    bond = squeezed.positions[h] - squeezed.positions[o]
+    r_core = 0.5 * (model.core.inner[0, 2] + model.core.outer[0, 2])
+    squeezed.positions[h] = squeezed.positions[o] + bond / np.linalg.norm(bond) * r_core
+    core_energy = model.core.energy_forces(model.basis.pairs(squeezed), len(squeezed))[0].sum()
+    assert core_energy > 0.1  # the core is active there
+    _check(pyace_agreement(model, out.path, [*structures, squeezed]))
