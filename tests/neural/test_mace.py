@@ -127,3 +127,23 @@ def test_calculator_reports_its_cutoff(mace_one_layer, test_structures):
     p.calc = m.calc = calc
     fd = -(p.get_potential_energy() - m.get_potential_energy()) / (2 * h)
     assert F[2, 1] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+def test_verify_body_order_claims_on_mace(mace_one_layer, test_structures):
+    """One layer (ν = 3) has body order 4 exactly under the float64 threshold; two layers
+    do not (message passing and a nonlinear readout)."""
+    from ace_ref import verify as V
+
+    cluster = test_structures[1][:6]
+    one = V.body_order(am.MACEModelCalculator(mace_one_layer), cluster, progress=False)
+    assert one.apparent_body_order() == 4 and one.check(4).passed
+    assert not one.check(3).passed
+    two = make_mace(correlation=3, interactions=2, seed=1)
+    spec = V.body_order(am.MACEModelCalculator(two), cluster, progress=False)
+    assert spec.apparent_body_order() > 4 and not spec.check(4).passed
+    rows = V.verify_report(
+        am.MACEModelCalculator(mace_one_layer), cluster, expected_body_order=4, n_trials=1,
+    )  # fmt: skip
+    assert all(r.passed for r in rows), V.format_report(rows)
+    smooth = [r for r in rows if r.check == "smoothness"]
+    assert smooth and all(r.details["r_cut"] == 4.0 for r in smooth)
