@@ -298,8 +298,9 @@ fig.savefig(IMG / "acac_dihedral.png", dpi=110)
 #
 # ??? note "Answer"
 #     Lower: the minimiser starts from the rigid geometry and only goes downhill, and the
-#     dihedral stays fixed. A rigid scan therefore overestimates barriers; a relaxed scan is
-#     what one compares with experiment. The cell below prints both energies.
+#     dihedral stays fixed. A rigid scan therefore overestimates the energy along the path
+#     (and usually the barrier); a relaxed scan is what one compares with experiment. The
+#     cell below prints both energies.
 
 # %%
 # the answers, checked

@@ -319,9 +319,10 @@ assert dP < 1e-12 * np.abs(B_all).max()
 # %% [markdown]
 # ## Exercises: predict, then run
 #
-# **1.** Keep only one neighbour (`neighbours = neighbours[:1]`) and rebuild `A_hand`. The
-# $\nu = 2$ invariant of two identical $l = 1$ factors is $-\frac{1}{\sqrt 3}\sum_m A_{1m}^2$
-# (section 5). Does it depend on the *direction* of that neighbour?
+# **1.** Keep only one neighbour (`neighbours, R_ij = neighbours[:1], R_ij[:1]`) and rebuild
+# `A_hand`. The $\nu = 2$ invariant of two identical $l = 1$ factors is
+# $-\frac{1}{\sqrt 3}\sum_m A_{1m}^2$ (section 5). Does it depend on the *direction* of that
+# neighbour?
 #
 # ??? note "Answer"
 #     No. With one neighbour $A_{znlm} = R_n(r)\,Y_{lm}(\hat{\mathbf r})$, and the addition
