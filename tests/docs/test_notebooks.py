@@ -1,11 +1,11 @@
 """The teaching notebooks run, and their documentation pages are rendered from the current code.
 
 Every ``notebooks/*.py`` (jupytext percent format) is executed as a script in a subprocess,
-in a temporary working directory, with ``MPLBACKEND=Agg`` and its figures sent to a temporary
-``ACE_REF_DOCS_IMG``. The notebooks assert on what they compute (invariance to round-off,
-counts equal to the character formula, energy conservation, body order), so a failing
-assertion fails the test. Each page ``docs/notebooks/<name>.md`` must have been rendered from
-the notebook as it is now (``python docs/render_notebooks.py``).
+in a temporary working directory, with ``MPLBACKEND=Agg``, one BLAS thread, and its figures
+sent to a temporary ``ACE_REF_DOCS_IMG``. The notebooks assert on what they compute
+(invariance to round-off, counts equal to the character formula, energy conservation, body
+order), so a failing assertion fails the test. Each page ``docs/notebooks/<name>.md`` must
+have been rendered from the notebook as it is now (``python docs/render_notebooks.py``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ def test_notebook_runs(path, tmp_path, coupling_cache):
     env = dict(os.environ)
     env.update(
         MPLBACKEND="Agg",
+        # one BLAS/OpenMP thread: on a loaded machine OpenBLAS's threads spin-wait for each
+        # other (nequip_as_sparse_ace: 103 s wall and 103 s CPU with the default threads,
+        # 39 s wall and 26 s CPU with one, at the same load of about 4 on 2 cores)
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
         ACE_REF_DOCS_IMG=str(img),
         ACE_REF_CACHE=str(coupling_cache),
         # the notebooks import the same ace_ref as this test process
