@@ -14,9 +14,9 @@ __all__ = ["check_smoothness"]
 
 # ---------------------------------------------------------------------- smoothness
 def _declared_cutoff(obj) -> float | None:
-    """A cutoff an object states as an attribute ``cutoff``, ``r_cut``, ``r_max`` or ``rc``
+    """A cutoff an object states as an attribute ``cutoff``, ``r_cut`` or ``r_max``
     (a number or a one-element array/tensor), else ``None``."""
-    for name in ("cutoff", "r_cut", "r_max", "rc"):
+    for name in ("cutoff", "r_cut", "r_max"):
         value = getattr(obj, name, None)
         try:
             value = float(np.asarray(value.detach() if hasattr(value, "detach") else value))
@@ -29,7 +29,7 @@ def _declared_cutoff(obj) -> float | None:
 
 def _known_cutoff(calc, a: str, b: str) -> float | None:
     """Pair cutoff the calculator declares: our models, ASE LennardJones, or any calculator
-    (or its ``model``) with a ``cutoff``/``r_cut``/``r_max``/``rc`` attribute (e.g.
+    (or its ``model``) with a ``cutoff``/``r_cut``/``r_max`` attribute (e.g.
     :class:`ace_ref.neural.mace.MACEModelCalculator`, mace-torch's ``MACECalculator``); else
     ``None``."""
     model = getattr(calc, "model", None)

@@ -105,6 +105,10 @@ def test_cutoff_is_taken_from_the_calculator():
     assert _known_cutoff(Declares(), "H", "H") == 4.25
     assert _known_cutoff(Wraps(), "H", "H") == 3.5
     assert _known_cutoff(object(), "H", "H") is None
+    from ase.calculators.emt import EMT
+
+    # EMT's attribute rc is not where its energy ends (it truncates at rc + 0.5 Å): not read
+    assert _known_cutoff(EMT(), "Cu", "Cu") is None
 
 
 @pytest.mark.parametrize("bad", ["-1", "x"])
