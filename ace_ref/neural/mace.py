@@ -49,7 +49,7 @@ span statement holds *given MACE's radials*).
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 
@@ -254,49 +254,100 @@ def _batch(model, atoms: Atoms) -> dict:
     return next(iter(loader)).to_dict()
 
 
+@contextlib.contextmanager
 def _only_order(model, nu: int):
-    """A copy of the model whose first product block keeps only the correlation-``nu`` term.
+    """Within the block, the model's first product block keeps only its correlation-``nu``
+    term; the weights are restored on exit (``nu=None``: unchanged).
 
     mace-torch's ``Contraction`` holds ``weights_max`` for ``ν = correlation`` and
-    ``weights[i]`` for ``ν = correlation − 1 − i``; the output is linear in them.
+    ``weights[i]`` for ``ν = correlation − 1 − i``; the output is linear in them. The model is
+    changed in place and restored rather than copied (``copy.deepcopy`` fails on the
+    ``EmptyParam`` of a multi-layer model's later blocks).
     """
+    if nu is None:
+        yield model
+        return
     torch = _torch()
-    model = copy.deepcopy(model)
     corr = _correlation(model)
     if not 1 <= nu <= corr:
         raise ValueError(f"nu must be in 1..{corr}, got {nu}")
+    saved = []
     with torch.no_grad():
         for c in model.products[0].symmetric_contractions.contractions:
-            if nu != corr:
-                c.weights_max.zero_()
-            for i, w in enumerate(c.weights):
-                if corr - 1 - i != nu:
+            for order, w in [(corr, c.weights_max)] + [
+                (corr - 1 - i, w) for i, w in enumerate(c.weights)
+            ]:
+                if order != nu:
+                    saved.append((w, w.detach().clone()))
                     w.zero_()
-    return model
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for w, value in saved:
+                w.copy_(value)
 
 
-def mace_node_features(model, atoms: Atoms, nu: int | None = None) -> np.ndarray:
-    """Invariant (``0e``) part of the first layer's node features, shape ``(n_atoms, K_out)``.
+def mace_node_features(
+    model, atoms: Atoms, nu: int | None = None, irrep: str = "0e", convention: str = "ace_ref"
+) -> np.ndarray:
+    r"""One irrep block of the first layer's node features.
 
     ``nu=None``: the layer's node features ``h^{(1)}`` (after the product block's linear map
     and, for a residual first block, its species-dependent self-connection). ``nu = ν``: the
     symmetric contraction's correlation-``ν`` term alone (before that linear map).
+
+    ``irrep`` names an irrep of the layer's output in e3nn's notation (``"0e"``, ``"1o"``,
+    ``"1e"``, ``"2e"`` …; the layer's output irreps are the model's ``hidden_irreps``, except
+    for a one-layer model, whose only layer keeps its scalars). ``"0e"`` returns shape
+    ``(n_atoms, K_out)``; ``L > 0`` returns ``(n_atoms, mul, 2L + 1)`` with the components
+    along the last axis in the convention named by ``convention``:
+
+    * ``"ace_ref"`` (default): ace_ref's real-harmonic order (``m = −L … L``, so for ``L = 1``
+      the components ``(y, z, x)``), the last axis transforming with ace_ref's ``D^L(Q)``
+      like :meth:`ace_ref.basis.ace.ACEBasis.features` — converted from e3nn's order by
+      :func:`~ace_ref.one_particle.spherical.from_e3nn` (for ``L = 1`` the permutation
+      ``e3nn[..., [1, 2, 0]]``: e3nn's ``1o`` is ``(x, y, z)``; no sign);
+    * ``"e3nn"``: as the model stores them.
     """
     torch = _torch()
+    from e3nn import o3
+
+    from ace_ref.one_particle.spherical import from_e3nn
+
     _check_model(model)
-    use = model if nu is None else _only_order(model, nu)
-    captured = {}
-    prod = use.products[0]
-    target = prod if nu is None else prod.symmetric_contractions
-    handle = target.register_forward_hook(lambda mod, inp, out: captured.setdefault("x", out))
-    try:
-        use(_batch(use, atoms), compute_force=False)
-    finally:
-        handle.remove()
-    x = captured["x"].detach()
+    if convention not in ("ace_ref", "e3nn"):
+        raise ValueError(f"convention must be 'ace_ref' or 'e3nn', got {convention!r}")
+    target_ir = o3.Irrep(irrep)
+    prod = model.products[0]
     irreps = prod.linear.irreps_out
-    cols = [x[:, sl] for (mul, ir), sl in zip(irreps, irreps.slices(), strict=True) if ir.l == 0]
-    return torch.cat(cols, dim=1).numpy().copy()
+    if not any(ir == target_ir for _, ir in irreps):
+        raise ValueError(f"the first layer's node features are {irreps}: no {target_ir}")
+    captured = {}
+    target = prod if nu is None else prod.symmetric_contractions
+    with _only_order(model, nu):
+        handle = target.register_forward_hook(lambda mod, i, out: captured.setdefault("x", out))
+        try:
+            with torch.no_grad():
+                model(_batch(model, atoms), compute_force=False)
+        finally:
+            handle.remove()
+    x = captured["x"].detach()
+    L = target_ir.l
+    blocks = [
+        x[:, sl].reshape(len(x), mul, 2 * L + 1)  # e3nn's "mul_ir" layout: channel, then m
+        for (mul, ir), sl in zip(irreps, irreps.slices(), strict=True)
+        if ir == target_ir
+    ]
+    out = torch.cat(blocks, dim=1).numpy().copy()
+    if L == 0:
+        return out[:, :, 0]
+    if convention == "ace_ref":
+        # from_e3nn acts on a full (l_max + 1)^2 axis: embed the degree-L block and cut it out
+        full = np.zeros(out.shape[:2] + ((L + 1) ** 2,))
+        full[..., L * L :] = out
+        out = from_e3nn(full, L)[..., L * L :]
+    return out
 
 
 class MACEModelCalculator(Calculator):
@@ -337,14 +388,27 @@ def span_residual(
     train: Sequence[Atoms],
     test: Sequence[Atoms],
     columns: np.ndarray | None = None,
-    constant: bool = True,
+    constant: bool | None = None,
+    L: int = 0,
 ) -> dict:
     r"""How well per-atom features lie in the span of a basis (fit on ``train``, test on ``test``).
 
-    For every central species ``z`` separately, least squares (SVD, default cut-off) of the
-    target features ``Y`` (rows: atoms of species ``z``) on the basis columns of that species
-    (``basis.features``; a subset ``columns`` of the per-species column indices if given, plus
-    a constant column when ``constant``): ``Y ≈ X c``. Reported on the held-out atoms:
+    ``L = 0`` (invariants): for every central species ``z`` separately, least squares (SVD,
+    default cut-off) of the target features ``Y`` (rows: atoms of species ``z``) on the basis
+    columns of that species (``basis.features``; a subset ``columns`` of the per-species
+    column indices if given, plus a constant column when ``constant``, the default):
+    ``Y ≈ X c``.
+
+    ``L > 0`` (equivariant): ``features(atoms)`` has shape ``(n_atoms, mul, 2L + 1)`` in
+    ace_ref's ``m`` convention (e.g. :func:`mace_node_features` with ``irrep="1o"``) and the
+    basis columns are ``basis.features(atoms, L)`` (shape ``(n_atoms, n_L, 2L + 1)``, subset
+    ``columns``). An O(3)-equivariant linear map between copies of one irrep is a multiple
+    of the identity on ``m`` (Schur), so one coefficient matrix ``c`` (``n_L × mul``) per
+    central species is fitted for **all** ``m`` at once: ``Y[i, :, m] ≈ Σ_f X[i, f, m]
+    c[f, :]``, the rows of the least-squares problem being the pairs (atom, ``m``). No
+    constant column (a constant is not equivariant); ``constant=True`` is refused.
+
+    Reported on the held-out atoms:
 
     .. math:: \rho = \frac{\| X_{test} c - Y_{test} \|_F}{\| Y_{test} \|_F}.
 
@@ -352,17 +416,32 @@ def span_residual(
     -------
     dict
         ``{"test_relative": max over species, "train_relative": ..., "per_species":
-        {z: (train, test, n_train_atoms, n_columns, rank)}}``.
+        {z: (train, test, n_train_rows, n_columns, rank)}}`` (rows: atoms for ``L = 0``,
+        atoms × ``(2L + 1)`` otherwise).
     """
-    K = basis.n_functions_per_species
+    L = int(L)
+    if constant is None:
+        constant = L == 0
+    if constant and L > 0:
+        raise ValueError("a constant column is not equivariant: constant=True needs L = 0")
+    K = basis.n_functions_per_species if L == 0 else basis.tables(L).n_functions
     cols = np.arange(K) if columns is None else np.asarray(columns, dtype=np.int64)
 
     def stack(structures):
         X, Y, S = [], [], []
         for atoms in structures:
-            X.append(basis.features(atoms))
-            Y.append(np.asarray(features(atoms), dtype=float))
-            S.append(np.array([basis.elements.index(s) for s in atoms.get_chemical_symbols()]))
+            s = np.array([basis.elements.index(z) for z in atoms.get_chemical_symbols()])
+            x = basis.features(atoms) if L == 0 else basis.features(atoms, L)
+            y = np.asarray(features(atoms), dtype=float)
+            if L > 0:  # rows (atom, m): X[i, f, m] → row (i, m), column f
+                if y.ndim != 3 or y.shape[0] != len(atoms) or y.shape[2] != 2 * L + 1:
+                    raise ValueError(f"L = {L} features must be (n_atoms, mul, {2 * L + 1})")
+                x = np.swapaxes(x, 1, 2).reshape(-1, x.shape[1])
+                y = np.swapaxes(y, 1, 2).reshape(-1, y.shape[1])
+                s = np.repeat(s, 2 * L + 1)
+            X.append(x)
+            Y.append(y)
+            S.append(s)
         return np.vstack(X), np.vstack(Y), np.concatenate(S)
 
     Xtr, Ytr, Str = stack(train)
@@ -372,7 +451,7 @@ def span_residual(
         rows_tr, rows_te = Str == s, Ste == s
         if not rows_tr.any() or not rows_te.any():
             continue
-        block = s * K + cols
+        block = s * K + cols if L == 0 else cols
 
         def design(X, rows, block=block):
             A = X[rows][:, block]
