@@ -104,6 +104,15 @@ class Pairs(NamedTuple):
     """``species[i]·n_species + species[j]``: which radial basis applies."""
 
 
+def _parity(L: int, parity: int | None) -> int:
+    """``parity`` checked (``±1``), default ``(-1)^L``."""
+    if parity is None:
+        return (-1) ** int(L)
+    if parity not in (1, -1):
+        raise ValueError(f"parity must be +1 or -1, got {parity!r}")
+    return int(parity)
+
+
 class ACEBasis:
     """Full linear ACE basis (see module docstring for formulas and layout).
 
@@ -374,18 +383,20 @@ class ACEBasis:
             return Fraction(10**9)
         return self.max_degree[nu - 1]
 
-    def nl_tuples(self, nu: int, L: int = 0) -> list:
+    def nl_tuples(self, nu: int, L: int = 0, parity: int | None = None) -> list:
         """Sorted one-particle tuples of order ``nu`` whose coupling to ``L`` is non-empty.
 
         Returns a list of ``(tuple_of_(s, n, l), group_sizes, multiplicity)`` (computed once).
+        ``parity`` defaults to ``(-1)^L`` (see :meth:`tables`).
         """
-        key = (nu, L)
+        parity = _parity(L, parity)
+        key = (nu, L) if parity == (-1) ** L else (nu, L, parity)
         if key not in self._nl_cache:
-            self._nl_cache[key] = list(self._enumerate_nl_tuples(nu, L))
+            self._nl_cache[key] = list(self._enumerate_nl_tuples(nu, L, parity))
         return self._nl_cache[key]
 
-    def _enumerate_nl_tuples(self, nu: int, L: int):
-        parity = (-1) ** L
+    def _enumerate_nl_tuples(self, nu: int, L: int, parity: int | None = None):
+        parity = _parity(L, parity)
         types = self._types(nu) if nu > 1 else [t for t in self._types_order1() if t[2] == L]
         # exact degrees as integers: deg · q with q the common denominator of w_L and the bound
         scaled, bound_q = self._scaled_degrees(types, nu)
@@ -541,27 +552,35 @@ class ACEBasis:
             )
         return s * self.n_slot + (n - 1) * self.n_lm + l * l + l + np.asarray(m)
 
-    def tables(self, L: int = 0) -> BasisTables:
-        """Index and coupling tables for output irrep ``L`` (built once, then reused)."""
-        if L in self._tables:
-            return self._tables[L]
+    def tables(self, L: int = 0, parity: int | None = None) -> BasisTables:
+        """Index and coupling tables for output irrep ``L`` (built once, then reused).
+
+        ``parity`` (``±1``) is the output's sign under inversion, ``(-1)^Σl`` of its factors;
+        the default ``(-1)^L`` gives the functions that transform with ``D^L(Q)`` for every
+        ``Q ∈ O(3)`` (scalars, vectors, …). The other parity (``L = 0``: pseudo-scalars,
+        ``L = 1``: pseudo-vectors such as e3nn's ``1e``) transforms with ``det(Q) D^L(Q)``.
+        """
+        parity = _parity(L, parity)
+        key = L if parity == (-1) ** L else (L, parity)
+        if key in self._tables:
+            return self._tables[key]
         prod_rows, c_rows, c_cols, c_vals, labels = [], [], [], [], []
         n_products = 0
         k = 0
         width = 2 * L + 1
         n_paths = 0
         for nu in range(1, self.order + 1):
-            for combo, sizes, mult in self.nl_tuples(nu, L):
+            for combo, sizes, mult in self.nl_tuples(nu, L, parity):
                 ls = tuple(t[2] for t in combo)
                 if self.coupling == "chain":
                     from ace_ref.coupling.chain import chain_block
 
-                    block = chain_block(ls, sizes, L, (-1) ** L, self.lmax_hidden, self.independent)
+                    block = chain_block(ls, sizes, L, parity, self.lmax_hidden, self.independent)
                     n_paths += block.n_paths
                     if block.n_functions == 0:
                         continue
                 else:
-                    block = self._coupling.get(ls, sizes, L, (-1) ** L)
+                    block = self._coupling.get(ls, sizes, L, parity)
                     n_paths += block.n_functions
                     if block.n_functions != mult:
                         raise RuntimeError(
@@ -592,8 +611,8 @@ class ACEBasis:
             L, k, width, prod_rows, c_rows, c_cols, c_vals, self.order,
             self.n_neighbour_slots, self.n_slot, labels,
         )  # fmt: skip
-        self._tables[L] = tables
-        self._n_paths[L] = n_paths
+        self._tables[key] = tables
+        self._n_paths[key] = n_paths
         return tables
 
     def n_paths(self, L: int = 0) -> int:
@@ -903,17 +922,22 @@ class ACEBasis:
         slot = self.neighbour_slot(species[j])
         return features.atomic_base(offsets, slot, phi, self.n_neighbour_slots, self.n_slot)
 
-    def features(self, atoms: Atoms, L: int = 0, where: str = "structure") -> np.ndarray:
+    def features(
+        self, atoms: Atoms, L: int = 0, where: str = "structure", parity: int | None = None
+    ) -> np.ndarray:
         """Per-atom features.
 
         ``L = 0``: invariants in the packed layout, shape ``(n_atoms, len(basis))`` (columns
         of other central species are zero). ``L > 0``: equivariant features of shape
         ``(n_atoms, n_functions_L, 2L+1)`` for the atom's own species (same list for all
-        species); the last axis transforms with the real Wigner matrix ``D^L``.
+        species); the last axis transforms with the real Wigner matrix ``D^L``. ``parity``:
+        see :meth:`tables`; the other parity is returned in the ``L > 0`` layout for every
+        ``L`` (no packed layout, no species blocks).
         """
         if isinstance(L, bool) or int(L) != L or L < 0:
             raise ValueError(f"L must be a non-negative integer, got {L!r}")
-        t = self.tables(int(L))
+        natural = _parity(L, parity) == (-1) ** L
+        t = self.tables(int(L), parity)
         species, i, j, D, offsets, pair_type = self.pairs(atoms, where)
         phi, _ = self.pair_basis(D, pair_type)
         slot = self.neighbour_slot(species[j])
@@ -921,7 +945,7 @@ class ACEBasis:
         B = features.product_features(
             A, t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
         )
-        if L > 0:
+        if L > 0 or not natural:
             return B.reshape(len(atoms), t.n_functions, 2 * L + 1)
         K = t.n_functions
         out = np.zeros((len(atoms), len(self)))

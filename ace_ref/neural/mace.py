@@ -300,7 +300,7 @@ def mace_node_features(
     ``irrep`` names an irrep of the layer's output in e3nn's notation (``"0e"``, ``"1o"``,
     ``"1e"``, ``"2e"`` …; the layer's output irreps are the model's ``hidden_irreps``, except
     for a one-layer model, whose only layer keeps its scalars). ``"0e"`` returns shape
-    ``(n_atoms, K_out)``; ``L > 0`` returns ``(n_atoms, mul, 2L + 1)`` with the components
+    ``(n_atoms, K_out)``; any other returns ``(n_atoms, mul, 2L + 1)`` with the components
     along the last axis in the convention named by ``convention``:
 
     * ``"ace_ref"`` (default): ace_ref's real-harmonic order (``m = −L … L``, so for ``L = 1``
@@ -309,6 +309,13 @@ def mace_node_features(
       :func:`~ace_ref.one_particle.spherical.from_e3nn` (for ``L = 1`` the permutation
       ``e3nn[..., [1, 2, 0]]``: e3nn's ``1o`` is ``(x, y, z)``; no sign);
     * ``"e3nn"``: as the model stores them.
+
+    Parity: e3nn's ``"1o"`` (a vector: odd under inversion) is what
+    ``ACEBasis.features(atoms, 1)`` spans (its default parity ``(-1)^L``); ``"1e"`` (a
+    pseudo-vector) is spanned by ``ACEBasis.features(atoms, 1, parity=+1)``. In layer 1 the
+    atomic base has only natural parity (``0e, 1o, 2e, …``), so ``1e`` needs ``Σ l`` even with
+    ``L = 1``: with one channel per product (``uvu``) the first such functions are of order
+    ``ν = 3`` (e.g. ``l = (1, 1, 2)``); the ``ν = 1, 2`` contractions to ``1e`` are zero.
     """
     torch = _torch()
     from e3nn import o3
@@ -340,7 +347,7 @@ def mace_node_features(
         if ir == target_ir
     ]
     out = torch.cat(blocks, dim=1).numpy().copy()
-    if L == 0:
+    if target_ir == o3.Irrep("0e"):
         return out[:, :, 0]
     if convention == "ace_ref":
         # from_e3nn acts on a full (l_max + 1)^2 axis: embed the degree-L block and cut it out
@@ -390,6 +397,7 @@ def span_residual(
     columns: np.ndarray | None = None,
     constant: bool | None = None,
     L: int = 0,
+    parity: int | None = None,
 ) -> dict:
     r"""How well per-atom features lie in the span of a basis (fit on ``train``, test on ``test``).
 
@@ -407,6 +415,9 @@ def span_residual(
     central species is fitted for **all** ``m`` at once: ``Y[i, :, m] ≈ Σ_f X[i, f, m]
     c[f, :]``, the rows of the least-squares problem being the pairs (atom, ``m``). No
     constant column (a constant is not equivariant); ``constant=True`` is refused.
+    ``parity`` (default ``(-1)^L``) selects the basis functions of that parity
+    (:meth:`ace_ref.basis.ace.ACEBasis.tables`): ``L = 1, parity = +1`` for e3nn's ``1e``
+    (pseudo-vectors), which the default ``(-1)^L`` functions do not span.
 
     Reported on the held-out atoms:
 
@@ -420,20 +431,22 @@ def span_residual(
         atoms × ``(2L + 1)`` otherwise).
     """
     L = int(L)
+    packed = L == 0 and parity in (None, 1)  # invariants: packed layout, species blocks
     if constant is None:
-        constant = L == 0
-    if constant and L > 0:
+        constant = packed
+    if constant and not packed:
         raise ValueError("a constant column is not equivariant: constant=True needs L = 0")
-    K = basis.n_functions_per_species if L == 0 else basis.tables(L).n_functions
+    options = {} if parity is None else {"parity": parity}
+    K = basis.n_functions_per_species if packed else basis.tables(L, **options).n_functions
     cols = np.arange(K) if columns is None else np.asarray(columns, dtype=np.int64)
 
     def stack(structures):
         X, Y, S = [], [], []
         for atoms in structures:
             s = np.array([basis.elements.index(z) for z in atoms.get_chemical_symbols()])
-            x = basis.features(atoms) if L == 0 else basis.features(atoms, L)
+            x = basis.features(atoms) if packed else basis.features(atoms, L, **options)
             y = np.asarray(features(atoms), dtype=float)
-            if L > 0:  # rows (atom, m): X[i, f, m] → row (i, m), column f
+            if not packed:  # rows (atom, m): X[i, f, m] → row (i, m), column f
                 if y.ndim != 3 or y.shape[0] != len(atoms) or y.shape[2] != 2 * L + 1:
                     raise ValueError(f"L = {L} features must be (n_atoms, mul, {2 * L + 1})")
                 x = np.swapaxes(x, 1, 2).reshape(-1, x.shape[1])
@@ -451,7 +464,7 @@ def span_residual(
         rows_tr, rows_te = Str == s, Ste == s
         if not rows_tr.any() or not rows_te.any():
             continue
-        block = s * K + cols if L == 0 else cols
+        block = s * K + cols if packed else cols
 
         def design(X, rows, block=block):
             A = X[rows][:, block]

@@ -23,9 +23,13 @@ from tests.structures import random_cluster  # noqa: E402
 ELEMENTS = ["H", "C", "O"]
 
 
-def make_mace(correlation=3, residual_first=False, interactions=1, channels=4, max_ell=2, seed=0):
+def make_mace(
+    correlation=3, residual_first=False, interactions=1, channels=4, max_ell=2, seed=0,
+    hidden=None,
+):  # fmt: skip
     """A float64 MACE on H, C, O with all weights randomised (seeded): r_max 4 Å, 6 Bessel
-    functions, cutoff p = 5, radial MLP [16, 16]."""
+    functions, cutoff p = 5, radial MLP [16, 16]; hidden irreps ``hidden`` (default
+    ``{channels}x0e``; a one-layer model keeps only the scalars anyway)."""
     import warnings
 
     warnings.filterwarnings("ignore", module="e3nn")
@@ -51,7 +55,7 @@ def make_mace(correlation=3, residual_first=False, interactions=1, channels=4, m
                     else RealAgnosticInteractionBlock
                 ),
                 num_interactions=interactions, num_elements=3,
-                hidden_irreps=o3.Irreps(f"{channels}x0e"), MLP_irreps=o3.Irreps("8x0e"),
+                hidden_irreps=o3.Irreps(hidden or f"{channels}x0e"), MLP_irreps=o3.Irreps("8x0e"),
                 atomic_energies=np.array([-1.0, -2.0, -3.0]), avg_num_neighbors=5.0,
                 atomic_numbers=[1, 6, 8], correlation=correlation,
                 gate=torch.nn.functional.silu, radial_MLP=[16, 16],
@@ -81,6 +85,13 @@ def clusters(n, seed, n_atoms=(8, 12)):
 @pytest.fixture(scope="session")
 def mace_one_layer():
     return make_mace()
+
+
+@pytest.fixture(scope="session")
+def mace_vector_layer():
+    """Two layers, hidden irreps ``4x0e + 4x1o + 4x1e``: layer 1's node features carry
+    vectors and pseudo-vectors (a one-layer model's only layer keeps just its scalars)."""
+    return make_mace(correlation=3, interactions=2, seed=2, hidden="4x0e+4x1o+4x1e")
 
 
 @pytest.fixture(scope="session")

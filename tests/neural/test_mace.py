@@ -147,3 +147,149 @@ def test_verify_body_order_claims_on_mace(mace_one_layer, test_structures):
     assert all(r.passed for r in rows), V.format_report(rows)
     smooth = [r for r in rows if r.check == "smoothness"]
     assert smooth and all(r.details["r_cut"] == 4.0 for r in smooth)
+
+
+# --------------------------------------------------------------------- L = 1: vectors, parity
+# Layer 1 of a two-layer model with hidden irreps 4x0e + 4x1o + 4x1e (conftest). e3nn's l = 1
+# components are (x, y, z), ace_ref's (y, z, x) (m = −1, 0, 1): mace_node_features converts with
+# ace_ref.one_particle.spherical.from_e3nn, a fixed permutation derived from the two harmonic
+# tables, never fitted. span_residual(L=1) then fits ONE coefficient matrix per central species
+# (n_functions × 4 channels) shared by the three m components.
+
+_FEATURES: dict = {}
+
+
+def _node(model, atoms, nu=None, irrep="1o", convention="ace_ref"):
+    """mace_node_features, memoised (the structures are session fixtures)."""
+    key = (id(model), id(atoms), nu, irrep, convention)
+    if key not in _FEATURES:
+        _FEATURES[key] = am.mace_node_features(model, atoms, nu, irrep, convention)
+    return _FEATURES[key]
+
+
+@pytest.fixture(scope="module")
+def vector_twin(mace_vector_layer, coupling_cache):
+    return am.mace_basis(mace_vector_layer, max_output_L=1, cache_dir=coupling_cache)
+
+
+def _cols(basis, nu, parity=None, below=False):
+    labels = basis.tables(1, **({} if parity is None else {"parity": parity})).labels
+    return np.array([k for k, lab in enumerate(labels) if (lab["order"] < nu if below
+                                                            else lab["order"] == nu)])  # fmt: skip
+
+
+def test_layer1_vectors_transform_with_acerefs_wigner_matrices(mace_vector_layer, test_structures):
+    """The m-map is right before anything is fitted: under a rotation Q, 1o and 1e in ace_ref's
+    order transform with ace_ref's D¹(Q); under inversion 1o changes sign and 1e does not. In
+    e3nn's own order the same check fails."""
+    from scipy.spatial.transform import Rotation
+
+    from ace_ref.coupling.rotations import wigner_d_real
+
+    model, atoms = mace_vector_layer, test_structures[0]
+    Q = Rotation.random(random_state=7).as_matrix()
+    moved = atoms.copy()
+    moved.positions = atoms.positions @ Q.T
+    inverted = atoms.copy()
+    inverted.positions = -atoms.positions
+    D = wigner_d_real(1, Q)
+    for irrep, sign in (("1o", -1.0), ("1e", 1.0)):
+        h = am.mace_node_features(model, atoms, irrep=irrep)
+        assert h.shape == (len(atoms), 4, 3) and np.abs(h).max() > 1e-4
+        scale = np.abs(h).max()
+        np.testing.assert_allclose(
+            am.mace_node_features(model, moved, irrep=irrep), h @ D.T, rtol=0, atol=1e-12 * scale
+        )
+        np.testing.assert_allclose(
+            am.mace_node_features(model, inverted, irrep=irrep), sign * h, rtol=0,
+            atol=1e-12 * scale,
+        )  # fmt: skip
+        raw = am.mace_node_features(model, atoms, irrep=irrep, convention="e3nn")
+        # a permutation, no sign (from_e3nn's matrix is a quadrature: exact to ~2e-16)
+        np.testing.assert_allclose(raw[..., [1, 2, 0]], h, rtol=0, atol=1e-15 * scale)
+        raw_moved = am.mace_node_features(model, moved, irrep=irrep, convention="e3nn")
+        assert np.abs(raw_moved - raw @ D.T).max() > 1e-2 * scale
+    with pytest.raises(ValueError, match="no 2e"):
+        am.mace_node_features(model, atoms, irrep="2e")
+
+
+def test_layer1_vectors_lie_in_the_span(
+    mace_vector_layer, vector_twin, train_structures, test_structures, coupling_cache
+):
+    """MACE's 1o node features of layer 1 are linear in ace_ref's L = 1 features (default
+    parity −1), with one coefficient matrix per species for all m; e3nn's m order, or
+    ace_ref's Bessel radials, do not reach it."""
+    model = mace_vector_layer
+    res = am.span_residual(
+        lambda a: _node(model, a), vector_twin, train_structures, test_structures, L=1
+    )
+    for el, (_, _, n_rows, n_cols, rank) in res["per_species"].items():
+        assert n_rows > 3 * n_cols and rank == n_cols, f"{el}: {res['per_species'][el]}"
+    assert res["test_relative"] <= 1e-10, res
+    wrong_m = am.span_residual(
+        lambda a: _node(model, a, convention="e3nn"), vector_twin, train_structures,
+        test_structures, L=1,
+    )  # fmt: skip
+    assert wrong_m["test_relative"] > 0.1, wrong_m
+    bessel = ACEBasis(
+        ["H", "C", "O"], 3, max_n=4, max_l=2, r_cut=4.0, channels="uvu", max_output_L=1,
+        cache_dir=coupling_cache,
+    )  # fmt: skip
+    res = am.span_residual(lambda a: _node(model, a), bessel, train_structures, test_structures,
+                           L=1)  # fmt: skip
+    assert res["test_relative"] > 1e-2, res
+
+
+@pytest.mark.parametrize("nu", [1, 2, 3])
+def test_each_vector_order_lies_in_its_own_order(
+    nu, mace_vector_layer, vector_twin, train_structures, test_structures
+):
+    model = mace_vector_layer
+    res = am.span_residual(
+        lambda a: _node(model, a, nu=nu), vector_twin, train_structures, test_structures,
+        columns=_cols(vector_twin, nu), L=1,
+    )  # fmt: skip
+    assert res["test_relative"] <= 1e-10, res
+    if nu > 1:
+        res = am.span_residual(
+            lambda a: _node(model, a, nu=nu), vector_twin, train_structures, test_structures,
+            columns=_cols(vector_twin, nu, below=True), L=1,
+        )  # fmt: skip
+        assert res["test_relative"] > 1e-3, res
+
+
+def test_layer1_pseudovectors_lie_in_the_parity_even_span(
+    mace_vector_layer, vector_twin, train_structures, test_structures
+):
+    """MACE's 1e (pseudo-vector) features: in the span of ace_ref's L = 1, parity +1 functions
+    (order 3 only, l = (1, 1, 2) per channel), not in that of the vectors; the ν = 1, 2
+    contractions to 1e vanish (no parity-even L = 1 function of one channel below ν = 3)."""
+    from ace_ref.coupling.rotations import wigner_d_real
+
+    model = mace_vector_layer
+    assert vector_twin.counts_by_order(1) == {1: 4, 2: 8, 3: 20}
+    # ace_ref's parity +1 features: D¹(Q) under rotations, unchanged under inversion
+    atoms, Q = test_structures[2], np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    X = vector_twin.features(atoms, 1, parity=1)
+    for M, expected in ((Q, X @ wigner_d_real(1, Q).T), (-np.eye(3), X)):
+        moved = atoms.copy()
+        moved.positions = atoms.positions @ M.T
+        got = vector_twin.features(moved, 1, parity=1)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * np.abs(X).max())
+    pseudo = vector_twin.tables(1, parity=1)
+    assert pseudo.n_functions == 4
+    assert {tuple(l for _, _, l in lab["nl"]) for lab in pseudo.labels} == {(1, 1, 2)}
+    res = am.span_residual(
+        lambda a: _node(model, a, irrep="1e"), vector_twin, train_structures, test_structures,
+        L=1, parity=1,
+    )  # fmt: skip
+    assert res["test_relative"] <= 1e-10, res
+    wrong_parity = am.span_residual(
+        lambda a: _node(model, a, irrep="1e"), vector_twin, train_structures, test_structures,
+        L=1,
+    )  # fmt: skip
+    assert wrong_parity["test_relative"] > 0.1, wrong_parity
+    scale = max(np.abs(_node(model, a, irrep="1e")).max() for a in test_structures)
+    for nu in (1, 2):
+        low = max(np.abs(_node(model, a, nu=nu, irrep="1e")).max() for a in test_structures)
+        assert low <= 1e-12 * scale, (nu, low, scale)
