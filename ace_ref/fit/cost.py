@@ -45,16 +45,19 @@ __all__ = [
     "measure_flop_rate",
 ]
 
-QR_EFFICIENCY = 0.6
-"""Share of the ``dgemm`` rate the blocked Householder folds (``dtpqrt``) reach."""
+QR_EFFICIENCY = 0.8
+"""Share of the ``dgemm`` rate (all threads) the blocked Householder folds (``dtpqrt``) and the
+merge reach. Measured on ``ace-ref fit --example acac`` (K = 11469, 7.0e12 flops of folds and
+merge): 0.69 at 100 GFLOP/s, 0.9 at 38 GFLOP/s (BENCHMARKS.md, "Fit plan")."""
 
-BIDIAGONAL_EFFICIENCY = 0.25
-"""Share of the ``dgemm`` rate the two-stage bidiagonalization (half of it matrix–vector
-work) and ``dsyevd`` reach."""
+BIDIAGONAL_EFFICIENCY = 0.45
+"""Share of the ``dgemm`` rate the solve reaches: the two-stage bidiagonalization (half of it
+matrix–vector work, ``(8/3) K³`` flops), the evidence iterations and the committee. Measured
+on the same fit: 0.45 at 100 GFLOP/s, 0.53 at 38 GFLOP/s."""
 
-POST_FIT_PASSES = 2.0
-"""Passes over the training configurations after the solve, in design-row equivalents:
-errors (energies and forces) and the active set (features)."""
+POST_FIT_PASSES = 0.5
+"""Seconds of the passes after the solve (coverage, active set, training and test errors), in
+units of one pass of design rows over the same atoms (measured: 17.6 s against 36 s)."""
 
 BASELINE_BYTES = 400 * 2**20
 """Interpreter, NumPy, Numba kernels and the data set: what a fit holds besides its arrays."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
-from vesin import NeighborList as _VesinNeighborList
 
 __all__ = ["NeighbourList", "neighbour_list", "MIN_DISTANCE", "MIN_CUTOFF", "MAX_CELL_IMAGES"]
 
@@ -121,8 +120,11 @@ def _far_apart_groups(positions: np.ndarray, pbc: list[bool], r_cut: float) -> n
 
 def _vesin_pairs(positions, box, pbc, r_cut, where):
     """vesin's pairs ``(i, j, S, D)`` of the whole structure, group by group if it is long."""
+    # imported here: vesin imports torch when it is installed (1-2 s for every `import ace_ref`)
+    from vesin import NeighborList
+
     groups = _far_apart_groups(positions, pbc, r_cut)
-    nl = _VesinNeighborList(cutoff=float(r_cut), full_list=True)
+    nl = NeighborList(cutoff=float(r_cut), full_list=True)
     periodic = pbc if any(pbc) else False
     if groups is None:
         return nl.compute(positions, box, periodic, quantities="ijSD")
