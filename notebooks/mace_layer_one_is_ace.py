@@ -63,14 +63,15 @@ IMG.mkdir(parents=True, exist_ok=True)
 # Three species, cutoff 4 Å, 4 channels, $l \le 2$, correlation order $\nu = 3$; every weight
 # drawn at random (seeded) and the model kept in float64, as exact checks need.
 
+
 # %%
-def small_mace(correlation=3, interactions=1, seed=0):
+def small_mace(correlation=3, interactions=1, seed=0, hidden="4x0e"):
     torch.manual_seed(seed)
     torch.set_default_dtype(torch.float64)
     model = MACE(
         r_max=4.0, num_bessel=6, num_polynomial_cutoff=5, max_ell=2,
         interaction_cls=Residual, interaction_cls_first=RealAgnosticInteractionBlock,
-        num_interactions=interactions, num_elements=3, hidden_irreps=o3.Irreps("4x0e"),
+        num_interactions=interactions, num_elements=3, hidden_irreps=o3.Irreps(hidden),
         MLP_irreps=o3.Irreps("8x0e"), atomic_energies=np.array([-1.0, -2.0, -3.0]),
         avg_num_neighbors=5.0, atomic_numbers=[1, 6, 8], correlation=correlation,
         gate=torch.nn.functional.silu, radial_MLP=[16, 16],
@@ -145,6 +146,31 @@ assert control["test_relative"] > 1e-4
 # The span holds to round-off *given the model's radials*; with a fixed radial basis of the
 # same size it does not — a learnt radial MLP is not in the span of 4 Bessel functions.
 #
+# ## Vectors too: the `1o` features of layer 1
+#
+# A one-layer model keeps only scalars; in a two-layer model with hidden irreps
+# `4x0e + 4x1o`, layer 1 also outputs 4 vectors per atom. `mace_node_features(...,
+# irrep="1o")` puts their components in ace_ref's order — e3nn's $(x, y, z)$ becomes
+# $(y, z, x)$, $m = -1, 0, 1$ (`from_e3nn`, a fixed permutation, not fitted) — and
+# `span_residual(..., L=1)` fits one coefficient matrix per species for all three $m$ on the
+# twin's $L = 1$ features. Left in e3nn's order, the same fit fails.
+
+# %%
+deep = small_mace(interactions=2, seed=2, hidden="4x0e+4x1o")
+vtwin = am.mace_basis(deep, max_output_L=1, cache_dir=os.environ.get("ACE_REF_CACHE", "default"))
+vec = am.span_residual(
+    lambda a: am.mace_node_features(deep, a, irrep="1o"), vtwin, train, test, L=1
+)
+print(f"1o, ace_ref's m order: {vec['test_relative']:.1e} ({vtwin.tables(1).n_functions} columns)")
+assert vec["test_relative"] < 1e-10
+raw = am.span_residual(
+    lambda a: am.mace_node_features(deep, a, irrep="1o", convention="e3nn"), vtwin, train,
+    test, L=1,
+)  # fmt: skip
+print(f"1o left in e3nn's m order: {raw['test_relative']:.2g}")
+assert raw["test_relative"] > 0.1
+
+# %% [markdown]
 # ## One layer with a linear readout is a linear ACE model
 #
 # MACE labels the training clusters; `ace_ref.fit` fits the twin's coefficients (ridge with a
