@@ -74,18 +74,39 @@ def test_each_correlation_order_lies_in_its_own_order(
         assert res["test_relative"] > 1e-3
 
 
-def test_with_acerefs_own_radials_the_span_fails(
-    mace_one_layer, train_structures, test_structures, coupling_cache
-):
-    """The span statement needs MACE's radials: ace_ref's Bessel radials do not reach it."""
-    bessel = ACEBasis(
-        ["H", "C", "O"], 3, max_n=4, max_l=2, r_cut=4.0, channels="uvu", cache_dir=coupling_cache
+def _bessel_like_twin(max_output_L=0, cache_dir="default"):
+    """Control basis: the twin's exact shape (species-embedded, one neighbour slot, 4 channels,
+    l ≤ 2, ν ≤ 3, ``uvu``: the same columns) on ace_ref's species-blind Bessel radials
+    (``BesselRadial(4, 4 Å)``) instead of MACE's."""
+    from ace_ref.one_particle.pair_radials import CallableRadials
+    from ace_ref.one_particle.radial import BesselRadial
+
+    bessel = BesselRadial(4, 4.0)
+    radials = CallableRadials(
+        ["H", "C", "O"], 4, 2, 4.0, lambda r, c, n: bessel(r), species_embedded=True
     )
+    return ACEBasis(
+        ["H", "C", "O"], 3, max_n=4, max_l=2, radial=radials, channels="uvu",
+        max_output_L=max_output_L, cache_dir=cache_dir,
+    )  # fmt: skip
+
+
+def test_with_acerefs_own_radials_the_span_fails(
+    mace_one_layer, twin, train_structures, test_structures, coupling_cache
+):
+    """The span statement needs MACE's radials: on ace_ref's Bessel radials, in the twin's
+    exact shape (36 functions + a constant per species, overdetermined by ~2x), the fit fails
+    on the training atoms themselves, not only on held-out ones."""
+    control = _bessel_like_twin(cache_dir=coupling_cache)
+    assert control.n_neighbour_slots == twin.n_neighbour_slots == 1
+    assert control.n_functions_per_species == twin.n_functions_per_species == 36
     res = am.span_residual(
-        lambda a: am.mace_node_features(mace_one_layer, a), bessel, train_structures[:18],
+        lambda a: am.mace_node_features(mace_one_layer, a), control, train_structures,
         test_structures,
     )  # fmt: skip
-    assert res["test_relative"] > 1e-4
+    for el, (_, _, n_rows, n_cols, rank) in res["per_species"].items():
+        assert n_cols == 37 and n_rows > 1.5 * n_cols and rank == n_cols, (el, res)
+    assert res["train_relative"] > 0.1 and res["test_relative"] > 0.1, res
 
 
 def test_residual_first_block(train_structures, test_structures, coupling_cache):
@@ -233,17 +254,7 @@ def test_layer1_vectors_lie_in_the_span(
     assert wrong_m["test_relative"] > 0.1, wrong_m
     # control: the twin's shape exactly (species-embedded, 4 channels, l ≤ 2, uvu: the same
     # 32 columns, overdetermined) on ace_ref's Bessel radials instead of MACE's
-    from ace_ref.one_particle.pair_radials import CallableRadials
-    from ace_ref.one_particle.radial import BesselRadial
-
-    bessel = BesselRadial(4, 4.0)
-    radials = CallableRadials(
-        ["H", "C", "O"], 4, 2, 4.0, lambda r, c, n: bessel(r), species_embedded=True
-    )
-    control = ACEBasis(
-        ["H", "C", "O"], 3, max_n=4, max_l=2, radial=radials, channels="uvu", max_output_L=1,
-        cache_dir=coupling_cache,
-    )  # fmt: skip
+    control = _bessel_like_twin(max_output_L=1, cache_dir=coupling_cache)
     assert control.tables(1).n_functions == vector_twin.tables(1).n_functions
     res = am.span_residual(lambda a: _node(model, a), control, train_structures, test_structures,
                            L=1)  # fmt: skip
