@@ -170,6 +170,18 @@ class PairRadials:
     def _cutoff_list(self) -> list:
         return [[a, b, v] for (a, b), v in sorted(self._cutoffs.items())]
 
+    def _common_dict(self) -> dict:
+        """The ``to_dict`` entries every kind shares: kind, description, sizes, cutoffs."""
+        return {
+            "type": self.name,
+            "description": self.description,
+            "elements": list(self.elements),
+            "n_max": self.n_max,
+            "l_max": self.l_max,
+            "species_embedded": self.species_embedded,
+            "r_cut": self._cutoff_list(),
+        }
+
 
 class CallableRadials(PairRadials):
     r"""Radial functions given by a Python callable (values and exact derivatives).
@@ -271,13 +283,7 @@ class CallableRadials(PairRadials):
 
     def to_dict(self) -> dict:
         return {
-            "type": self.name,
-            "description": self.description,
-            "elements": list(self.elements),
-            "n_max": self.n_max,
-            "l_max": self.l_max,
-            "species_embedded": self.species_embedded,
-            "r_cut": self._cutoff_list(),
+            **self._common_dict(),
             "samples_sha256": self.samples_sha256(),
         }
 
@@ -408,13 +414,7 @@ class TabulatedRadials(PairRadials):
 
     def to_dict(self) -> dict:
         return {
-            "type": self.name,
-            "description": self.description,
-            "elements": list(self.elements),
-            "n_max": self.n_max,
-            "l_max": self.l_max,
-            "species_embedded": self.species_embedded,
-            "r_cut": self._cutoff_list(),
+            **self._common_dict(),
             "accuracy": self.accuracy,
             "r_min": self.r_min,
             "values": [[a, b, self.values[(a, b)].tolist()] for a, b in sorted(self.values)],
