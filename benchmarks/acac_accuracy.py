@@ -18,9 +18,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from ace_ref import ACEBasis
-from ace_ref.cli import error_table
 from ace_ref.fit.assembly import Weights, assemble
 from ace_ref.fit.data import read_configs, read_e0
+from ace_ref.fit.errors import compute_errors
 from ace_ref.fit.solvers import smoothness_prior, solve
 from ace_ref.models.linear import LinearACEModel
 
@@ -84,7 +84,7 @@ def run(names, out, weights_text, method):
         sol = solve(system, "blr", smoothness_prior(basis, 2.0))
         t2 = time.perf_counter()
         model = LinearACEModel(basis, sol.coefficients, e0)
-        row = error_table(model, test, "test")["test"]
+        row = compute_errors(model, test, "test").sets()["test"]
         rec = {
             "name": name,
             "spec": {k: (list(map(str, v)) if isinstance(v, list) else v) for k, v in spec.items()},
