@@ -66,7 +66,8 @@ def main(degree, w_L, preset, r_cut, folds, only, out) -> None:
             w_L=w_L,
             r_cut=pair_cutoffs_from_data(train, ELEMENTS, r_cut),
         )
-        print(f"fold {k}: {len(basis)} coefficients, degree {fold_degree} ({reason})", flush=True)
+        degrees = ",".join(str(d) for d in fold_degree)
+        print(f"fold {k}: {len(basis)} coefficients, degree {degrees} ({reason})", flush=True)
         result = ace_ref.fit(
             train,
             basis,
