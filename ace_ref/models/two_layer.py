@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
-from ace_ref.basis.two_layer import TwoLayerBasis
 from ace_ref.models.base import FittedModel
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "TwoLayerModel"]
@@ -30,17 +29,6 @@ class TwoLayerModel(FittedModel):
 
     FORMAT_NAME = FORMAT_NAME
     FORMAT_VERSION = FORMAT_VERSION
-
-    def __init__(
-        self,
-        basis: TwoLayerBasis,
-        coefficients,
-        e0=None,
-        metadata=None,
-        uncertainty=None,
-        core=None,
-    ) -> None:
-        super().__init__(basis, coefficients, e0, metadata, uncertainty, core)
 
     def predict(self, atoms: Atoms, where: str = "structure") -> dict:
         rows = self.basis.design_rows(atoms, where)
