@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ace_ref import defaults
 from ace_ref._atomic_write import atomic_path
+from ace_ref.one_particle.radial import RADIAL_KINDS
 
 
 def _example_paths(name: str) -> dict[str, Path]:
@@ -204,8 +205,8 @@ def _add_basis_options(p):
     p.add_argument(
         "--radial",
         default=defaults.RADIAL,
-        choices=["bessel", "polynomial", "ace1"],
-        help="radial basis ('ace1' exports exactly to LAMMPS: ace-ref export)",
+        choices=list(RADIAL_KINDS),
+        help="radial basis ('sbessel' and 'ace1' export exactly to LAMMPS: ace-ref export)",
     )
     g = p.add_argument_group("NequIP-style sparsifications (docs/theory/sparsification.md)")
     g.add_argument(

@@ -56,6 +56,8 @@ VARIANTS = {
     },
     "data_cutoffs_smooth1": {"data_cutoffs": True, "fit": {"smoothness": 1.0}},
     "data_cutoffs_ace1": {"data_cutoffs": True, "basis": {"radial": "ace1"}},
+    "data_cutoffs_sbessel": {"data_cutoffs": True, "basis": {"radial": "sbessel"}},
+    "data_cutoffs_bessel": {"data_cutoffs": True, "basis": {"radial": "bessel"}},
     "data_cutoffs_polynomial": {"data_cutoffs": True, "basis": {"radial": "polynomial"}},
     "data_cutoffs_rc4": {"data_cutoffs": True, "r_cut": 4.0},
     "gap_cutoffs": {"data_cutoffs": True, "max_gap": 0.3},

@@ -4,7 +4,7 @@
 Run::
 
     python benchmarks/bpa_cv.py [--degree 10,10,7 --wl 1 | --preset default] [--rcut 4.5]
-                                [--folds 5] [--only 0 1] [--json out.json]
+                                [--radial sbessel] [--folds 5] [--only 0 1] [--json out.json]
 
 Folds are a seeded random partition of the 500 configurations; each fold is fitted on the
 others by :func:`ace_ref.fit` (BLR, smoothness prior, data-driven pair cutoffs, ZBL core — the
@@ -32,12 +32,13 @@ from ace_ref.fit.cost import available_memory
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
 from ace_ref.fit.presets import choose_degree
 from ace_ref.fit.reduction import row_counts
+from ace_ref.one_particle.radial import RADIAL_KINDS
 
 BPA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3bpa"
 ELEMENTS = ["H", "C", "N", "O"]
 
 
-def main(degree, w_L, preset, r_cut, folds, only, out) -> None:
+def main(degree, w_L, preset, r_cut, folds, only, out, radial=defaults.RADIAL) -> None:
     configs = read_configs(BPA / "train_300K.xyz")
     order = np.random.default_rng(0).permutation(len(configs))
     parts = np.array_split(order, folds)
@@ -65,6 +66,7 @@ def main(degree, w_L, preset, r_cut, folds, only, out) -> None:
             max_degree=fold_degree,
             w_L=w_L,
             r_cut=pair_cutoffs_from_data(train, ELEMENTS, r_cut),
+            radial=radial,
         )
         degrees = ",".join(str(d) for d in fold_degree)
         print(f"fold {k}: {len(basis)} coefficients, degree {degrees} ({reason})", flush=True)
@@ -99,6 +101,7 @@ def main(degree, w_L, preset, r_cut, folds, only, out) -> None:
         "folds_run": [r["fold"] for r in results],
         "w_L": str(w_L),
         "r_cut": r_cut,
+        "radial": radial,
         "cv_energy_rmse_meV": float(np.sqrt(e_sq / n_e)),
         "cv_forces_rmse_meV_per_A": float(np.sqrt(f_sq / n_f)),
         "seconds": time.perf_counter() - t0,
@@ -115,9 +118,10 @@ if __name__ == "__main__":
     p.add_argument("--preset", default="default", choices=list(defaults.PRESETS))
     p.add_argument("--wl", default=str(defaults.W_L))
     p.add_argument("--rcut", type=float, default=defaults.R_CUT)
+    p.add_argument("--radial", default=defaults.RADIAL, choices=list(RADIAL_KINDS))
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--only", type=int, nargs="+", help="run only these folds")
     p.add_argument("--json", help="write every fold's numbers here")
     a = p.parse_args()
     deg = None if a.degree is None else [Fraction(x) for x in a.degree.split(",")]
-    main(deg, Fraction(a.wl), a.preset, a.rcut, a.folds, a.only, a.json)
+    main(deg, Fraction(a.wl), a.preset, a.rcut, a.folds, a.only, a.json, a.radial)

@@ -35,13 +35,20 @@ coefficients on complex ``m`` tuples. The writer then
 
 Radial functions
 ----------------
-Written analytically, never as a table: only :class:`ace_ref.one_particle.radial.ACE1Radial` has an
-exact
-ML-PACE counterpart, the ``ACE.jl.Basic`` radial basis, which ML-PACE evaluates from the
-transform and recurrence parameters without splines (:meth:`ACE1Radial.pace_recursion`). The
-other radial bases (Bessel, polynomial with the NequIP envelope in ``r``) are not a finite
-combination of any ML-PACE radial function and ML-PACE reads no tabulated radial basis, so
-:func:`export_yace` refuses them (:class:`YaceExportError`) instead of approximating.
+Written analytically, never as a table. Two radial bases have an exact ML-PACE counterpart:
+
+* :class:`ace_ref.one_particle.radial.SBesselRadial` (the ``ace-ref fit`` default) is ML-PACE's
+  ``SBessel`` basis, formula for formula; each bond is written with ``nradbasemax = nradmax =
+  n_max`` and unit ``radcoefficients`` (``R_{nl} = g_{n−1}`` for every ``l``). ML-PACE splines
+  it on a grid of ``deltaSplineBins`` (:data:`DELTA_SPLINE_BINS`); the spline error is far
+  below the 1e-8 the round-trip tests demand.
+* :class:`ace_ref.one_particle.radial.ACE1Radial` is ML-PACE's ``ACE.jl.Basic`` radial basis,
+  which it evaluates from the transform and recurrence parameters without splines
+  (:meth:`ACE1Radial.pace_recursion`).
+
+The other radial bases (Bessel and polynomial with the NequIP envelope in ``r``) are not a
+finite combination of any ML-PACE radial function and ML-PACE reads no tabulated radial basis,
+so :func:`export_yace` refuses them (:class:`YaceExportError`) instead of approximating.
 
 File format details
 -------------------
@@ -67,7 +74,7 @@ import numpy as np
 from ace_ref._atomic_write import atomic_path
 from ace_ref.basis.ace import ACEBasis
 from ace_ref.models.two_layer import TwoLayerModel
-from ace_ref.one_particle.radial import ACE1Radial
+from ace_ref.one_particle.radial import ACE1Radial, SBesselRadial
 from ace_ref.one_particle.spherical import complex_to_real_matrix
 
 __all__ = [
@@ -91,6 +98,9 @@ IMAG_RTOL = 1e-9
 
 PACE_Y_SCALE = math.sqrt(4.0 * math.pi)
 """ML-PACE's harmonics are this times the orthonormal ones (``Y_0^0 = 1``, rank 1 included)."""
+
+DELTA_SPLINE_BINS = 0.001
+"""ML-PACE's radial spline step (Å) written to the file (``deltaSplineBins``)."""
 
 EVALUATORS = ("recursive", "product")
 """``pair_style pace`` evaluators: ``recursive`` (LAMMPS' default) and ``product``."""
@@ -145,6 +155,7 @@ def check_exportable(model) -> None:
     (one layer, any elements, correlation orders, truncations and per-pair cutoffs, and the
     single-layer NequIP-style sparsifications of :mod:`ace_ref.coupling.chain`, which are other
     coupling matrices over the same products) whose radial basis is
+    :class:`ace_ref.one_particle.radial.SBesselRadial` or
     :class:`ace_ref.one_particle.radial.ACE1Radial` for every species pair.
     """
     linear = hasattr(model, "basis") and hasattr(model, "coefficients") and hasattr(model, "e0")
@@ -164,14 +175,22 @@ def check_exportable(model) -> None:
     for a in range(ns):
         for b in range(ns):
             rad = basis.radials[a][b]
-            if not isinstance(rad, ACE1Radial):
+            if not isinstance(rad, (SBesselRadial, ACE1Radial)):
                 raise YaceExportError(
                     f"the radial basis {basis.radial_kind!r} ({type(rad).__name__}, pair "
                     f"{basis.elements[a]}-{basis.elements[b]}) has no exact ML-PACE "
                     "equivalent: ML-PACE's radial functions are ChebExpCos/ChebPow/"
                     "ChebLinear/SBessel combinations (splined) or the analytic ACE.jl.Basic "
                     "polynomials, and it reads no tabulated radial basis. Fit with "
-                    "radial='ace1' (ace-ref fit --radial ace1) to export to LAMMPS exactly"
+                    "radial='sbessel' (the default) or 'ace1' (ace-ref fit --radial sbessel) "
+                    "to export to LAMMPS exactly"
+                )
+            if type(rad) is not type(basis.radials[0][0]):
+                raise YaceExportError(
+                    f"pair {basis.elements[a]}-{basis.elements[b]} has a "
+                    f"{type(rad).__name__} radial basis, pair {basis.elements[0]}-"
+                    f"{basis.elements[0]} a {type(basis.radials[0][0]).__name__}: the writer "
+                    "needs one kind for every pair"
                 )
             if rad.n_max != basis.n_max:
                 raise YaceExportError(
@@ -333,10 +352,14 @@ def yace_document(model, functions: list[list[CTildeFunction]] | None = None) ->
         check_exportable(model)
     basis = model.basis
     ns = len(basis.elements)
+    lmax = max((max(f.ls) for fs in functions for f in fs), default=0)
     bonds = {}
     for a in range(ns):
         for b in range(ns):
             rad = basis.radials[a][b]
+            if isinstance(rad, SBesselRadial):
+                bonds[(a, b)] = _sbessel_bond(rad, lmax)
+                continue
             # ML-PACE fills P(1) even when maxn = 1: always give it two functions
             rec = dataclasses.replace(rad, n_max=max(rad.n_max, 2)).pace_recursion()
             bonds[(a, b)] = {
@@ -351,11 +374,10 @@ def yace_document(model, functions: list[list[CTildeFunction]] | None = None) ->
                 "maxn": rec["maxn"],
                 "recursion_coefficients": {"A": rec["A"], "B": rec["B"], "C": rec["C"]},
             }
-    lmax = max((max(f.ls) for fs in functions for f in fs), default=0)
     return {
         "elements": list(basis.elements),
         "E0": [float(model.e0[el]) for el in basis.elements],
-        "deltaSplineBins": 0.001,
+        "deltaSplineBins": DELTA_SPLINE_BINS,
         "lmax": int(lmax),
         "embeddings": {
             z: {
@@ -385,6 +407,32 @@ def yace_document(model, functions: list[list[CTildeFunction]] | None = None) ->
             ]
             for z in range(ns)
         },
+    }
+
+
+def _sbessel_bond(rad: SBesselRadial, lmax: int) -> dict:
+    """An ML-PACE ``SBessel`` bond with ``R_{nl} = g_{n−1}`` for every ``l ≤ lmax``.
+
+    No inner cutoff (``rcut_in = dcut_in = 0``, ML-PACE's multiplier is then 1 for ``r > 0``), no
+    core repulsion (``prehc = 0``; our core is exported as a LAMMPS table); ``radparameters``
+    and ``dcut`` are read by ML-PACE but do not enter ``SBessel``.
+    """
+    n = rad.n_max
+    unit = [[[1.0 if k == i else 0.0 for k in range(n)] for _ in range(lmax + 1)] for i in range(n)]
+    return {
+        "radbasename": "SBessel",
+        "nradmax": int(n),
+        "lmax": int(lmax),
+        "nradbasemax": int(n),
+        "radparameters": [1.0],
+        "radcoefficients": unit,
+        "prehc": 0.0,
+        "lambdahc": 1.0,
+        "rcut": float(rad.r_cut),
+        "dcut": 0.01,
+        "rcut_in": 0.0,
+        "dcut_in": 0.0,
+        "inner_cutoff_type": "distance",
     }
 
 

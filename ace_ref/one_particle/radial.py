@@ -5,7 +5,8 @@ and every species pair may carry its own radial object (own cutoff and parameter
 
 Envelope
 --------
-Both kinds are multiplied by the NequIP polynomial envelope (``x = r/r_c``, integer ``p ≥ 1``)
+Bessel and polynomial kinds are multiplied by the NequIP polynomial envelope (``x = r/r_c``,
+integer ``p ≥ 1``)
 
 .. math::
 
@@ -28,6 +29,11 @@ Kinds
   the envelope is a polynomial in the *transformed* distance, as in ACE1.jl. This is the form
   ML-PACE (LAMMPS ``pair_style pace``) evaluates analytically as radial basis
   ``ACE.jl.Basic``, so models built on it export to ``.yace`` exactly (:mod:`ace_ref.models.yace`).
+* :class:`SBesselRadial`: the "simplified Bessel" functions of Kocer, Mason & Erturk
+  (J. Chem. Phys. 150, 154102 (2019)) as ML-PACE defines them (radial basis ``SBessel``):
+  sums of two neighbouring ``sin(kπr/r_c)/r`` made C² at ``r_c`` without an envelope, then
+  orthogonalised by a two-term recursion. ML-PACE evaluates the same formula, so these models
+  also export to ``.yace`` exactly (up to ML-PACE's own radial spline).
 
 Numba interface
 ---------------
@@ -35,25 +41,26 @@ Numba interface
 different pairs/kinds stack into a 2-D table); :func:`radial_with_derivative` evaluates one
 distance from such a row without allocating. Layout (unused entries are zero):
 
-=====  ==================  ==========================================  =========================
-index  BesselRadial        PolynomialRadial                            ACE1Radial
-=====  ==================  ==========================================  =========================
-0      kind code (0)       kind code (1)                               kind code (2)
-1      r_c                 r_c                                         r_c
-2      envelope p          envelope p                                  envelope p (of u)
-3      √(2/r_c)            r_0                                         r_0
-4      π/r_c               q                                           q
-5      0                   r_in                                        r_in
-6      0                   transform code (0 = "poly", 1 = "agnesi")   p_in
-7      0                   Agnesi p (0 for "poly")                     0
-8      0                   Agnesi a (0 for "poly")                     0
-9      0                   x(r_c)  (transform value at the cutoff)     x(r_c)
-10     0                   2/(x(r_in) − x(r_c))  (slope of x → y)      1/(x(r_in) − x(r_c))
-11     0                   0 (reserved)                                0
-=====  ==================  ==========================================  =========================
+=====  ============  ========================  ====================  ===============
+index  Bessel        Polynomial                ACE1                  SBessel
+=====  ============  ========================  ====================  ===============
+0      kind (0)      kind (1)                  kind (2)              kind (3)
+1      r_c           r_c                       r_c                   r_c
+2      envelope p    envelope p                envelope p (of u)     0
+3      √(2/r_c)      r_0                       r_0                   π/r_c
+4      π/r_c         q                         q                     √2 π/r_c^{3/2}
+5      0             r_in                      r_in                  0
+6      0             transform (0 poly,        p_in                  0
+                     1 agnesi)
+7      0             Agnesi p (0 for poly)     0                     0
+8      0             Agnesi a (0 for poly)     0                     0
+9      0             x(r_c)                    x(r_c)                0
+10     0             2/(x(r_in) − x(r_c))      1/(x(r_in) − x(r_c))  0
+11     0             0 (reserved)              0                     0
+=====  ============  ========================  ====================  ===============
 
-Entries 3–4 (Bessel), 9–10 (polynomial, ACE1) are derived from the others; the kernel trusts
-them.
+Entries 3–4 (Bessel, SBessel), 9–10 (polynomial, ACE1) are derived from the others; the kernel
+trusts them.
 """
 
 from __future__ import annotations
@@ -71,11 +78,13 @@ __all__ = [
     "KIND_BESSEL",
     "KIND_POLYNOMIAL",
     "KIND_ACE1",
+    "KIND_SBESSEL",
     "TRANSFORM_POLY",
     "TRANSFORM_AGNESI",
     "BesselRadial",
     "PolynomialRadial",
     "ACE1Radial",
+    "SBesselRadial",
     "radial_from_dict",
     "RadialSpec",
     "make_radial",
@@ -89,6 +98,7 @@ MAX_PARAMS = 12
 KIND_BESSEL = 0
 KIND_POLYNOMIAL = 1
 KIND_ACE1 = 2
+KIND_SBESSEL = 3
 
 TRANSFORM_POLY = 0
 TRANSFORM_AGNESI = 1
@@ -151,6 +161,54 @@ def _ace1_radial(params, n_max, r, R_out, dR_out):
 
 
 @njit(cache=True)
+def _sbessel_radial(params, n_max, r, R_out, dR_out):
+    """SBesselRadial for ``0 < r < r_c``; see the class for the formula.
+
+    ``S_k = sin(kπr/r_c)/(kπr/r_c)`` and ``dS_k/dr = (cos(kπr/r_c) − S_k)/r`` for
+    ``k = 1..n_max+1`` come from one sine and cosine by angle addition.
+    """
+    a = params[3]  # π / r_c
+    pref = params[4]  # √2 π / r_c^{3/2}
+    inv_r = 1.0 / r
+    s1 = math.sin(a * r)
+    c1 = math.cos(a * r)
+    s = s1
+    c = c1
+    S_lo = s * inv_r / a  # S_1
+    dS_lo = (c - S_lo) * inv_r
+    d_prev = 1.0
+    g_prev = 0.0
+    dg_prev = 0.0
+    for n in range(n_max):
+        s, c = s * c1 + c * s1, c * c1 - s * s1  # sin, cos of (n + 2) a r
+        S_hi = s * inv_r / ((n + 2) * a)
+        dS_hi = (c - S_hi) * inv_r
+        m = (n + 1.0) * (n + 2.0)
+        cn = pref * m / math.sqrt((n + 1.0) ** 2 + (n + 2.0) ** 2)
+        if n % 2 == 1:
+            cn = -cn
+        f = cn * (S_lo + S_hi)
+        df = cn * (dS_lo + dS_hi)
+        if n == 0:
+            g = f
+            dg = df
+        else:
+            e = n * n * (n + 2.0) ** 2 / (4.0 * (n + 1.0) ** 4 + 1.0)
+            d = 1.0 - e / d_prev
+            w = math.sqrt(e / d_prev)
+            inv_sd = 1.0 / math.sqrt(d)
+            g = inv_sd * (f + w * g_prev)
+            dg = inv_sd * (df + w * dg_prev)
+            d_prev = d
+        R_out[n] = g
+        dR_out[n] = dg
+        g_prev = g
+        dg_prev = dg
+        S_lo = S_hi
+        dS_lo = dS_hi
+
+
+@njit(cache=True)
 def _legendre_times(n_max, y, dy, f, df, R_out, dR_out):
     """``R_n = P_{n−1}(y) f`` and ``dR_n/dr = P'_{n−1}(y) y' f + P_{n−1}(y) f'`` for n = 1..n_max.
 
@@ -179,7 +237,7 @@ def radial_with_derivative(params, n_max, r, R_out, dR_out):
     Parameters
     ----------
     params : float64[:]
-        A row produced by ``BesselRadial.params()`` / ``PolynomialRadial.params()`` (length
+        A row produced by a radial kind's ``params()`` (length
         :data:`MAX_PARAMS`); ``int(params[0])`` selects the kind.
     n_max : int
         Number of radial functions to evaluate (``≤ len(R_out)``).
@@ -202,6 +260,9 @@ def radial_with_derivative(params, n_max, r, R_out, dR_out):
         return
     if kind == KIND_ACE1:
         _ace1_radial(params, n_max, r, R_out, dR_out)
+        return
+    if kind == KIND_SBESSEL:
+        _sbessel_radial(params, n_max, r, R_out, dR_out)
         return
     f, dfdx = envelope_polynomial(r / rc, params[2])
     df = dfdx / rc
@@ -324,13 +385,14 @@ class _RadialBase:
     r_cut: float
     envelope_p: int
 
-    def _check_common(self) -> None:
+    def _check_common(self, envelope: bool = True) -> None:
         object.__setattr__(self, "n_max", _integer("n_max", self.n_max, 1))
         r_cut = _real("r_cut", self.r_cut)
         if r_cut <= 0:
             raise ValueError(f"r_cut must be positive, got {r_cut!r}")
         object.__setattr__(self, "r_cut", r_cut)
-        object.__setattr__(self, "envelope_p", _integer("envelope_p", self.envelope_p, 1))
+        if envelope:
+            object.__setattr__(self, "envelope_p", _integer("envelope_p", self.envelope_p, 1))
 
     def params(self) -> np.ndarray:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -760,14 +822,107 @@ class ACE1Radial(_RadialBase):
         return P * e[:, None], dP * (2.0 * du * e)[:, None] + P * de[:, None]
 
 
+@dataclass(frozen=True)
+class SBesselRadial(_RadialBase):
+    r"""Simplified Bessel radial basis (Kocer, Mason & Erturk 2019), ML-PACE's ``SBessel``.
+
+    .. math::
+
+        f_k(r) = (-1)^k \frac{\sqrt2\,\pi}{r_c^{3/2}}
+                 \frac{(k+1)(k+2)}{\sqrt{(k+1)^2 + (k+2)^2}}
+                 \Big[\operatorname{sinc}\frac{(k+1)\pi r}{r_c}
+                       + \operatorname{sinc}\frac{(k+2)\pi r}{r_c}\Big],
+        \qquad \operatorname{sinc} x = \frac{\sin x}{x},
+
+        e_k = \frac{k^2 (k+2)^2}{4 (k+1)^4 + 1}, \quad d_0 = 1, \quad
+        d_k = 1 - \frac{e_k}{d_{k-1}},
+
+        g_0 = f_0, \qquad g_k = \frac{1}{\sqrt{d_k}}
+              \Big(f_k + \sqrt{\tfrac{e_k}{d_{k-1}}}\, g_{k-1}\Big),
+        \qquad R_n = g_{n-1}, \; n = 1..n_{max},
+
+    and ``R_n = 0`` for ``r ≥ r_c``. The two sincs of each ``f_k`` have opposite signs of
+    their first and of their second derivative at ``r_c``, so every ``R_n`` is C² across the
+    cutoff without an envelope; the recursion makes the functions orthonormal in the
+    Kocer–Mason–Erturk sense. This is formula for formula what ML-PACE's
+    ``ACERadialFunctions::simplified_bessel`` computes, so a model on this basis is written to
+    ``.yace`` as radial basis ``SBessel`` with unit ``radcoefficients``
+    (:mod:`ace_ref.models.yace`); ML-PACE then splines it (``deltaSplineBins``).
+
+    Parameters
+    ----------
+    n_max : int
+        Number of radial functions (``≥ 1``); ``R_n`` oscillates with wave numbers up to
+        ``(n+1)π/r_c``.
+    r_cut : float
+        Cutoff ``r_c > 0``.
+
+    Notes
+    -----
+    ``params()`` layout: ``[3, r_c, 0, π/r_c, √2 π/r_c^{3/2}, 0, …]``.
+    """
+
+    n_max: int
+    r_cut: float
+
+    kind: ClassVar[int] = KIND_SBESSEL
+    name: ClassVar[str] = "sbessel"
+
+    def __post_init__(self):
+        self._check_common(envelope=False)
+
+    def params(self) -> np.ndarray:
+        """Packed float64 parameter row for :func:`radial_with_derivative`."""
+        out = np.zeros(MAX_PARAMS)
+        out[:5] = (
+            self.kind,
+            self.r_cut,
+            0.0,
+            math.pi / self.r_cut,
+            math.sqrt(2.0) * math.pi / self.r_cut**1.5,
+        )
+        return out
+
+    def _inside(self, r):
+        rc = self.r_cut
+        k = np.arange(1, self.n_max + 2)  # wave numbers kπ/r_c, k = 1..n_max+1
+        x = np.outer(r, k) / rc
+        S = np.sinc(x)  # NumPy's sinc is sin(πx)/(πx)
+        dS = (np.cos(np.pi * x) - S) / r[:, None]
+        n = np.arange(self.n_max)
+        c = (
+            (-1.0) ** n
+            * math.sqrt(2.0)
+            * math.pi
+            / rc**1.5
+            * (n + 1.0)
+            * (n + 2.0)
+            / np.sqrt((n + 1.0) ** 2 + (n + 2.0) ** 2)
+        )
+        f = c * (S[:, :-1] + S[:, 1:])
+        df = c * (dS[:, :-1] + dS[:, 1:])
+        g = np.empty_like(f)
+        dg = np.empty_like(f)
+        g[:, 0], dg[:, 0] = f[:, 0], df[:, 0]
+        d_prev = 1.0
+        for m in range(1, self.n_max):
+            e = m**2 * (m + 2.0) ** 2 / (4.0 * (m + 1.0) ** 4 + 1.0)
+            d = 1.0 - e / d_prev
+            w = math.sqrt(e / d_prev)
+            g[:, m] = (f[:, m] + w * g[:, m - 1]) / math.sqrt(d)
+            dg[:, m] = (df[:, m] + w * dg[:, m - 1]) / math.sqrt(d)
+            d_prev = d
+        return g, dg
+
+
 def _agnesi_a(p: float, q: float) -> float:
     return (-2.0 * q + p * (-2.0 + 4.0 * q)) / (p + p * p + q + q * q)
 
 
-_KINDS = {cls.name: cls for cls in (BesselRadial, PolynomialRadial, ACE1Radial)}
+_KINDS = {cls.name: cls for cls in (BesselRadial, PolynomialRadial, ACE1Radial, SBesselRadial)}
 
 
-def radial_from_dict(d: dict) -> BesselRadial | PolynomialRadial | ACE1Radial:
+def radial_from_dict(d: dict) -> BesselRadial | PolynomialRadial | ACE1Radial | SBesselRadial:
     """Build a radial kind from :meth:`to_dict` output, dispatching on ``d["type"]``.
 
     Raises
@@ -781,7 +936,7 @@ def radial_from_dict(d: dict) -> BesselRadial | PolynomialRadial | ACE1Radial:
     return _KINDS[t].from_dict(d)
 
 
-RADIAL_KINDS = ("bessel", "polynomial", "ace1")
+RADIAL_KINDS = ("bessel", "polynomial", "ace1", "sbessel")
 
 
 class RadialSpec:
@@ -790,7 +945,8 @@ class RadialSpec:
     A basis builds one radial basis per species pair from it, ``spec.build(n_max, r_cut)``
     (with the pair's cutoff), e.g. ``ACEBasis(..., radial=RadialSpec("ace1", q=3))``.
     ``kind`` is one of :data:`RADIAL_KINDS`; ``options`` are the keywords of its class
-    (:class:`BesselRadial`, :class:`PolynomialRadial`, :class:`ACE1Radial`) other than ``n_max``
+    (:class:`BesselRadial`, :class:`PolynomialRadial`, :class:`ACE1Radial`,
+    :class:`SBesselRadial`) other than ``n_max``
     and ``r_cut``; they are checked when the basis builds its radial functions.
     """
 
@@ -829,6 +985,8 @@ def make_radial(kind: str, n_max: int, r_cut: float, options: dict | None = None
     opts = dict(options or {})
     if kind == "bessel":
         return BesselRadial(n_max, r_cut, **opts)
+    if kind == "sbessel":
+        return SBesselRadial(n_max, r_cut, **opts)
     if kind in ("polynomial", "ace1"):
         opts.setdefault("r_0", defaults.POLYNOMIAL_R0_FRACTION * r_cut)
         if kind == "ace1":

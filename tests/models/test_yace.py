@@ -254,7 +254,7 @@ def test_refuses_radial_bases_without_yace_equivalent(radial, tmp_path):
     model = _model(radial=radial, order=2, max_n=[3, 2], max_l=[0, 2])
     path = tmp_path / "m.yace"
     path.write_text("old")
-    with pytest.raises(YaceExportError, match=rf"radial basis '{radial}'.*radial='ace1'"):
+    with pytest.raises(YaceExportError, match=rf"radial basis '{radial}'.*radial='sbessel'"):
         export_yace(model, path, report=None)
     assert path.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yace"]
@@ -335,7 +335,7 @@ def test_cli_export_refuses_bessel_model(tmp_path, capsys):
     npz = model.save(tmp_path / "ta.npz")
     assert main(["export", str(npz), "-o", str(tmp_path / "ta.yace")]) == 2
     err = capsys.readouterr().err
-    assert "radial basis 'bessel'" in err and "--radial ace1" in err
+    assert "radial basis 'bessel'" in err and "--radial sbessel" in err
     assert not (tmp_path / "ta.yace").exists()
 
 

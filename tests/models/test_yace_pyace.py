@@ -38,10 +38,12 @@ def _check(agreement, periodic=False):
         assert agreement[key] <= TOL, (key, agreement)
 
 
-@pytest.fixture(scope="module")
-def acac(tmp_path_factory):
+@pytest.fixture(scope="module", params=["ace1", "sbessel"])
+def acac(tmp_path_factory, request):
     train = read_configs(ACAC / "train_300K.xyz")[:20]
-    basis = ACEBasis(["H", "C", "O"], 3, max_degree=[6, 6, 5], w_L=1, r_cut=4.5, radial="ace1")
+    basis = ACEBasis(
+        ["H", "C", "O"], 3, max_degree=[6, 6, 5], w_L=1, r_cut=4.5, radial=request.param
+    )
     model = _fit(basis, train, read_e0(ACAC / "isolated_atoms.xyz"))
     path = model.export_yace(tmp_path_factory.mktemp("acac") / "acac.yace", report=None).path
     return model, path, read_configs(ACAC / "test_MD_300K.xyz")[:8]
@@ -86,7 +88,10 @@ def test_fitted_model_is_a_fit(acac):
 
 
 @pytest.mark.parametrize("evaluator", EVALUATORS)
-def test_multispecies_per_pair_cutoffs_order4_and_sparse_coefficients(tmp_path, evaluator):
+@pytest.mark.parametrize(
+    "radial", [("ace1", {"q": 3, "envelope_p": 3}), ("sbessel", {})], ids=["ace1", "sbessel"]
+)
+def test_multispecies_per_pair_cutoffs_order4_and_sparse_coefficients(tmp_path, evaluator, radial):
     """Random coefficients (with exact zeros, all of H's among them), order 4, three species
     with different pair cutoffs: the ML-PACE evaluation still agrees."""
     basis = ACEBasis(
@@ -95,8 +100,8 @@ def test_multispecies_per_pair_cutoffs_order4_and_sparse_coefficients(tmp_path, 
         max_n=[4, 3, 2, 2],
         max_l=[0, 3, 2, 1],
         r_cut={("H", "H"): 3.2, ("C", "H"): 4.0, ("O", "H"): 3.6, "default": 4.6},
-        radial="ace1",
-        radial_options={"q": 3, "envelope_p": 3},
+        radial=radial[0],
+        radial_options=radial[1],
     )
     rng = np.random.default_rng(5)
     c = rng.normal(size=len(basis))

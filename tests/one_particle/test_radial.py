@@ -20,6 +20,7 @@ from ace_ref.one_particle.radial import (
     ACE1Radial,
     BesselRadial,
     PolynomialRadial,
+    SBesselRadial,
     envelope_polynomial,
     radial_from_dict,
     radial_with_derivative,
@@ -34,6 +35,9 @@ RADIALS = [
     PolynomialRadial(5, 6.0, r_0=2.0, q=2.0, transform="agnesi"),
     ACE1Radial(8, 5.0, r_0=2.5, envelope_p=3),
     ACE1Radial(6, 4.5, r_0=1.0, q=3, r_in=0.8, envelope_p=4, envelope_p_in=3),
+    SBesselRadial(8, 5.0),
+    SBesselRadial(1, 3.0),
+    SBesselRadial(14, 4.5),
 ]
 IDS = [repr(r) for r in RADIALS]
 
@@ -199,6 +203,57 @@ def test_ace1_is_ml_pace_ace_jl_basic(rad):
     np.testing.assert_allclose(dP, dR, rtol=1e-11, atol=1e-13 * np.abs(dR).max())
 
 
+def _ml_pace_sbessel(n_max, rc, r):
+    """ML-PACE's ``simplified_bessel`` written out in its own terms (test-side reference):
+    ``sinc(x) = sin x / x``, ``f_n`` and the ``e_n, d_n`` recursion as in ace_radial.cpp."""
+
+    def aux(n):
+        c = (-1) ** n * np.sqrt(2) * np.pi / rc**1.5 * (n + 1) * (n + 2)
+        c /= np.sqrt((n + 1) ** 2 + (n + 2) ** 2)
+        x1, x2 = r * (n + 1) * np.pi / rc, r * (n + 2) * np.pi / rc
+        return c * (np.sin(x1) / x1 + np.sin(x2) / x2)
+
+    g = [aux(0)]
+    d_prev = 1.0
+    for n in range(1, n_max):
+        en = n**2 * (n + 2) ** 2 / (4 * (n + 1) ** 4 + 1)
+        dn = 1 - en / d_prev
+        g.append((aux(n) + np.sqrt(en / d_prev) * g[-1]) / np.sqrt(dn))
+        d_prev = dn
+    return np.stack(g, axis=1)
+
+
+@pytest.mark.parametrize("evaluate", [lambda rad, r: rad(r), _kernel], ids=["numpy", "numba"])
+@pytest.mark.parametrize("rad", [r for r in RADIALS if r.name == "sbessel"], ids=repr)
+def test_sbessel_is_ml_pace_simplified_bessel(rad, evaluate):
+    r = np.linspace(0.02, rad.r_cut * 0.9999, 300)
+    R, _ = evaluate(rad, r)
+    np.testing.assert_allclose(
+        R, _ml_pace_sbessel(rad.n_max, rad.r_cut, r), rtol=1e-11, atol=1e-13 * np.abs(R).max()
+    )
+
+
+def test_sbessel_spans_sines_that_are_c2_at_the_cutoff():
+    """``R_1..R_N`` lie in span{sin(kπr/r_c)/r, k = 1..N+1} (exactly: residual at round-off),
+    and, having no envelope, are still C² at ``r_c``: a triple zero, R'' → 0."""
+    rad = SBesselRadial(10, 4.5)
+    r = np.linspace(0.1, 4.4, 400)
+    R, _ = rad(r)
+    S = np.sin(np.outer(r, np.arange(1, 12)) * np.pi / 4.5) / r[:, None]
+    coef, *_ = np.linalg.lstsq(S, R, rcond=None)
+    assert np.abs(S @ coef - R).max() < 1e-11 * np.abs(R).max()
+    assert np.abs(S[:, :10] @ np.linalg.lstsq(S[:, :10], R, rcond=None)[0] - R).max() > 1e-3
+
+    def second_derivative(h):  # R'' at r_c − 2h by a central difference
+        R1, R2, R3 = (rad(np.array([4.5 - k * h]))[0] for k in (1, 2, 3))
+        return (R3 - 2 * R2 + R1) / h**2, R2 / R1
+
+    big, ratio = second_derivative(1e-3)
+    small, _ = second_derivative(1e-4)
+    np.testing.assert_allclose(ratio, 8.0, rtol=2e-2)  # R ∝ (r_c − r)³
+    np.testing.assert_allclose(small / big, 0.1, rtol=2e-2)  # R'' ∝ (r_c − r) → 0
+
+
 def test_ace1_default_envelope_is_a_double_zero_and_inner_envelope_clamps():
     rad = ACE1Radial(3, 5.0, r_0=2.0)  # p = 2: R and R' vanish at r_c, R'' does not
     d = 1e-3
@@ -267,7 +322,10 @@ def test_vanishes_smoothly_at_cutoff(rad, evaluate):
     rc = rad.r_cut
     R, dR = evaluate(rad, np.array([rc, np.nextafter(rc, np.inf), 1.5 * rc, 40 * rc]))
     assert np.all(R == 0) and np.all(dR == 0)
-    d = 1e-3 * rc
+    # "close to r_c" in units of the shortest wavelength: the enveloped kinds are damped over
+    # the outer part of [0, r_c]; SBessel has no envelope, its cubic zero has a prefactor
+    # ∝ ((n_max + 1)π/r_c)³, so it is probed (n_max + 1) times closer
+    d = 1e-3 * rc / (rad.n_max + 1 if rad.name == "sbessel" else 1)
     R1, dR1 = evaluate(rad, np.array([rc - d]))
     R2, dR2 = evaluate(rad, np.array([rc - 2 * d]))
     # at least a triple zero of R (≥ double of R'): halving the distance divides by ≥ 8 (≥ 4)
