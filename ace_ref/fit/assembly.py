@@ -35,6 +35,8 @@ from ace_ref.fit.reduction import partition_bounds, plan_partitions, reduce_tree
 __all__ = [
     "Weights",
     "LinearSystem",
+    "ConfigRowWeights",
+    "config_row_weights",
     "write_config_rows",
     "config_rows",
     "check_e0",
@@ -151,11 +153,8 @@ def write_config_rows(
     """
     atoms = config.atoms
     n = len(atoms)
-    w = config.weight
-    ctype = config.config_type
-    use_e = config.energy is not None and weights.energy > 0
-    use_f = config.forces is not None and weights.forces > 0
-    use_v = config.stress is not None and weights.virial > 0
+    rw = config_row_weights(config, weights)
+    use_e, use_f, use_v = rw.energy is not None, rw.forces is not None, rw.virial is not None
     if A.shape[0] != use_e + 3 * n * use_f + 6 * use_v:
         raise ValueError(f"{config.source}: row buffer of {A.shape[0]} rows does not fit")
     row = 1 if use_e else 0
@@ -168,26 +167,58 @@ def write_config_rows(
             force_rows[:] = rows.forces.reshape(3 * n, -1)
     if use_e:
         ref = sum(e0[s] for s in atoms.get_chemical_symbols())
-        we = weights.energy * w * weights.factor(ctype, "energy") / n
-        np.multiply(rows.energy, we, out=A[0])
-        y[0] = we * (config.energy - ref)
+        np.multiply(rows.energy, rw.energy, out=A[0])
+        y[0] = rw.energy * (config.energy - ref)
     if use_f:
-        wf = (
-            weights.forces
-            * w
-            * weights.factor(ctype, "forces")
-            * (np.ones(n) if config.force_weights is None else config.force_weights)
-        )
-        w_rows = np.repeat(wf, 3)
+        w_rows = np.repeat(rw.forces, 3)
         force_rows *= w_rows[:, None]
         y[row : row + 3 * n] = w_rows * config.forces.reshape(-1)
         row += 3 * n
     if use_v:
-        wv = weights.virial * w * weights.factor(ctype, "virial") / n
         iu = np.triu_indices(3)
         sym = 0.5 * (rows.virial + rows.virial.transpose(1, 0, 2))
-        A[row : row + 6] = wv * sym[iu]
-        y[row : row + 6] = wv * (config.stress * atoms.get_volume())[iu]
+        A[row : row + 6] = rw.virial * sym[iu]
+        y[row : row + 6] = rw.virial * (config.stress * atoms.get_volume())[iu]
+
+
+@dataclass(frozen=True)
+class ConfigRowWeights:
+    """The weights of one configuration's rows; ``None`` where it has no such rows.
+
+    ``energy``: of its energy row, ``w_E · w_config · w_type / N`` (per atom);
+    ``forces``: per atom, ``w_F · w_config · w_type · w_atom`` (each atom's 3 rows);
+    ``virial``: of its 6 virial rows, ``w_V · w_config · w_type / N``. A weight may be zero
+    (the row is written but carries nothing).
+    """
+
+    energy: float | None
+    forces: np.ndarray | None
+    virial: float | None
+
+    def n_positive(self) -> int:
+        """Rows with a positive weight."""
+        return (
+            int(self.energy is not None and self.energy > 0)
+            + (0 if self.forces is None else 3 * int(np.count_nonzero(self.forces > 0)))
+            + (0 if self.virial is None or self.virial <= 0 else 6)
+        )
+
+
+def config_row_weights(config: Config, weights: Weights) -> ConfigRowWeights:
+    """Row weights of ``config`` under ``weights`` (one place for the product of the global,
+    per-file, per-config-type and per-atom weights; :func:`write_config_rows` applies them)."""
+    n = len(config.atoms)
+    w = config.weight
+    ctype = config.config_type
+    energy = forces = virial = None
+    if config.energy is not None and weights.energy > 0:
+        energy = weights.energy * w * weights.factor(ctype, "energy") / n
+    if config.forces is not None and weights.forces > 0:
+        per_atom = np.ones(n) if config.force_weights is None else config.force_weights
+        forces = weights.forces * w * weights.factor(ctype, "forces") * per_atom
+    if config.stress is not None and weights.virial > 0:
+        virial = weights.virial * w * weights.factor(ctype, "virial") / n
+    return ConfigRowWeights(energy, forces, virial)
 
 
 def config_rows(basis: ACEBasis, config: Config, e0: dict[str, float], weights: Weights):

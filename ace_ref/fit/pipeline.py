@@ -21,7 +21,7 @@ import numpy as np
 
 from ace_ref import defaults
 from ace_ref.basis.interface import Basis
-from ace_ref.fit.assembly import LinearSystem, Weights, assemble, merge
+from ace_ref.fit.assembly import LinearSystem, Weights, assemble, config_row_weights, merge
 from ace_ref.fit.cost import FitCost, estimate_fit_cost
 from ace_ref.fit.data import Config, elements_of, fit_e0, mean_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
@@ -362,18 +362,11 @@ def check_observations(basis: Basis, train: list[Config], weights: Weights) -> i
     be zero). Warned (:class:`UnderdeterminedFitWarning`): fewer weighted rows than
     coefficients, or no forces at all.
     """
-    n_energy = n_force = n_virial = 0
-    for c in train:
-        ctype = c.config_type
-        if c.energy is not None:
-            n_energy += weights.energy * c.weight * weights.factor(ctype, "energy") > 0
-        if c.forces is not None:
-            per_atom = np.ones(len(c.atoms)) if c.force_weights is None else c.force_weights
-            wf = weights.forces * c.weight * weights.factor(ctype, "forces") * per_atom
-            n_force += 3 * int(np.count_nonzero(wf > 0))
-        if c.stress is not None:
-            n_virial += 6 * (weights.virial * c.weight * weights.factor(ctype, "virial") > 0)
-    n_rows = int(n_energy + n_force + n_virial)
+    row_weights = [config_row_weights(c, weights) for c in train]
+    n_rows = sum(rw.n_positive() for rw in row_weights)
+    n_force = sum(
+        0 if rw.forces is None else int(np.count_nonzero(rw.forces > 0)) for rw in row_weights
+    )
     labelled = [
         f"{sum(getattr(c, k) is not None for c in train)} with {k}"
         for k in ("energy", "forces", "stress")
