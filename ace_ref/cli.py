@@ -44,6 +44,12 @@ def _floats(text: str) -> list[float]:
     return values
 
 
+def _order_weights_option(text: str) -> list[tuple[float, ...]]:
+    """``--order-weights``: ``"30,3,1"`` (one setting), ``"30,3,1;1"`` (a grid scored on
+    held-out configurations) or ``"1"`` (every order alike); each a positive number per order."""
+    return [tuple(_floats(part)) for part in str(text).split(";")]
+
+
 def _e0_option(text: str | None):
     """``--e0``: ``None`` (least squares), ``"mean"``, ``"H=-13.6,C=-1029.8"`` (a dict) or a
     file of isolated atoms (checked to exist now, not after the fit)."""
@@ -369,6 +375,12 @@ def cmd_fit(args) -> int:
     smoothness = args.smoothness
     if any(not (p >= 0 and p < float("inf")) for p in smoothness):
         raise ValueError(f"--smoothness must be numbers ≥ 0, got {smoothness}")
+    for setting in args.order_weights:
+        if not all(w > 0 and w < float("inf") for w in setting):
+            raise ValueError(
+                "--order-weights must be positive numbers, one per correlation order, got "
+                + ",".join(f"{w:g}" for w in setting)
+            )
     read_options = {"stress_unit": args.stress_unit, "stress_convention": args.stress_convention}
     keys = _keys(args)
     train = read_configs(
@@ -425,6 +437,9 @@ def cmd_fit(args) -> int:
                 solver=args.solver,
                 weights=args.weights,
                 smoothness=smoothness if len(smoothness) > 1 else smoothness[0],
+                order_weights=args.order_weights
+                if len(args.order_weights) > 1
+                else args.order_weights[0],
                 lam=args.lam,
                 assembly=args.assembly,
                 client=client,
@@ -752,6 +767,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_floats,
         default=[defaults.SMOOTHNESS],
         help="exponent p of the smoothness prior (0: off); a list such as 1,2,3 is a grid "
+        "scored on held-out configurations",
+    )
+    p.add_argument(
+        "--order-weights",
+        type=_order_weights_option,
+        default=[defaults.ORDER_WEIGHTS],
+        help="prior weight per correlation order ν = 1, 2, … (the last for higher orders), "
+        "e.g. 30,3,1 (default) or 1 (all alike); settings separated by ';' are a grid "
         "scored on held-out configurations",
     )
     p.add_argument("--weights", default=defaults.WEIGHTS)

@@ -56,6 +56,8 @@ VARIANTS = {
     },
     "data_cutoffs_smooth1": {"data_cutoffs": True, "fit": {"smoothness": 1.0}},
     "data_cutoffs_ace1": {"data_cutoffs": True, "basis": {"radial": "ace1"}},
+    "order_weights_30_3_1": {"data_cutoffs": True, "fit": {"order_weights": (30.0, 3.0, 1.0)}},
+    "order_weights_equal": {"data_cutoffs": True, "fit": {"order_weights": None}},
     "data_cutoffs_sbessel": {"data_cutoffs": True, "basis": {"radial": "sbessel"}},
     "data_cutoffs_bessel": {"data_cutoffs": True, "basis": {"radial": "bessel"}},
     "data_cutoffs_polynomial": {"data_cutoffs": True, "basis": {"radial": "polynomial"}},

@@ -218,6 +218,12 @@ CASES = [
         2, r"--smoothness must be numbers ≥ 0, got \[-1\.0\]", _data,
     ),
     Case(
+        "zero prior weight of an order",
+        ["fit", "cu.xyz", *SMALL, "--order-weights", "30,0,1", "-o", "m.npz"],
+        2, r"--order-weights must be positive numbers, one per correlation order, got 30,0,1",
+        _data,
+    ),
+    Case(
         "cutoff below any bond",
         ["fit", "cu.xyz", *SMALL, "--rcut", "1e-9", "-o", "m.npz"],
         2, r"cutoff must be a number ≥ 0\.5 Å, got 1e-09", _data,

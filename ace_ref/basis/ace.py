@@ -796,6 +796,12 @@ class ACEBasis:
         )
         return np.tile(degs, len(self.elements))
 
+    def column_orders(self) -> np.ndarray:
+        """Correlation order ``ν`` (number of one-particle factors) of every column, packed
+        layout: ``ν + 1`` is the column's body order."""
+        orders = np.array([len(lab["nl"]) for lab in self.tables(0).labels], dtype=np.int64)
+        return np.tile(orders, len(self.elements))
+
     def body_order(self) -> int:
         """Body order ``ν_max + 1`` of every invariant of this basis."""
         return self.order + 1

@@ -57,5 +57,9 @@ class Basis(Protocol):
     def column_degrees(self) -> np.ndarray:
         """Polynomial degree of every column, for the smoothness prior."""
 
+    def column_orders(self) -> np.ndarray:
+        """Correlation order ``ν`` of every column (packed layout), for per-order prior
+        weights (:func:`ace_ref.fit.solvers.smoothness_prior`)."""
+
     def body_order(self) -> int:
         """The largest body order any feature reaches (ν + 1 for ACE)."""

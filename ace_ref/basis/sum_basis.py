@@ -91,6 +91,9 @@ class SumBasis:
     def column_degrees(self) -> np.ndarray:
         return self._combine([p.column_degrees() for p in self.parts])
 
+    def column_orders(self) -> np.ndarray:
+        return self._combine([p.column_orders() for p in self.parts]).astype(np.int64)
+
     def body_order(self) -> int:
         return max(p.body_order() for p in self.parts)
 

@@ -425,6 +425,13 @@ class TwoLayerBasis:
         d2 = [float(Fraction(lab["degree"])) for lab in self.layer2_tables.labels]
         return np.tile(np.array(d1 + d2), len(self.elements))
 
+    def column_orders(self) -> np.ndarray:
+        """Correlation order of every column within its own layer (packed layout): ``ν₁`` of
+        a layer-1 readout function, ``ν₂`` (number of layer-2 factors) of a layer-2 one."""
+        o1 = [len(lab["nl"]) for lab in self.layer1.tables(0).labels] if self.readout_layer1 else []
+        o2 = [int(lab["order"]) for lab in self.layer2_tables.labels]
+        return np.tile(np.array(o1 + o2, dtype=np.int64), len(self.elements))
+
     def to_dict(self) -> dict:
         return {
             "kind": "two_layer",

@@ -25,7 +25,13 @@ from ace_ref.fit.assembly import LinearSystem, Weights, assemble, config_row_wei
 from ace_ref.fit.cost import FitCost, estimate_fit_cost
 from ace_ref.fit.data import Config, elements_of, fit_e0, mean_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
-from ace_ref.fit.solvers import SOLVERS, Solution, smoothness_prior, solve
+from ace_ref.fit.solvers import (
+    SOLVERS,
+    Solution,
+    check_order_weights,
+    smoothness_prior,
+    solve,
+)
 from ace_ref.models.core import RepulsiveCore
 from ace_ref.models.files import checked_e0
 from ace_ref.models.load import model_for
@@ -135,6 +141,7 @@ def fit(
     solver: str = defaults.SOLVER,
     weights: Weights | str = defaults.WEIGHTS,
     smoothness: float = defaults.SMOOTHNESS,
+    order_weights=defaults.ORDER_WEIGHTS,
     lam: float = defaults.LAMBDA,
     assembly: str = defaults.ASSEMBLY,
     client=None,
@@ -169,13 +176,16 @@ def fit(
         cannot determine them: :func:`~ace_ref.fit.data.fit_e0`).
     test
         ``{label: configs or path(s)}`` to report errors on besides the training set.
-    solver, lam, smoothness
+    solver, lam, smoothness, order_weights
         ``solver`` in :data:`~ace_ref.fit.solvers.SOLVERS`; ``lam`` is λ of ridge/LSQR; the
-        prior is ``Γ_kk = (1 + deg_k)^smoothness``. A list of exponents is a grid: each is
-        scored by the weighted squared error on ``defaults.SMOOTHNESS_VALIDATION_FRACTION`` of
-        the configurations held out at random, the best is kept (``metadata["smoothness"]``,
-        the scores under ``"smoothness_validation_error"``) and the final solve uses all the
-        data (the two summaries merged, so nothing is assembled twice).
+        prior is ``Γ_kk = w_{ν_k} (1 + deg_k)^smoothness``
+        (:func:`~ace_ref.fit.solvers.smoothness_prior`), ``order_weights`` the ``w_ν`` for
+        ``ν = 1, 2, …`` (``None``: all 1). A list of exponents, or a list of weight tuples, is
+        a grid: each combination is scored by the weighted squared error on
+        ``defaults.SMOOTHNESS_VALIDATION_FRACTION`` of the configurations held out at random,
+        the best is kept (``metadata["smoothness"]``, ``metadata["order_weights"]``, the
+        scores under ``"smoothness_validation_error"``) and the final solve uses all the data
+        (the two summaries merged, so nothing is assembled twice).
     weights
         :class:`~ace_ref.fit.assembly.Weights` or its text form ``"energy=30,forces=1"``.
     assembly
@@ -220,8 +230,9 @@ def fit(
         if isinstance(value, bool) or int(value) != value or value < 0:
             raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
     grid = [float(p) for p in np.atleast_1d(smoothness)]
-    if len(grid) > 1 and solver == "tsvd":
-        raise ValueError("choose either the tsvd solver or a smoothness grid (both hold data out)")
+    weight_grid = _order_weight_grid(order_weights)
+    if len(grid) * len(weight_grid) > 1 and solver == "tsvd":
+        raise ValueError("choose either the tsvd solver or a prior grid (both hold data out)")
     for p in grid:
         if not (np.isfinite(p) and p >= 0):
             raise ValueError(f"the smoothness exponent must be a number ≥ 0, got {p}")
@@ -273,7 +284,8 @@ def fit(
         )
         train = [train[i] for i in idx[n_val:]]
     scores = None
-    if len(grid) > 1:  # choose p on held-out configurations, then solve on all of them
+    candidates = [(p, w) for w in weight_grid for p in grid]
+    if len(candidates) > 1:  # choose the prior on held-out configurations, then solve on all
         idx = np.random.default_rng(seed).permutation(len(train))
         n_val = max(1, int(len(train) * defaults.SMOOTHNESS_VALIDATION_FRACTION))
         held_out = _summary(
@@ -283,17 +295,17 @@ def fit(
             basis, [train[i] for i in idx[n_val:]], e0, weights, assembly, client, progress
         )
         scores = {
-            p: held_out.squared_error(
-                solve(rest, solver, smoothness_prior(basis, p), lam=lam).coefficients
+            (p, w): held_out.squared_error(
+                solve(rest, solver, smoothness_prior(basis, p, w), lam=lam).coefficients
             )
-            for p in grid
+            for p, w in candidates
         }
-        smoothness = min(scores, key=scores.get)
+        smoothness, order_weights = min(scores, key=scores.get)
         system = merge([rest, held_out])
     else:
-        smoothness = grid[0]
+        ((smoothness, order_weights),) = candidates
         system = _summary(basis, train, e0, weights, assembly, client, progress)
-    gamma = smoothness_prior(basis, smoothness)
+    gamma = smoothness_prior(basis, smoothness, order_weights)
     t_assembly = time.perf_counter() - t0
     solution = solve(
         system,
@@ -315,8 +327,13 @@ def fit(
         "seconds_assembly": t_assembly,
         "seconds_total": t_total,
         "smoothness": smoothness,
+        "order_weights": None if order_weights is None else list(order_weights),
         **(
-            {"smoothness_validation_error": {str(k): v for k, v in scores.items()}}
+            {
+                "smoothness_validation_error": {
+                    _prior_label(p, w, len(weight_grid) > 1): v for (p, w), v in scores.items()
+                }
+            }
             if scores
             else {}
         ),
@@ -351,6 +368,22 @@ def fit(
 
 class UnderdeterminedFitWarning(UserWarning):
     """Fewer weighted observations than coefficients: the prior, not the data, sets the rest."""
+
+
+def _order_weight_grid(order_weights) -> list:
+    """``None``, one tuple of weights, or a list of tuples (a grid) → list of candidates."""
+    if order_weights is None:
+        return [None]
+    items = list(order_weights)
+    if items and all(isinstance(x, (list, tuple, np.ndarray)) for x in items):
+        return [tuple(float(v) for v in check_order_weights(x)) for x in items]
+    return [tuple(float(v) for v in check_order_weights(items))]
+
+
+def _prior_label(p: float, w, with_weights: bool) -> str:
+    if not with_weights:
+        return str(p)
+    return f"p={p:g}, w=" + ("1" if w is None else ",".join(f"{v:g}" for v in w))
 
 
 def check_observations(basis: Basis, train: list[Config], weights: Weights) -> int:

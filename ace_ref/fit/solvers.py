@@ -26,7 +26,7 @@ from ace_ref.basis.interface import Basis
 from ace_ref.fit._band import reduce_to_band
 from ace_ref.fit.assembly import LinearSystem
 
-__all__ = ["SOLVERS", "smoothness_prior", "Solution", "solve"]
+__all__ = ["SOLVERS", "smoothness_prior", "check_order_weights", "Solution", "solve"]
 
 
 SOLVERS = ("ridge", "blr", "tsvd", "lsqr")
@@ -128,14 +128,44 @@ def _regularised(system: LinearSystem, gamma: np.ndarray) -> _Regularised:
     return _SpectralRegularised(system, gamma)
 
 
-def smoothness_prior(basis: Basis, p: float = 2.0) -> np.ndarray:
-    """Diagonal ``Γ_kk = (1 + deg_k)^p`` in column order, ``deg_k`` from
-    :meth:`~ace_ref.basis.interface.Basis.column_degrees` (for ACE: ``Σ_t (n_t + w_L l_t)``;
-    ``p = 0`` turns the prior off)."""
+def smoothness_prior(basis: Basis, p: float = 2.0, order_weights=None) -> np.ndarray:
+    """Diagonal prior precision ``Γ_kk = w_{ν_k} (1 + deg_k)^p`` in column order.
+
+    ``deg_k`` from :meth:`~ace_ref.basis.interface.Basis.column_degrees` (for ACE:
+    ``Σ_t (n_t + w_L l_t)``; ``p = 0`` turns the degree part off) and ``ν_k`` from
+    :meth:`~ace_ref.basis.interface.Basis.column_orders`. ``order_weights`` gives ``w_ν`` for
+    ``ν = 1, 2, …`` (orders beyond its length take its last entry; ``None``: all 1). Only
+    ratios matter to BLR, which scales Γ by its own α: ``(30, 3, 1)`` (the default of
+    :func:`ace_ref.fit`, :data:`ace_ref.defaults.ORDER_WEIGHTS`) makes a pair function 30
+    times and a three-body function 3 times as costly as a four-body function of the same
+    degree.
+    """
     p = float(p)
     if not np.isfinite(p):
         raise ValueError(f"the smoothness exponent p must be a finite number, got {p}")
-    return (1.0 + np.asarray(basis.column_degrees(), dtype=float)) ** p
+    gamma = (1.0 + np.asarray(basis.column_degrees(), dtype=float)) ** p
+    if order_weights is None:
+        return gamma
+    w = check_order_weights(order_weights)
+    orders = np.asarray(basis.column_orders()).astype(np.int64)
+    return gamma * w[np.minimum(orders, len(w)) - 1]
+
+
+def check_order_weights(order_weights) -> np.ndarray:
+    """``order_weights`` as a float array, refused unless it is a non-empty sequence of
+    finite positive numbers."""
+    try:
+        w = np.asarray(order_weights, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"order weights must be numbers, one per correlation order, got {order_weights!r}"
+        ) from None
+    if w.size == 0 or not np.all(np.isfinite(w)) or not np.all(w > 0):
+        raise ValueError(
+            f"order weights must be finite positive numbers, one per correlation order "
+            f"(ν = 1, 2, …), got {order_weights!r}"
+        )
+    return w
 
 
 @dataclass

@@ -152,3 +152,65 @@ def test_smoothness_grid_is_chosen_on_held_out_configurations(coupling_cache):
     for bad in (float("nan"), -1.0, float("inf")):
         with pytest.raises(ValueError, match=r"smoothness exponent must be a number ≥ 0, got"):
             ace_ref.fit(configs, basis, e0=e0, smoothness=[1.0, bad])
+
+
+def test_order_weights_scale_the_prior_per_correlation_order(coupling_cache):
+    """Γ_kk = w_ν (1 + deg_k)^p with ν from column_orders; orders beyond the weights take the
+    last one; column_orders counts exactly the functions of the lower-order basis."""
+    basis = ACEBasis(["H", "C"], 3, max_degree=[6, 5, 4], cache_dir=coupling_cache)
+    orders = basis.column_orders()
+    lower = ACEBasis(["H", "C"], 2, max_degree=[6, 5], cache_dir=coupling_cache)
+    assert len(orders) == len(basis) and np.count_nonzero(orders <= 2) == len(lower)
+    assert set(orders.tolist()) == {1, 2, 3}
+    plain = smoothness_prior(basis, 2.0)
+    weighted = smoothness_prior(basis, 2.0, (30, 3, 1))
+    np.testing.assert_array_equal(weighted, plain * np.array([30.0, 3.0, 1.0])[orders - 1])
+    np.testing.assert_array_equal(
+        smoothness_prior(basis, 2.0, (5, 2)), plain * np.where(orders == 1, 5.0, 2.0)
+    )
+    for bad in ((), (1, 0), (1, -2), (1, float("nan")), ("a", 1)):
+        with pytest.raises(ValueError, match="order weights must be"):
+            smoothness_prior(basis, 2.0, bad)
+    from ace_ref.basis.sum_basis import pair_and_many_body
+
+    both = pair_and_many_body(
+        ["H", "C"], pair_r_cut=5.0, pair_max_n=4, many_body=basis, cache_dir=coupling_cache
+    )
+    per_species = len(both) // 2
+    assert both.column_orders().dtype.kind == "i"
+    # per species: the pair functions (ν = 1: 4 radial × 2 neighbour species), then the
+    # many-body part's own orders
+    np.testing.assert_array_equal(
+        both.column_orders()[:per_species], np.r_[[1] * 8, orders[: len(orders) // 2]]
+    )
+    np.testing.assert_array_equal(
+        smoothness_prior(both, 2.0, (30, 3, 1)),
+        smoothness_prior(both, 2.0) * np.array([30.0, 3.0, 1.0])[both.column_orders() - 1],
+    )
+
+
+def test_order_weight_grid_is_chosen_on_held_out_configurations(coupling_cache):
+    """fit(order_weights=[(…), (…)]) scores each setting on held-out configurations like the
+    smoothness grid, keeps the best and equals a direct fit with it."""
+    import ace_ref
+    from tests.structures import emt_configs
+
+    configs = emt_configs(np.random.default_rng(8), 30, "CuCuCuAl", box=3.4, min_distance=2.0)
+    basis = ACEBasis(["Al", "Cu"], order=2, max_degree=[7, 6], r_cut=4.0, cache_dir=coupling_cache)
+    e0 = {"Al": 0.0, "Cu": 0.0}
+    kw = {"committee_size": 0, "active_set_size": 0, "solver": "ridge", "lam": 1e-4}
+    grid = ace_ref.fit(configs, basis, e0=e0, order_weights=[(1, 1), (1000, 1), (1, 1000)], **kw)
+    scores = grid.model.metadata["smoothness_validation_error"]
+    assert set(scores) == {"p=2, w=1,1", "p=2, w=1000,1", "p=2, w=1,1000"}
+    assert len(set(scores.values())) == 3
+    chosen = grid.model.metadata["order_weights"]
+    label = "p=2, w=" + ",".join(f"{v:g}" for v in chosen)
+    assert scores[label] == min(scores.values())
+    direct = ace_ref.fit(configs, basis, e0=e0, order_weights=chosen, **kw)
+    np.testing.assert_allclose(
+        grid.model.coefficients, direct.model.coefficients, rtol=1e-6, atol=1e-9
+    )
+    none = ace_ref.fit(configs, basis, e0=e0, order_weights=None, **kw)
+    ones = ace_ref.fit(configs, basis, e0=e0, order_weights=(1,), **kw)
+    np.testing.assert_array_equal(none.model.coefficients, ones.model.coefficients)
+    assert none.model.metadata["order_weights"] is None
