@@ -85,14 +85,16 @@ print(f"{len(train)} training configurations; test sets: {', '.join(tests)}")
 # ## One knob at a time
 #
 # The reference fit: correlation order 3, total degree $[8, 8, 6]$ with $w_L = 1$, cutoff
-# 4.5 Å, Bayesian linear regression with the smoothness prior $p = 2$, energies weighted 30
+# 4.5 Å, Bayesian linear regression with the smoothness prior $p = 2$ and the default weights
+# $w_\nu = (30, 3, 1)$ per correlation order, energies weighted 30
 # against forces 1 (the default `ace-ref fit` weights). Each other row changes one thing:
 #
 # * **$w_L$** — the price of angular resolution in the degree $\sum_t (n_t + w_L l_t)$; a
 #   smaller $w_L$ buys more $l$ per radial function at the same $D_\nu$ (and more functions);
 # * **degree** — the size of the basis;
-# * **smoothness $p$** — the prior $\Gamma_{kk} = (1 + \deg_k)^p$ that damps high-degree
-#   functions (`smoothness=[0, 1, 2, 3, 4]` would let a held-out fifth of the data choose);
+# * **smoothness $p$** — the prior $\Gamma_{kk} = w_{\nu_k} (1 + \deg_k)^p$ that damps
+#   high-degree functions (`smoothness=[0, 1, 2, 3, 4]` would let a held-out fifth of the data
+#   choose; `order_weights` sets $w_\nu$, see the [fitting guide](../guide/fitting.md#solvers));
 # * **weights** — how much one meV/atom of energy error counts against one meV/Å of force;
 # * **cutoff** — how far a site energy sees.
 #
