@@ -116,6 +116,7 @@ def test_cli_config_file(tmp_path, capsys):
     write(tmp_path / "train.xyz", frames, format="extxyz")
     (tmp_path / "fit.toml").write_text(
         'order = 2\nmax-n = [3, 2]\nmax-l = [0, 1]\nrcut = 3.5\nsolver = "ridge"\n'
+        "order-weights = [5, 1]\n"
     )
     model_path = tmp_path / "m.npz"
     assert (
@@ -138,6 +139,7 @@ def test_cli_config_file(tmp_path, capsys):
     assert model.basis.order == 2 and model.basis.max_n == [3, 2] and model.basis.max_l == [0, 1]
     assert float(model.basis.r_cut.max()) == 3.5
     assert model.metadata["solver"]["solver"] == "ridge"
+    assert model.metadata["order_weights"] == [5.0, 1.0]  # from the file, into the prior
     (tmp_path / "bad.toml").write_text("colour = 3\n")
     base = ["fit", str(tmp_path / "train.xyz"), "-o", str(tmp_path / "never.npz")]
     assert main([*base, "--config", str(tmp_path / "bad.toml")]) == 2
@@ -157,6 +159,9 @@ def test_cli_config_file(tmp_path, capsys):
 
     args = parse_arguments([*base, "--config", str(tmp_path / "order.toml"), "--order", "2"])
     assert args.order == 2 and args.max_n == "3,2,1"
+    # several weight settings separated by ';' are a grid, each setting a tuple
+    args = parse_arguments([*base, "--order-weights", "30,3,1;1"])
+    assert args.order_weights == [(30.0, 3.0, 1.0), (1.0,)]
 
 
 def test_cli_reliability_eval_and_probe(tmp_path, capsys):
