@@ -397,17 +397,10 @@ def cmd_fit(args) -> int:
         )
     if args.degree is None and args.max_n is None and args.order == defaults.ORDER:
         from ace_ref.fit.assembly import Weights
-        from ace_ref.fit.cost import available_memory
-        from ace_ref.fit.presets import choose_degree
-        from ace_ref.fit.reduction import row_counts
+        from ace_ref.fit.presets import choose_degree_for_data
 
-        n_rows = int(row_counts(train, Weights.parse(args.weights)).sum())
-        choice = choose_degree(
-            elements,
-            n_rows,
-            preset=args.preset,
-            w_L=Fraction(args.wl),
-            available_bytes=available_memory(),
+        choice = choose_degree_for_data(
+            train, elements, Weights.parse(args.weights), preset=args.preset, w_L=Fraction(args.wl)
         )
         args.degree = ",".join(str(d) for d in choice.max_degree)
         print(f"degree {args.degree}: {choice.reason} ({choice.n_coefficients} coefficients)")

@@ -10,7 +10,7 @@ Folds are a seeded random partition of the 500 configurations; each fold is fitt
 others by :func:`ace_ref.fit` (BLR, smoothness prior, data-driven pair cutoffs, ZBL core — the
 ``ace-ref fit`` defaults) with E0 from iso_atoms.xyz. Without ``--degree`` the degrees are
 chosen from the fold's data and the free memory as ``ace-ref fit`` chooses them
-(:func:`ace_ref.fit.presets.choose_degree`). ``--only`` runs a subset of the folds (the CV
+(:func:`ace_ref.fit.presets.choose_degree_for_data`). ``--only`` runs a subset of the folds (the CV
 line then covers those folds only). Every fold prints the plan (estimated time and memory)
 before it starts.
 """
@@ -27,11 +27,8 @@ import numpy as np
 
 import ace_ref
 from ace_ref import ACEBasis, defaults
-from ace_ref.fit.assembly import Weights
-from ace_ref.fit.cost import available_memory
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
-from ace_ref.fit.presets import choose_degree
-from ace_ref.fit.reduction import row_counts
+from ace_ref.fit.presets import choose_degree_for_data
 from ace_ref.one_particle.radial import RADIAL_KINDS
 
 BPA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3bpa"
@@ -53,10 +50,7 @@ def main(degree, w_L, preset, r_cut, folds, only, out, radial=defaults.RADIAL) -
         train = [configs[i] for i in order if i not in held_set]
         test = [configs[i] for i in held]
         if degree is None:
-            rows = int(row_counts(train, Weights()).sum())
-            choice = choose_degree(
-                ELEMENTS, rows, preset=preset, w_L=w_L, available_bytes=available_memory()
-            )
+            choice = choose_degree_for_data(train, ELEMENTS, preset=preset, w_L=w_L)
             fold_degree, reason = choice.max_degree, choice.reason
         else:
             fold_degree, reason = degree, "given"

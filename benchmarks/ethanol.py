@@ -6,7 +6,7 @@ Run::
     python benchmarks/ethanol.py [--preset default] [--order-weights 30,3,1] [--json out.json]
 
 The degree is chosen from the training rows and the free memory exactly as ``ace-ref fit``
-chooses it (:func:`ace_ref.fit.presets.choose_degree`); E0 from ``isolated_atoms.xyz``. The
+chooses it (:func:`ace_ref.fit.presets.choose_degree_for_data`); E0 from ``isolated_atoms.xyz``. The
 plan (estimated time and memory) is printed before the fit. Published rMD17 results (linear
 ACE: Kovács et al., J. Chem. Theory Comput. 17, 7696 (2021)) are mean absolute errors on the
 rMD17 splits, not RMSE on this split; both MAE and RMSE are printed.
@@ -23,11 +23,8 @@ import numpy as np
 
 import ace_ref
 from ace_ref import ACEBasis, defaults
-from ace_ref.fit.assembly import Weights
-from ace_ref.fit.cost import available_memory
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
-from ace_ref.fit.presets import choose_degree
-from ace_ref.fit.reduction import row_counts
+from ace_ref.fit.presets import choose_degree_for_data
 
 ETHANOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "ethanol"
 ELEMENTS = ["H", "C", "O"]
@@ -39,8 +36,7 @@ def main(preset: str, order_weights, test_fraction: float, out: str | None) -> d
     n_test = int(round(test_fraction * len(configs)))
     test = [configs[i] for i in order[:n_test]]
     train = [configs[i] for i in order[n_test:]]
-    rows = int(row_counts(train, Weights()).sum())
-    choice = choose_degree(ELEMENTS, rows, preset=preset, available_bytes=available_memory())
+    choice = choose_degree_for_data(train, ELEMENTS, preset=preset)
     basis = ACEBasis(
         ELEMENTS,
         defaults.ORDER,

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from ace_ref import defaults
 from ace_ref.basis.ace import ACEBasis
 
-__all__ = ["DegreeChoice", "choose_degree"]
+__all__ = ["DegreeChoice", "choose_degree", "choose_degree_for_data"]
 
 
 class DegreeChoice(NamedTuple):
@@ -96,4 +96,31 @@ def choose_degree(
         scale,
         f"preset {preset!r} scaled by {float(scale):.2f} to "
         f"stay within {budget:.0f} coefficients ({why})",
+    )
+
+
+def choose_degree_for_data(
+    train,
+    elements: list[str],
+    weights=None,
+    *,
+    preset: str = "default",
+    order: int = defaults.ORDER,
+    w_L=defaults.W_L,
+) -> DegreeChoice:
+    """:func:`choose_degree` for the training configurations ``train`` under ``weights``
+    (a :class:`~ace_ref.fit.assembly.Weights`; ``None``: the defaults) and the memory free now:
+    what ``ace-ref fit`` does when no degree is given."""
+    from ace_ref.fit.assembly import Weights
+    from ace_ref.fit.cost import available_memory
+    from ace_ref.fit.reduction import row_counts
+
+    weights = Weights.parse(defaults.WEIGHTS) if weights is None else weights
+    return choose_degree(
+        elements,
+        int(row_counts(train, weights).sum()),
+        preset=preset,
+        order=order,
+        w_L=w_L,
+        available_bytes=available_memory(),
     )

@@ -12,7 +12,7 @@ from ace_ref import ACEBasis, defaults
 from ace_ref.fit.assembly import Weights
 from ace_ref.fit.cost import estimate_fit_cost, measure_flop_rate
 from ace_ref.fit.data import read_configs, read_e0
-from ace_ref.fit.presets import choose_degree
+from ace_ref.fit.presets import choose_degree, choose_degree_for_data
 from ace_ref.fit.reduction import row_counts
 from tests.paths import ACAC
 
@@ -88,3 +88,17 @@ def test_fit_plan_counts_rows_and_refuses_what_does_not_fit_in_memory(coupling_c
 def test_flop_rate_is_measured():
     rate = measure_flop_rate(n=256, repeats=2)
     assert np.isfinite(rate) and 1e8 < rate < 1e13
+
+
+def test_degree_for_data_counts_the_rows_of_the_configurations():
+    """choose_degree_for_data is choose_degree on the weighted rows of the configurations (here
+    the data budget binds: 50 acac configurations, 2300 rows); weights that drop the forces
+    leave 50 energy rows and refuse even the smallest default-shaped basis."""
+    train = read_configs(ACAC / "train_300K.xyz")[:50]
+    rows = int(row_counts(train, Weights()).sum())
+    assert rows == 50 * (1 + 3 * 15)
+    chosen = choose_degree_for_data(train, ["H", "C", "O"], preset="fast")
+    assert chosen == choose_degree(["H", "C", "O"], rows, preset="fast")
+    assert chosen.n_coefficients <= rows / defaults.ROWS_PER_COEFFICIENT
+    with pytest.raises(ValueError, match="exceeds the budget of 25"):
+        choose_degree_for_data(train, ["H", "C", "O"], Weights(forces=0.0))
