@@ -36,6 +36,8 @@ from itertools import product
 
 import numpy as np
 
+from ace_ref.one_particle.radial import SBesselRadial
+
 # --------------------------------------------------------------------------------------------
 # 1. Basis configuration and counts
 # --------------------------------------------------------------------------------------------
@@ -453,28 +455,9 @@ def radial_basis_g(name: str, r, nradbase: int, rcut: float, lam: float = 5.25, 
     inside = r < rcut
     ri = r[inside]
     if name == "SBessel":
-
-        def fn(n):
-            pre = (
-                (-1) ** n
-                * math.sqrt(2)
-                * math.pi
-                / rcut**1.5
-                * (n + 1)
-                * (n + 2)
-                / math.sqrt((n + 1) ** 2 + (n + 2) ** 2)
-            )
-            return pre * (
-                np.sinc(ri * (n + 1) / rcut) + np.sinc(ri * (n + 2) / rcut)
-            )  # np.sinc(x)=sin(pi x)/(pi x)
-
-        cols = [fn(0)]
-        d_prev = 1.0
-        for n in range(1, nradbase):
-            e = n**2 * (n + 2) ** 2 / (4 * (n + 1) ** 4 + 1)
-            d = 1 - e / d_prev
-            cols.append((fn(n) + math.sqrt(e / d_prev) * cols[-1]) / math.sqrt(d))
-            d_prev = d
+        # ace_ref's SBesselRadial is ML-PACE's simplified Bessel, formula for formula
+        # (tested against a transcription of ace_radial.cpp in tests/one_particle/test_radial.py)
+        cols = list(SBesselRadial(nradbase, rcut)(ri)[0].T)
     elif name == "ChebExpCos":
         y2 = math.exp(-lam)
         x = 1.0 - 2.0 * (np.exp(-lam * ri / rcut) - y2) / (1 - y2)

@@ -233,6 +233,25 @@ def test_sbessel_is_ml_pace_simplified_bessel(rad, evaluate):
     )
 
 
+@pytest.mark.parametrize("n_max, rc", [(8, 5.0), (14, 4.5)])
+def test_sbessel_is_what_ml_pace_itself_computes(n_max, rc):
+    """The values of ML-PACE's C++ ``ACERadialFunctions.radbase("SBessel", …)`` (through pyace,
+    no splines) equal SBesselRadial's, Numba kernel included."""
+    pyace = pytest.importorskip(
+        "pyace", reason="pyace (pip install --pre python-ace) not installed"
+    )
+    rf = pyace.ACERadialFunctions(n_max, 0, 1, 0.001, 1, [["SBessel"]])
+    r = np.concatenate([np.linspace(0.05, rc - 1e-6, 157), [rc - 0.005, rc - 0.001]])
+    ref = []
+    for x in r:
+        rf.radbase(5.25, rc, 0.01, "SBessel", float(x), 0.0, 0.0)
+        ref.append(np.array(rf.gr, dtype=float))
+    ref = np.array(ref)
+    rad = SBesselRadial(n_max, rc)
+    for evaluate in (lambda rad, r: rad(r), _kernel):
+        np.testing.assert_allclose(evaluate(rad, r)[0], ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+
+
 def test_sbessel_spans_sines_that_are_c2_at_the_cutoff():
     """``R_1..R_N`` lie in span{sin(kπr/r_c)/r, k = 1..N+1} (exactly: residual at round-off),
     and, having no envelope, are still C² at ``r_c``: a triple zero, R'' → 0."""
