@@ -212,7 +212,7 @@ def _add_basis_options(p):
         "--radial",
         default=defaults.RADIAL,
         choices=list(RADIAL_KINDS),
-        help="radial basis ('sbessel' and 'ace1' export exactly to LAMMPS: ace-ref export)",
+        help="radial basis (every one exports to LAMMPS: ace-ref export)",
     )
     g = p.add_argument_group("NequIP-style sparsifications (docs/theory/sparsification.md)")
     g.add_argument(
@@ -851,7 +851,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_key_options(p)
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("export", help="write a model as .yace for LAMMPS pair_style pace")
-    p.add_argument("model", help="model file (.npz) fitted with --radial ace1")
+    p.add_argument("model", help="model file (.npz) of ace-ref fit (any radial basis)")
     p.add_argument("-o", "--output", required=True, help="output file (.yace)")
     p.add_argument(
         "--types",

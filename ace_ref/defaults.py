@@ -21,8 +21,9 @@ R_CUT = 4.5
 """Cutoff radius (Å)."""
 
 RADIAL = "bessel"
-"""Radial basis: ``"bessel"`` (NequIP Bessel × polynomial envelope), ``"polynomial"`` or
-``"ace1"`` (exports to LAMMPS ``pair_style pace``, see docs/lammps.md)."""
+"""Radial basis: ``"bessel"`` (NequIP Bessel × polynomial envelope), ``"polynomial"``,
+``"ace1"`` or ``"sbessel"``; every one exports to LAMMPS ``pair_style pace``
+(docs/guide/lammps.md)."""
 
 ENVELOPE_P = 6
 """Exponent of the NequIP polynomial envelope."""

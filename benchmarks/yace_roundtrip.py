@@ -19,7 +19,12 @@ round-off scale.
 ``ace1`` at ``q = 2`` and prints their errors beside the exported model's (accuracy of the
 exportable basis; not needed for the round trip).
 
-Run: ``python benchmarks/yace_roundtrip.py [--compare-radials] [--out results.json]``.
+``--model model.npz`` instead exports a model file (e.g. the one ``ace-ref fit --example acac``
+writes, Bessel radial basis written as ML-PACE ``ChebPow``) and compares it on the packaged
+acac test_MD_300K set (all structures; ``--structures N`` for the first N).
+
+Run: ``python benchmarks/yace_roundtrip.py [--compare-radials] [--model M.npz]
+[--out results.json]``.
 """
 
 from __future__ import annotations
@@ -92,39 +97,49 @@ def main(argv=None):
     p.add_argument("--acac-train", type=int, default=100)
     p.add_argument("--ta-stride", type=int, default=1)
     p.add_argument("--compare-radials", action="store_true")
+    p.add_argument("--model", help="export this model file and compare on acac test_MD_300K")
+    p.add_argument("--structures", type=int, default=None)
     p.add_argument("--out")
     args = p.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory() as work:
-        train = read_configs(ACAC / "train_300K.xyz")[: args.acac_train]
-        test = read_configs(ACAC / "test_MD_300K.xyz")
-        spec = dict(elements=["H", "C", "O"], order=3, max_degree=[9, 9, 7], w_L=1, r_cut=4.5)
-        basis = ACEBasis(**spec, radial="ace1")
-        e0 = read_e0(ACAC / "isolated_atoms.xyz")
-        t0 = time.perf_counter()
-        model = _fit(basis, train, e0)
-        print(f"acac: {len(basis)} functions fitted on {len(train)} configs in "
-              f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
-        results.append(run("acac", model, [c.atoms for c in test], work, test))
-        if args.compare_radials:
-            compare_radials("acac", spec, train, e0, test)
-        if TA.is_dir():
-            configs = []
-            for f in sorted(TA.glob("*.xyz")):
-                configs += read_configs(f, stress_unit="bar", stress_convention="pressure")
-            train = configs[:: args.ta_stride]
-            spec = dict(elements="Ta", order=4, max_degree=[14, 12, 10, 8], w_L=1, r_cut=5.0)
+        if args.model:
+            from ace_ref.models.load import load
+
+            model = load(args.model)
+            test = read_configs(ACAC / "test_MD_300K.xyz")[: args.structures]
+            print(f"{args.model}: {len(model.basis)} functions, radial {model.basis.radial_kind!r}")
+            results.append(run("model", model, [c.atoms for c in test], work, test))
+        else:
+            train = read_configs(ACAC / "train_300K.xyz")[: args.acac_train]
+            test = read_configs(ACAC / "test_MD_300K.xyz")
+            spec = dict(elements=["H", "C", "O"], order=3, max_degree=[9, 9, 7], w_L=1, r_cut=4.5)
             basis = ACEBasis(**spec, radial="ace1")
-            e0 = fit_e0(train, ["Ta"])
+            e0 = read_e0(ACAC / "isolated_atoms.xyz")
             t0 = time.perf_counter()
             model = _fit(basis, train, e0)
-            print(f"Ta: {len(basis)} functions fitted on {len(train)} configs in "
+            print(f"acac: {len(basis)} functions fitted on {len(train)} configs in "
                   f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
-            results.append(run("Ta", model, [c.atoms for c in configs], work, configs))
+            results.append(run("acac", model, [c.atoms for c in test], work, test))
             if args.compare_radials:
-                compare_radials("Ta", spec, train, e0, configs)
-        else:
-            print(f"Ta data not found at {TA}: skipped")
+                compare_radials("acac", spec, train, e0, test)
+            if TA.is_dir():
+                configs = []
+                for f in sorted(TA.glob("*.xyz")):
+                    configs += read_configs(f, stress_unit="bar", stress_convention="pressure")
+                train = configs[:: args.ta_stride]
+                spec = dict(elements="Ta", order=4, max_degree=[14, 12, 10, 8], w_L=1, r_cut=5.0)
+                basis = ACEBasis(**spec, radial="ace1")
+                e0 = fit_e0(train, ["Ta"])
+                t0 = time.perf_counter()
+                model = _fit(basis, train, e0)
+                print(f"Ta: {len(basis)} functions fitted on {len(train)} configs in "
+                      f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
+                results.append(run("Ta", model, [c.atoms for c in configs], work, configs))
+                if args.compare_radials:
+                    compare_radials("Ta", spec, train, e0, configs)
+            else:
+                print(f"Ta data not found at {TA}: skipped")
 
     def g(x):
         return "-" if x is None else f"{x:.1e}"

@@ -35,20 +35,27 @@ coefficients on complex ``m`` tuples. The writer then
 
 Radial functions
 ----------------
-Written analytically, never as a table. Two radial bases have an exact ML-PACE counterpart:
+Written analytically, never as a table:
 
-* :class:`ace_ref.one_particle.radial.SBesselRadial` (the ``ace-ref fit`` default) is ML-PACE's
+* :class:`ace_ref.one_particle.radial.SBesselRadial` (``--radial sbessel``) is ML-PACE's
   ``SBessel`` basis, formula for formula; each bond is written with ``nradbasemax = nradmax =
-  n_max`` and unit ``radcoefficients`` (``R_{nl} = g_{n−1}`` for every ``l``). ML-PACE splines
-  it on a grid of ``deltaSplineBins`` (:data:`DELTA_SPLINE_BINS`); the spline error is far
-  below the 1e-8 the round-trip tests demand.
+  n_max`` and unit ``radcoefficients`` (``R_{nl} = g_{n−1}`` for every ``l``).
 * :class:`ace_ref.one_particle.radial.ACE1Radial` is ML-PACE's ``ACE.jl.Basic`` radial basis,
   which it evaluates from the transform and recurrence parameters without splines
   (:meth:`ACE1Radial.pace_recursion`).
+* Every other radial basis, among them the ``ace-ref fit`` default (Bessel × NequIP envelope)
+  and the polynomial one, is not a finite combination of any ML-PACE family. It is written in
+  ML-PACE's ``ChebPow`` family at ``λ = 1`` (the polynomials in ``r`` that vanish at ``r_c``),
+  ``R_{nl} = Σ_k c_{nk} g_k`` with the ``c`` of
+  :func:`ace_ref.models.pace_radial.chebpow_representation`: a Chebyshev expansion whose error
+  is measured on a dense grid and must be ≤ 1e-12 of the largest value (≤ 1e-10 for
+  derivatives), or the export is refused. About 50 functions per bond suffice for the
+  default basis. ML-PACE's rank-1 functions use the ``g_k`` themselves, not ``R_{nl}``, so a
+  rank-1 function ``c̃ A_{μ n 0 0}`` of our model becomes ``Σ_k c̃ c_{nk} A^{g}_{μ k}``.
 
-The other radial bases (Bessel and polynomial with the NequIP envelope in ``r``) are not a
-finite combination of any ML-PACE radial function and ML-PACE reads no tabulated radial basis,
-so :func:`export_yace` refuses them (:class:`YaceExportError`) instead of approximating.
+ML-PACE splines every radial function on a grid of ``deltaSplineBins``
+(:data:`DELTA_SPLINE_BINS`); that spline, not the representation, sets the round-trip error
+(≈ 1e-9 relative in forces, far below the 1e-8 the round-trip tests demand).
 
 File format details
 -------------------
@@ -73,6 +80,7 @@ import numpy as np
 
 from ace_ref._atomic_write import atomic_path
 from ace_ref.basis.ace import ACEBasis
+from ace_ref.models.pace_radial import ChebPowRepresentation, chebpow_representation
 from ace_ref.models.two_layer import TwoLayerModel
 from ace_ref.one_particle.radial import ACE1Radial, SBesselRadial
 from ace_ref.one_particle.spherical import complex_to_real_matrix
@@ -147,17 +155,25 @@ class YaceExport:
 # ------------------------------------------------------------------------------------------
 
 
-def check_exportable(model) -> None:
+def check_exportable(model) -> dict[tuple[int, int], ChebPowRepresentation | None]:
     """Raise :class:`YaceExportError` naming the first feature of ``model`` without a
-    ``.yace`` equivalent; return ``None`` if the model can be written exactly.
+    ``.yace`` equivalent; else return the radial form of every bond (:func:`bond_radials`).
 
     Exportable: a :class:`ace_ref.models.linear.LinearACEModel` on an :class:`ace_ref.ACEBasis`
     (one layer, any elements, correlation orders, truncations and per-pair cutoffs, and the
     single-layer NequIP-style sparsifications of :mod:`ace_ref.coupling.chain`, which are other
     coupling matrices over the same products) whose radial basis is
-    :class:`ace_ref.one_particle.radial.SBesselRadial` or
-    :class:`ace_ref.one_particle.radial.ACE1Radial` for every species pair.
+    one kind for every species pair: :class:`ace_ref.one_particle.radial.SBesselRadial` and
+    :class:`ace_ref.one_particle.radial.ACE1Radial` exactly, any other kind (the default Bessel
+    one among them) through its ``ChebPow`` representation (:func:`bond_radials`), refused if
+    that does not reach its tolerance.
     """
+    _check_model(model)
+    return bond_radials(model.basis)
+
+
+def _check_model(model) -> None:
+    """The checks of :func:`check_exportable` but the radial representation (cheap)."""
     linear = hasattr(model, "basis") and hasattr(model, "coefficients") and hasattr(model, "e0")
     if isinstance(model, TwoLayerModel) or not linear:
         raise YaceExportError(
@@ -175,16 +191,6 @@ def check_exportable(model) -> None:
     for a in range(ns):
         for b in range(ns):
             rad = basis.radials[a][b]
-            if not isinstance(rad, (SBesselRadial, ACE1Radial)):
-                raise YaceExportError(
-                    f"the radial basis {basis.radial_kind!r} ({type(rad).__name__}, pair "
-                    f"{basis.elements[a]}-{basis.elements[b]}) has no exact ML-PACE "
-                    "equivalent: ML-PACE's radial functions are ChebExpCos/ChebPow/"
-                    "ChebLinear/SBessel combinations (splined) or the analytic ACE.jl.Basic "
-                    "polynomials, and it reads no tabulated radial basis. Fit with "
-                    "radial='sbessel' (the default) or 'ace1' (ace-ref fit --radial sbessel) "
-                    "to export to LAMMPS exactly"
-                )
             if type(rad) is not type(basis.radials[0][0]):
                 raise YaceExportError(
                     f"pair {basis.elements[a]}-{basis.elements[b]} has a "
@@ -208,6 +214,32 @@ def check_exportable(model) -> None:
     for el, e0 in model.e0.items():
         if not math.isfinite(e0):
             raise YaceExportError(f"E0 of {el} is not finite ({e0})")
+
+
+def bond_radials(basis) -> dict[tuple[int, int], ChebPowRepresentation | None]:
+    """Per species pair ``(a, b)``: ``None`` where the radial basis is an ML-PACE family
+    (``SBessel``, ``ACE.jl.Basic``), else its ``ChebPow`` representation.
+
+    Raises :class:`YaceExportError` (naming the pair and the error reached) where the
+    representation does not reach :data:`ace_ref.models.pace_radial.VALUE_RTOL`.
+    """
+    out: dict[tuple[int, int], ChebPowRepresentation | None] = {}
+    ns = len(basis.elements)
+    for a in range(ns):
+        for b in range(a, ns):
+            rad = basis.radials[a][b]
+            if isinstance(rad, (SBesselRadial, ACE1Radial)):
+                out[(a, b)] = out[(b, a)] = None
+                continue
+            try:
+                out[(a, b)] = out[(b, a)] = chebpow_representation(rad)
+            except ValueError as err:
+                raise YaceExportError(
+                    f"the radial basis {basis.radial_kind!r} of pair {basis.elements[a]}-"
+                    f"{basis.elements[b]} has no ML-PACE form: {err}. Fit with radial="
+                    "'sbessel' or 'ace1' (ace-ref fit --radial sbessel) to export it exactly"
+                ) from None
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -251,12 +283,13 @@ def ctilde_functions(model) -> list[list[CTildeFunction]]:
     Raises
     ------
     YaceExportError
-        If :func:`check_exportable` refuses the model.
+        If :func:`check_exportable` refuses the model (the radial representation is not
+        checked here: the functions are in terms of the model's own ``R_n``).
     RuntimeError
         If a merged coefficient has an imaginary part or a ``Σm ≠ 0`` tuple a coefficient
         above round-off (a convention error; never expected).
     """
-    check_exportable(model)
+    _check_model(model)
     basis = model.basis
     t = basis.tables(0)
     n_species = len(basis.elements)
@@ -343,22 +376,36 @@ def ctilde_functions(model) -> list[list[CTildeFunction]]:
 # ------------------------------------------------------------------------------------------
 
 
-def yace_document(model, functions: list[list[CTildeFunction]] | None = None) -> dict:
+def yace_document(
+    model,
+    functions: list[list[CTildeFunction]] | None = None,
+    radials: dict[tuple[int, int], ChebPowRepresentation | None] | None = None,
+) -> dict:
     """The ``.yace`` content as plain Python (``int``, ``float``, ``str``, lists; bond keys
-    are tuples ``(μ_i, μ_j)``), in ML-PACE's key layout."""
+    are tuples ``(μ_i, μ_j)``), in ML-PACE's key layout.
+
+    ``functions`` (of :func:`ctilde_functions`) and ``radials`` (of :func:`check_exportable`)
+    are computed when not given. Rank-1 functions on a ``ChebPow`` bond are rewritten in
+    that bond's ``g_k`` (module docstring).
+    """
+    if radials is None:
+        radials = check_exportable(model)
     if functions is None:
         functions = ctilde_functions(model)
-    else:
-        check_exportable(model)
     basis = model.basis
     ns = len(basis.elements)
+    functions = [_rank1_in_radial_base(fs, radials) for fs in functions]
     lmax = max((max(f.ls) for fs in functions for f in fs), default=0)
     bonds = {}
     for a in range(ns):
         for b in range(ns):
             rad = basis.radials[a][b]
             if isinstance(rad, SBesselRadial):
-                bonds[(a, b)] = _sbessel_bond(rad, lmax)
+                bonds[(a, b)] = _spline_bond("SBessel", rad.r_cut, np.eye(rad.n_max), lmax)
+                continue
+            if radials[(a, b)] is not None:
+                rep = radials[(a, b)]
+                bonds[(a, b)] = _spline_bond("ChebPow", rep.r_cut, rep.coefficients, lmax)
                 continue
             # ML-PACE fills P(1) even when maxn = 1: always give it two functions
             rec = dataclasses.replace(rad, n_max=max(rad.n_max, 2)).pace_recursion()
@@ -410,25 +457,59 @@ def yace_document(model, functions: list[list[CTildeFunction]] | None = None) ->
     }
 
 
-def _sbessel_bond(rad: SBesselRadial, lmax: int) -> dict:
-    """An ML-PACE ``SBessel`` bond with ``R_{nl} = g_{n−1}`` for every ``l ≤ lmax``.
+def _rank1_in_radial_base(
+    functions: list[CTildeFunction], radials: dict[tuple[int, int], ChebPowRepresentation | None]
+) -> list[CTildeFunction]:
+    """Rank-1 functions ``c̃ A_{μ n 0 0}`` on a ``ChebPow`` bond ``(μ0, μ)`` as functions of
+    ML-PACE's ``g_k``: ``Σ_n c̃_n R_n = Σ_k (Σ_n c̃_n c_{nk}) g_k`` (ML-PACE evaluates rank 1
+    from ``g_k``, not from ``R_{nl}``). Other functions are returned unchanged."""
+    out: list[CTildeFunction] = []
+    weights: dict[tuple[int, int], np.ndarray] = {}
+    for f in functions:
+        rep = radials[(f.mu0, f.mus[0])] if f.rank == 1 else None
+        if rep is None:
+            out.append(f)
+            continue
+        key = (f.mu0, f.mus[0])
+        if key not in weights:
+            weights[key] = np.zeros(rep.coefficients.shape[0])
+        weights[key][f.ns[0] - 1] += float(f.ctildes[0])
+    for (mu0, mu), w in sorted(weights.items()):
+        coef = w @ radials[(mu0, mu)].coefficients
+        for k in np.flatnonzero(coef):
+            out.append(
+                CTildeFunction(
+                    mu0=mu0,
+                    mus=(mu,),
+                    ns=(int(k) + 1,),
+                    ls=(0,),
+                    ms_combs=np.zeros((1, 1), dtype=np.int64),
+                    ctildes=np.array([coef[k]]),
+                )
+            )
+    return out
+
+
+def _spline_bond(name: str, r_cut: float, coefficients: np.ndarray, lmax: int) -> dict:
+    """An ML-PACE bond of family ``name`` (``SBessel``, ``ChebPow`` with ``λ = 1``) with
+    ``R_{nl} = Σ_k coefficients[n−1, k] g_k`` for every ``l ≤ lmax``, which ML-PACE splines.
 
     No inner cutoff (``rcut_in = dcut_in = 0``, ML-PACE's multiplier is then 1 for ``r > 0``), no
     core repulsion (``prehc = 0``; our core is exported as a LAMMPS table); ``radparameters``
-    and ``dcut`` are read by ML-PACE but do not enter ``SBessel``.
+    is ``λ`` (read by ``ChebPow``, not by ``SBessel``) and ``dcut`` enters neither.
     """
-    n = rad.n_max
-    unit = [[[1.0 if k == i else 0.0 for k in range(n)] for _ in range(lmax + 1)] for i in range(n)]
+    n_radial, n_base = coefficients.shape
+    crad = [[[float(x) for x in coefficients[n]] for _ in range(lmax + 1)] for n in range(n_radial)]
     return {
-        "radbasename": "SBessel",
-        "nradmax": int(n),
+        "radbasename": name,
+        "nradmax": int(n_radial),
         "lmax": int(lmax),
-        "nradbasemax": int(n),
+        "nradbasemax": int(n_base),
         "radparameters": [1.0],
-        "radcoefficients": unit,
+        "radcoefficients": crad,
         "prehc": 0.0,
         "lambdahc": 1.0,
-        "rcut": float(rad.r_cut),
+        "rcut": float(r_cut),
         "dcut": 0.01,
         "rcut_in": 0.0,
         "dcut_in": 0.0,
@@ -559,12 +640,13 @@ def export_yace(
     if path.suffix != ".yace":
         raise ValueError(f"ML-PACE reads .yace files by their suffix; got {path.name!r}")
     pair_style, pair_coeff = lammps_commands(model.basis.elements, path, type_elements, evaluator)
-    functions = ctilde_functions(model)
-    text = dump_yace(yace_document(model, functions))
+    radials = check_exportable(model)
+    doc = yace_document(model, ctilde_functions(model), radials)
+    text = dump_yace(doc)
     data = text.encode("ascii")
-    n_functions = {el: len(functions[z]) for z, el in enumerate(model.basis.elements)}
+    n_functions = {el: len(doc["functions"][z]) for z, el in enumerate(model.basis.elements)}
     n_ms = {
-        el: int(sum(len(f.ctildes) for f in functions[z]))
+        el: int(sum(f["num_ms_combs"] for f in doc["functions"][z]))
         for z, el in enumerate(model.basis.elements)
     }
     if report is not None:
@@ -573,6 +655,14 @@ def export_yace(
             f"writing {path}: {len(data)} bytes ({len(data) / 1e6:.3f} MB); C̃ functions "
             f"(m-combinations) per central element: {counts}"
         )
+        reps = [rep for rep in radials.values() if rep is not None]
+        if reps:
+            report(
+                f"radial basis {model.basis.radial_kind!r} written in ML-PACE's ChebPow family "
+                f"(≤ {max(r.n_terms for r in reps)} functions per bond); measured relative "
+                f"error ≤ {max(r.value_error for r in reps):.1e} in values, "
+                f"≤ {max(r.derivative_error for r in reps):.1e} in derivatives"
+            )
     core = getattr(model, "core", None)
     table = None
     if core is not None:

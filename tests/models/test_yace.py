@@ -250,11 +250,68 @@ def test_small_n_max_gets_two_radial_functions_in_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("radial", ["bessel", "polynomial"])
-def test_refuses_radial_bases_without_yace_equivalent(radial, tmp_path):
+def test_radial_bases_without_a_family_are_written_as_chebpow(radial):
+    """Bessel and polynomial bonds become ``ChebPow`` (λ = 1) bonds whose coefficients
+    reproduce every ``R_n`` (for every ``l``) on a grid the representation never saw; rank-1
+    functions are rewritten in the ``g_k`` and reproduce ``Σ_n c̃_n R_n``."""
+    from ace_ref.models.pace_radial import chebpow_basis
+
     model = _model(radial=radial, order=2, max_n=[3, 2], max_l=[0, 2])
+    doc = yace_document(model)
+    b = model.basis
+    r = np.linspace(0.05, 4.45, 97)
+    for (a, c), bond in doc["bonds"].items():
+        rad = b.radials[a][c]
+        assert bond["radbasename"] == "ChebPow" and bond["radparameters"] == [1.0]
+        assert bond["rcut"] == rad.r_cut and bond["nradmax"] == b.n_max
+        crad = np.array(bond["radcoefficients"])  # (n, l, k)
+        assert crad.shape == (b.n_max, doc["lmax"] + 1, bond["nradbasemax"])
+        inside = r[r < rad.r_cut]
+        g, _ = chebpow_basis(inside, rad.r_cut, bond["nradbasemax"])
+        R, _ = rad(inside)
+        for l in range(doc["lmax"] + 1):
+            assert np.abs(g @ crad[:, l, :].T - R).max() < 1e-12 * np.abs(R).max()
+    # rank 1: Σ_k c̃_k g_k equals Σ_n c̃_n R_n of the C̃ functions of our own R_n
+    ours = ctilde_functions(model)
+    for z in range(len(b.elements)):
+        for mu in range(len(b.elements)):
+            rad = b.radials[z][mu]
+            inside = r[r < rad.r_cut]
+            R, _ = rad(inside)
+            pair = sum(
+                f.ctildes[0] * R[:, f.ns[0] - 1] for f in ours[z] if f.rank == 1 and f.mus == (mu,)
+            )
+            written = [f for f in doc["functions"][z] if f["rank"] == 1 and f["mus"] == [mu]]
+            nb = doc["bonds"][(z, mu)]["nradbasemax"]
+            assert written and max(f["ns"][0] for f in written) <= nb
+            g, _ = chebpow_basis(inside, rad.r_cut, nb)
+            theirs = sum(f["ctildes"][0] * g[:, f["ns"][0] - 1] for f in written)
+            assert np.abs(theirs - pair).max() < 1e-11 * np.abs(pair).max()
+    higher = [f for f in doc["functions"][0] if f["rank"] > 1]
+    assert higher and max(n for f in higher for n in f["ns"]) <= b.n_max
+
+
+def test_refuses_a_radial_basis_the_chebpow_family_cannot_represent(tmp_path):
+    """An Agnesi transform with ``s^{1.5}`` (q = 2.5, p_A = 1) is singular at r = 0: 256
+    ChebPow functions do not reach 1e-12, so the export is refused, naming the pair and
+    the error, and nothing is written."""
+    b = ACEBasis(
+        ["H", "C"],
+        2,
+        max_n=[3, 2],
+        max_l=[0, 1],
+        r_cut=4.5,
+        radial="polynomial",
+        radial_options={"transform": "agnesi", "q": 2.5, "agnesi_p": 1.0, "r_0": 1.5},
+    )
+    model = LinearACEModel(b, np.ones(len(b)), {"H": -13.6, "C": -1029.5})
     path = tmp_path / "m.yace"
     path.write_text("old")
-    with pytest.raises(YaceExportError, match=rf"radial basis '{radial}'.*radial='sbessel'"):
+    with pytest.raises(
+        YaceExportError,
+        match=r"radial basis 'polynomial' of pair H-H has no ML-PACE form: .*256 ChebPow "
+        r"functions reach a relative error of .*radial='sbessel'",
+    ):
         export_yace(model, path, report=None)
     assert path.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yace"]
@@ -328,15 +385,15 @@ def test_cli_export_prints_the_lines_the_file_needs(tmp_path, capsys):
     assert "['W'] are not in the model" in capsys.readouterr().err and not bad.exists()
 
 
-def test_cli_export_refuses_bessel_model(tmp_path, capsys):
+def test_cli_export_writes_a_bessel_model_and_says_how(tmp_path, capsys):
     model = _model(
         elements=("Ta",), radial="bessel", order=2, max_n=[3, 2], max_l=[0, 2], r_cut=5.0
     )
     npz = model.save(tmp_path / "ta.npz")
-    assert main(["export", str(npz), "-o", str(tmp_path / "ta.yace")]) == 2
-    err = capsys.readouterr().err
-    assert "radial basis 'bessel'" in err and "--radial sbessel" in err
-    assert not (tmp_path / "ta.yace").exists()
+    assert main(["export", str(npz), "-o", str(tmp_path / "ta.yace")]) == 0
+    out = capsys.readouterr().out
+    assert "radial basis 'bessel' written in ML-PACE's ChebPow family" in out
+    assert _load(tmp_path / "ta.yace")["bonds"][(0, 0)]["radbasename"] == "ChebPow"
 
 
 def test_model_method_and_periodic_structure(tmp_path):

@@ -38,7 +38,7 @@ def _check(agreement, periodic=False):
         assert agreement[key] <= TOL, (key, agreement)
 
 
-@pytest.fixture(scope="module", params=["ace1", "sbessel"])
+@pytest.fixture(scope="module", params=["ace1", "sbessel", "bessel"])
 def acac(tmp_path_factory, request):
     train = read_configs(ACAC / "train_300K.xyz")[:20]
     basis = ACEBasis(
@@ -89,7 +89,9 @@ def test_fitted_model_is_a_fit(acac):
 
 @pytest.mark.parametrize("evaluator", EVALUATORS)
 @pytest.mark.parametrize(
-    "radial", [("ace1", {"q": 3, "envelope_p": 3}), ("sbessel", {})], ids=["ace1", "sbessel"]
+    "radial",
+    [("ace1", {"q": 3, "envelope_p": 3}), ("sbessel", {}), ("bessel", {}), ("polynomial", {})],
+    ids=["ace1", "sbessel", "bessel", "polynomial"],
 )
 def test_multispecies_per_pair_cutoffs_order4_and_sparse_coefficients(tmp_path, evaluator, radial):
     """Random coefficients (with exact zeros, all of H's among them), order 4, three species
@@ -141,16 +143,18 @@ def test_sparsified_single_layer_models_export_exactly(tmp_path, options):
 
 
 def test_model_fitted_by_the_pipeline_with_core_exports(tmp_path):
-    """A model of ``ace_ref.fit`` with every default but the radial basis (data-driven pair
-    cutoffs, ZBL core, committee, active set): the ACE part goes to ``.yace`` (pyace agrees to
-    1e-8 with the core added), the core to a LAMMPS table, overlaid by the printed lines."""
+    """A model of ``ace_ref.fit`` with every default (the Bessel radial basis, written as
+    ChebPow; data-driven pair cutoffs, ZBL core, committee, active set) but a smaller degree:
+    the ACE part goes to ``.yace`` (pyace agrees to 1e-8 with the core added), the core to a
+    LAMMPS table, overlaid by the printed lines."""
     import ace_ref
     from ace_ref.fit.data import pair_cutoffs_from_data
 
     train = read_configs(ACAC / "train_300K.xyz")[:30]
     elements = ["H", "C", "O"]
     cutoffs = pair_cutoffs_from_data(train, elements, 4.5)
-    basis = ACEBasis(elements, 3, max_degree=[6, 6, 5], r_cut=cutoffs, radial="ace1")
+    basis = ACEBasis(elements, 3, max_degree=[6, 6, 5], r_cut=cutoffs)
+    assert basis.radial_kind == "bessel"
     model = ace_ref.fit(train, basis, e0=ACAC / "isolated_atoms.xyz").model
     assert model.core is not None
     out = model.export_yace(tmp_path / "m.yace", report=None)
