@@ -449,6 +449,7 @@ def cmd_fit(args) -> int:
         raise ValueError(str(exc)) from exc
     path = result.model.save(args.output)
     print(result.summary())
+    print(result.achieved())
     print(f"model written to {path}")
     print(result.errors.format())
     if result.model.uncertainty is not None and result.model.uncertainty.coverage is not None:

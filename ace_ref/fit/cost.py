@@ -13,7 +13,8 @@ when the estimate is made:
   measured ``dgemm`` rate; ``"normal"`` assembly: ``n_rows K²`` (``dsyrk``) at the full rate;
 * **solve** — BLR/ridge on a QR summary: the two-stage bidiagonalization of ``R Γ⁻¹``,
   ``(8/3) K³`` flops at :data:`BIDIAGONAL_EFFICIENCY` of the ``dgemm`` rate; on a Gram
-  summary the symmetric eigendecomposition, ``9 K³`` at the same efficiency;
+  summary the symmetric eigendecomposition, ``9 K³`` at the same efficiency; one such solve
+  per prior setting of a grid (``solves``) plus the final one;
 * **peak memory** — one ``(K+1)²`` float64 triangle per thread folding in parallel and one
   for the merge, the row blocks, and the working copy of the solve.
 
@@ -105,6 +106,32 @@ class FitCost:
     threads: int
     available_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
+    flops: dict[str, float] = field(default_factory=dict)
+    """Floating-point operations of the stages that are dense linear algebra (the keys of
+    :attr:`seconds` they belong to: ``"QR folds"`` or ``"Gram"``, and ``"solve"``)."""
+
+    def achieved(self, assembly_seconds: float, solve_seconds: float) -> str:
+        """One line: how fast the dense linear algebra ran against the ``dgemm`` rate measured
+        for the plan. The assembly's seconds include computing the design rows, so its rate
+        is a lower bound for the QR folds (or Gram products) alone."""
+        build = "QR folds" if "QR folds" in self.flops else "Gram"
+        parts = []
+        for label, flops, t in (
+            (f"assembly ({build} and design rows)", self.flops.get(build), assembly_seconds),
+            ("solve", self.flops.get("solve"), solve_seconds),
+        ):
+            if flops is None or t <= 0:
+                continue
+            rate = flops / t
+            parts.append(
+                f"{label} {flops:.2g} flop in {t:.3g} s = {rate / 1e9:.0f} GFLOP/s, "
+                f"{100 * rate / self.flop_rate:.0f} %"
+            )
+        return (
+            f"dense linear algebra against the measured dgemm peak of "
+            f"{self.flop_rate / 1e9:.0f} GFLOP/s on {self.threads} thread"
+            f"{'s' if self.threads > 1 else ''}: " + "; ".join(parts)
+        )
 
     @property
     def total_seconds(self) -> float:
@@ -148,6 +175,7 @@ def estimate_fit_cost(
     flop_rate: float | None = None,
     sample: int = 2,
     test_atoms: int = 0,
+    solves: int = 1,
 ) -> FitCost:
     """Estimate what fitting ``basis`` to ``train`` will cost (see the module docstring).
 
@@ -159,6 +187,9 @@ def estimate_fit_cost(
         Training configurations timed for the design-row rate (after one untimed call).
     test_atoms
         Atoms in the test sets (their errors are computed after the fit).
+    solves
+        Factorizations of the solve: ``1``, or one per prior setting of a grid plus the
+        final one (:func:`ace_ref.fit.fit` with several ``smoothness``/``order_weights``).
     """
     import numba
 
@@ -182,16 +213,22 @@ def estimate_fit_cost(
     parallel = max(1, min(threads, plan_partitions(n_rows, K)))
     seconds = {"design rows": per_atom * n_atoms / parallel}
     single_rate = flop_rate / max(threads, 1)  # folds run single-threaded, in parallel lanes
+    flops: dict[str, float] = {}
     if assembly == "qr":
         partitions = plan_partitions(n_rows, K)
         fold = 2.0 * n_rows * K**2 / (QR_EFFICIENCY * single_rate * parallel)
         merge = (partitions - 1) * (2.0 / 3.0) * K**3 / (QR_EFFICIENCY * flop_rate)
         seconds["QR folds"] = fold + merge
+        flops["QR folds"] = 2.0 * n_rows * K**2 + (partitions - 1) * (2.0 / 3.0) * K**3
         solve_flops = (8.0 / 3.0) * K**3
     else:
         seconds["Gram"] = n_rows * K**2 / (single_rate * parallel)
+        flops["Gram"] = float(n_rows) * K**2
         solve_flops = 9.0 * K**3
-    seconds["solve"] = solve_flops / (BIDIAGONAL_EFFICIENCY * flop_rate)
+    if solves < 1:
+        raise ValueError(f"solves must be at least 1, got {solves}")
+    flops["solve"] = solves * solve_flops
+    seconds["solve"] = flops["solve"] / (BIDIAGONAL_EFFICIENCY * flop_rate)
     seconds["errors and active set"] = (
         POST_FIT_PASSES * per_atom * (n_atoms + test_atoms) / max(threads, 1)
     )
@@ -209,4 +246,5 @@ def estimate_fit_cost(
         flop_rate=flop_rate,
         threads=threads,
         available_bytes=available_memory(),
+        flops=flops,
     )

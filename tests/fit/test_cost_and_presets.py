@@ -85,6 +85,43 @@ def test_fit_plan_counts_rows_and_refuses_what_does_not_fit_in_memory(coupling_c
     assert result.cost is not None and "estimated" in result.summary()
 
 
+def test_plan_counts_the_flops_of_every_solve_and_the_fit_reports_its_rate(coupling_cache):
+    """The plan's dense work: ``2 m K²`` plus ``(2/3) K³`` per merge for the QR folds,
+    ``(8/3) K³`` per solve, one solve per prior of a grid plus the final one (a grid of three
+    costs four solves). After the fit, the achieved rates are those flops over the measured
+    seconds, as a share of the plan's dgemm rate."""
+    from ace_ref.fit.reduction import plan_partitions
+
+    train = read_configs(ACAC / "train_300K.xyz")[:12]
+    basis = ACEBasis(["H", "C", "O"], 2, max_degree=[6, 5], cache_dir=coupling_cache)
+    weights = Weights()
+    K = len(basis)
+    one = estimate_fit_cost(basis, train, weights, flop_rate=1e10)
+    merges = plan_partitions(one.n_rows, K) - 1
+    assert one.flops["QR folds"] == pytest.approx(2 * one.n_rows * K**2 + merges * 2 / 3 * K**3)
+    assert one.flops["solve"] == pytest.approx(8 / 3 * K**3)
+    four = estimate_fit_cost(basis, train, weights, flop_rate=1e10, solves=4)
+    assert four.flops["solve"] == pytest.approx(4 * one.flops["solve"])
+    assert four.seconds["solve"] == pytest.approx(4 * one.seconds["solve"])
+    with pytest.raises(ValueError, match="solves must be at least 1"):
+        estimate_fit_cost(basis, train, weights, flop_rate=1e10, solves=0)
+    gram = estimate_fit_cost(basis, train, weights, flop_rate=1e10, assembly="normal")
+    assert gram.flops == pytest.approx({"Gram": one.n_rows * K**2, "solve": 9 * K**3})
+    line = one.achieved(assembly_seconds=2.0, solve_seconds=0.5)
+    rate_a = one.flops["QR folds"] / 2.0
+    assert f"{rate_a / 1e9:.0f} GFLOP/s, {100 * rate_a / 1e10:.0f} %" in line
+    assert "assembly (QR folds and design rows)" in line and "peak of 10 GFLOP/s" in line
+
+    e0 = read_e0(ACAC / "isolated_atoms.xyz")
+    result = ace_ref.fit(train, basis, e0=e0, smoothness=[1, 2, 3], memory_limit=None)
+    assert result.cost.flops["solve"] == pytest.approx(4 * 8 / 3 * K**3)
+    assert result.timings["prior choice"] > 0
+    solves = result.timings["solve"] + result.timings["prior choice"]
+    rate = result.cost.flops["solve"] / solves
+    assert f"solve {result.cost.flops['solve']:.2g} flop in {solves:.3g} s" in result.achieved()
+    assert f"{100 * rate / result.cost.flop_rate:.0f} %" in result.achieved()
+
+
 def test_flop_rate_is_measured():
     rate = measure_flop_rate(n=256, repeats=2)
     assert np.isfinite(rate) and 1e8 < rate < 1e13
