@@ -181,6 +181,13 @@ def _check_model(model) -> None:
             "nonlinear and multi-layer (message-passing) models have no .yace equivalent"
         )
     basis = model.basis
+    if type(basis).__name__ == "SumBasis":
+        raise YaceExportError(
+            "the model's basis is a SumBasis (a pair part with its own cutoff and radial "
+            "basis, ace-ref fit --pair-rcut, plus a many-body part): ML-PACE gives each species "
+            "pair one cutoff and one radial basis for its rank-1 and many-body functions alike, "
+            "so this sum has no exact .yace form; fit without --pair-rcut to export"
+        )
     if type(basis) is not ACEBasis:
         raise YaceExportError(
             f"the model's basis is a {type(basis).__name__}, not an ace_ref ACEBasis: the "

@@ -329,6 +329,15 @@ def test_refuses_other_models_and_bases():
     with pytest.raises(YaceExportError, match="TwoLayerBasis, not an ace_ref ACEBasis.*two-layer"):
         check_exportable(model)
 
+    from ace_ref.basis.sum_basis import pair_and_many_body
+    from ace_ref.models.load import model_for
+
+    many = ACEBasis("Ta", order=2, max_n=[2, 2], max_l=[0, 1], r_cut=4.0)
+    summed = pair_and_many_body("Ta", pair_r_cut=5.0, pair_max_n=4, many_body=many)
+    model = model_for(summed, np.ones(len(summed)), {"Ta": 0.0})
+    with pytest.raises(YaceExportError, match=r"SumBasis .*--pair-rcut.*one cutoff"):
+        check_exportable(model)
+
 
 def test_refuses_a_real_two_layer_model():
     from ace_ref.basis.two_layer import TwoLayerBasis
