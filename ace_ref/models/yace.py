@@ -80,6 +80,7 @@ import numpy as np
 
 from ace_ref._atomic_write import atomic_path
 from ace_ref.basis.ace import ACEBasis
+from ace_ref.basis.sum_basis import SumBasis
 from ace_ref.models.pace_radial import ChebPowRepresentation, chebpow_representation
 from ace_ref.models.two_layer import TwoLayerModel
 from ace_ref.one_particle.radial import ACE1Radial, SBesselRadial
@@ -181,7 +182,7 @@ def _check_model(model) -> None:
             "nonlinear and multi-layer (message-passing) models have no .yace equivalent"
         )
     basis = model.basis
-    if type(basis).__name__ == "SumBasis":
+    if isinstance(basis, SumBasis):
         raise YaceExportError(
             "the model's basis is a SumBasis (a pair part with its own cutoff and radial "
             "basis, ace-ref fit --pair-rcut, plus a many-body part): ML-PACE gives each species "
