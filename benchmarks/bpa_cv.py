@@ -4,7 +4,8 @@
 Run::
 
     python benchmarks/bpa_cv.py [--degree 10,10,7 --wl 1 | --preset default] [--rcut 4.5]
-                                [--radial sbessel] [--folds 5] [--only 0 1] [--json out.json]
+                                [--radial sbessel] [--pair-rcut 6 [--pair-max-n 16]]
+                                [--folds 5] [--only 0 1] [--json out.json]
 
 Folds are a seeded random partition of the 500 configurations; each fold is fitted on the
 others by :func:`ace_ref.fit` (BLR, smoothness prior, data-driven pair cutoffs, ZBL core — the
@@ -27,6 +28,7 @@ import numpy as np
 
 import ace_ref
 from ace_ref import ACEBasis, defaults
+from ace_ref.basis import pair_and_many_body
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
 from ace_ref.fit.presets import choose_degree_for_data
 from ace_ref.one_particle.radial import RADIAL_KINDS
@@ -35,7 +37,18 @@ BPA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3bpa"
 ELEMENTS = ["H", "C", "N", "O"]
 
 
-def main(degree, w_L, preset, r_cut, folds, only, out, radial=defaults.RADIAL) -> None:
+def main(
+    degree,
+    w_L,
+    preset,
+    r_cut,
+    folds,
+    only,
+    out,
+    radial=defaults.RADIAL,
+    pair_rcut=None,
+    pair_max_n=defaults.PAIR_MAX_N,
+) -> None:
     configs = read_configs(BPA / "train_300K.xyz")
     order = np.random.default_rng(0).permutation(len(configs))
     parts = np.array_split(order, folds)
@@ -62,6 +75,13 @@ def main(degree, w_L, preset, r_cut, folds, only, out, radial=defaults.RADIAL) -
             r_cut=pair_cutoffs_from_data(train, ELEMENTS, r_cut),
             radial=radial,
         )
+        if pair_rcut is not None:  # as ace-ref fit --pair-rcut R (data pair cutoffs)
+            basis = pair_and_many_body(
+                ELEMENTS,
+                pair_r_cut=pair_cutoffs_from_data(train, ELEMENTS, pair_rcut),
+                pair_max_n=pair_max_n,
+                many_body=basis,
+            )
         degrees = ",".join(str(d) for d in fold_degree)
         print(f"fold {k}: {len(basis)} coefficients, degree {degrees} ({reason})", flush=True)
         result = ace_ref.fit(
@@ -96,6 +116,8 @@ def main(degree, w_L, preset, r_cut, folds, only, out, radial=defaults.RADIAL) -
         "w_L": str(w_L),
         "r_cut": r_cut,
         "radial": radial,
+        "pair_rcut": pair_rcut,
+        "pair_max_n": pair_max_n if pair_rcut is not None else None,
         "cv_energy_rmse_meV": float(np.sqrt(e_sq / n_e)),
         "cv_forces_rmse_meV_per_A": float(np.sqrt(f_sq / n_f)),
         "seconds": time.perf_counter() - t0,
@@ -113,9 +135,22 @@ if __name__ == "__main__":
     p.add_argument("--wl", default=str(defaults.W_L))
     p.add_argument("--rcut", type=float, default=defaults.R_CUT)
     p.add_argument("--radial", default=defaults.RADIAL, choices=list(RADIAL_KINDS))
+    p.add_argument("--pair-rcut", type=float, help="add a two-body part with this cutoff")
+    p.add_argument("--pair-max-n", type=int, default=defaults.PAIR_MAX_N)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--only", type=int, nargs="+", help="run only these folds")
     p.add_argument("--json", help="write every fold's numbers here")
     a = p.parse_args()
     deg = None if a.degree is None else [Fraction(x) for x in a.degree.split(",")]
-    main(deg, Fraction(a.wl), a.preset, a.rcut, a.folds, a.only, a.json, a.radial)
+    main(
+        deg,
+        Fraction(a.wl),
+        a.preset,
+        a.rcut,
+        a.folds,
+        a.only,
+        a.json,
+        a.radial,
+        a.pair_rcut,
+        a.pair_max_n,
+    )
