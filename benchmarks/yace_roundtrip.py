@@ -92,6 +92,19 @@ def run(name, model, structures, workdir, test_configs):
     }
 
 
+def fit_and_run(name, spec, train, e0, test, workdir, compare: bool) -> dict:
+    """Fit ``spec`` with the ``ace1`` radial basis, export it and compare on ``test``."""
+    basis = ACEBasis(**spec, radial="ace1")
+    t0 = time.perf_counter()
+    model = _fit(basis, train, e0)
+    print(f"{name}: {len(basis)} functions fitted on {len(train)} configs in "
+          f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
+    result = run(name, model, [c.atoms for c in test], workdir, test)
+    if compare:
+        compare_radials(name, spec, train, e0, test)
+    return result
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--acac-train", type=int, default=100)
@@ -114,30 +127,18 @@ def main(argv=None):
             train = read_configs(ACAC / "train_300K.xyz")[: args.acac_train]
             test = read_configs(ACAC / "test_MD_300K.xyz")
             spec = dict(elements=["H", "C", "O"], order=3, max_degree=[9, 9, 7], w_L=1, r_cut=4.5)
-            basis = ACEBasis(**spec, radial="ace1")
             e0 = read_e0(ACAC / "isolated_atoms.xyz")
-            t0 = time.perf_counter()
-            model = _fit(basis, train, e0)
-            print(f"acac: {len(basis)} functions fitted on {len(train)} configs in "
-                  f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
-            results.append(run("acac", model, [c.atoms for c in test], work, test))
-            if args.compare_radials:
-                compare_radials("acac", spec, train, e0, test)
+            results.append(fit_and_run("acac", spec, train, e0, test, work, args.compare_radials))
             if TA.is_dir():
                 configs = []
                 for f in sorted(TA.glob("*.xyz")):
                     configs += read_configs(f, stress_unit="bar", stress_convention="pressure")
                 train = configs[:: args.ta_stride]
                 spec = dict(elements="Ta", order=4, max_degree=[14, 12, 10, 8], w_L=1, r_cut=5.0)
-                basis = ACEBasis(**spec, radial="ace1")
                 e0 = fit_e0(train, ["Ta"])
-                t0 = time.perf_counter()
-                model = _fit(basis, train, e0)
-                print(f"Ta: {len(basis)} functions fitted on {len(train)} configs in "
-                      f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
-                results.append(run("Ta", model, [c.atoms for c in configs], work, configs))
-                if args.compare_radials:
-                    compare_radials("Ta", spec, train, e0, configs)
+                results.append(
+                    fit_and_run("Ta", spec, train, e0, configs, work, args.compare_radials)
+                )
             else:
                 print(f"Ta data not found at {TA}: skipped")
 
