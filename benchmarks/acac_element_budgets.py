@@ -19,7 +19,10 @@ on the hotter train_600K set (extrapolation).
 Run::
 
     python benchmarks/acac_element_budgets.py --variants H=1,C=1,O=1 H=0.8,C=1.1,O=1 \
-        [--outer 1.1] [--json out.json]
+        [--outer 1.1] [--json out.json] [--save-dir DIR]
+
+``--save-dir`` saves each variant as ``ace_ref.fit`` would build it (coverage, committee, ZBL
+core; no active set), for ``benchmarks/acac_md_stability.py`` and ``ace-ref probe``.
 """
 
 from __future__ import annotations
@@ -38,8 +41,11 @@ from ace_ref import defaults
 from ace_ref.fit.assembly import LinearSystem, Weights, assemble
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs, read_e0
 from ace_ref.fit.errors import compute_errors
-from ace_ref.fit.solvers import smoothness_prior, solve
+from ace_ref.fit.pipeline import training_uncertainty
+from ace_ref.fit.solvers import Solution, smoothness_prior, solve
+from ace_ref.models.core import RepulsiveCore
 from ace_ref.models.linear import LinearACEModel
+from ace_ref.models.load import model_for
 
 ROOT = Path(__file__).resolve().parents[1]
 ACAC = ROOT / "ace_ref" / "example_data" / "acac"
@@ -73,7 +79,9 @@ def variant_columns(basis, scales: dict[str, Fraction]) -> np.ndarray:
     return degrees <= bound + 1e-9
 
 
-def main(variants: list[dict[str, Fraction]], outer: Fraction, out: str | None) -> list[dict]:
+def main(
+    variants: list[dict[str, Fraction]], outer: Fraction, out: str | None, save_dir=None
+) -> list[dict]:
     train = read_configs(ACAC / "train_300K.xyz")
     sets = {"test_MD_300K": read_configs(ACAC / "test_MD_300K.xyz")}
     if HOT.exists():
@@ -99,7 +107,19 @@ def main(variants: list[dict[str, Fraction]], outer: Fraction, out: str | None) 
         solution = solve(sub, "blr", gamma[keep])
         c = np.zeros(len(basis))
         c[keep] = solution.coefficients
-        model = LinearACEModel(basis, c, e0)
+        committee = None
+        if solution.committee is not None:
+            committee = np.zeros((len(solution.committee), len(basis)))
+            committee[:, keep] = solution.committee
+        full = Solution(c, solution.info, committee)
+        if save_dir:  # as ace_ref.fit builds it: coverage, committee and the ZBL core
+            uncertainty = training_uncertainty(basis, train, full, 0)
+            core = RepulsiveCore.from_coverage(
+                ELEMENTS, uncertainty.coverage, defaults.CORE_INNER, defaults.CORE_OUTER
+            )
+            model = model_for(basis, c, e0, {"scales": str(scales)}, uncertainty, core)
+        else:
+            model = LinearACEModel(basis, c, e0)
         per_species = len(basis) // len(ELEMENTS)
         row = {
             "scales": {el: str(v) for el, v in scales.items()},
@@ -114,6 +134,9 @@ def main(variants: list[dict[str, Fraction]], outer: Fraction, out: str | None) 
             s = compute_errors(model, configs, label).sets()[label]
             row[label] = [s["energy_rmse_meV"], s["forces_rmse_meV_per_A"]]
         row["seconds"] = time.perf_counter() - t0
+        if save_dir:
+            name = "_".join(f"{el}{scales[el]}".replace("/", "-") for el in ELEMENTS)
+            row["model"] = str(model.save(Path(save_dir) / f"acac_budget_{name}.npz"))
         print(json.dumps(row), flush=True)
         rows.append(row)
     if out:
@@ -136,5 +159,6 @@ if __name__ == "__main__":
     p.add_argument("--variants", type=_scales, nargs="+", default=[_scales("H=1,C=1,O=1")])
     p.add_argument("--outer", type=Fraction, default=defaults.PRESETS["accurate"])
     p.add_argument("--json")
+    p.add_argument("--save-dir", help="save each variant's model (with core and committee)")
     a = p.parse_args()
-    main(a.variants, a.outer, a.json)
+    main(a.variants, a.outer, a.json, a.save_dir)
