@@ -340,6 +340,7 @@ def cmd_fit(args) -> int:
         cluster_client,
         require_distributed,
     )
+    from ace_ref.fit.solvers import check_order_weights
 
     if args.example:
         paths = _example_paths(args.example)
@@ -376,11 +377,13 @@ def cmd_fit(args) -> int:
     if any(not (p >= 0 and p < float("inf")) for p in smoothness):
         raise ValueError(f"--smoothness must be numbers ≥ 0, got {smoothness}")
     for setting in args.order_weights:
-        if not all(w > 0 and w < float("inf") for w in setting):
+        try:
+            check_order_weights(setting)
+        except ValueError:
             raise ValueError(
                 "--order-weights must be positive numbers, one per correlation order, got "
                 + ",".join(f"{w:g}" for w in setting)
-            )
+            ) from None
     read_options = {"stress_unit": args.stress_unit, "stress_convention": args.stress_convention}
     keys = _keys(args)
     train = read_configs(
