@@ -317,6 +317,26 @@ def test_refuses_a_radial_basis_the_chebpow_family_cannot_represent(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yace"]
 
 
+
+def test_cli_export_refuses_what_chebpow_cannot_represent(tmp_path, capsys):
+    """The command line: rc 2, the reason on stderr, no traceback, no file written."""
+    b = ACEBasis(
+        ["H"],
+        2,
+        max_n=[2, 2],
+        max_l=[0, 1],
+        r_cut=4.5,
+        radial="polynomial",
+        radial_options={"transform": "agnesi", "q": 2.5, "agnesi_p": 1.0, "r_0": 1.5},
+    )
+    npz = LinearACEModel(b, np.ones(len(b)), {"H": -13.6}).save(tmp_path / "m.npz")
+    out = tmp_path / "m.yace"
+    assert main(["export", str(npz), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "has no ML-PACE form" in err and "--radial sbessel" in err
+    assert "Traceback" not in err and not out.exists()
+
+
 def test_refuses_other_models_and_bases():
     with pytest.raises(YaceExportError, match="LinearACEModel"):
         check_exportable(object())
