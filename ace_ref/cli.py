@@ -134,6 +134,24 @@ def _ints(text: str | None):
     return [int(x) for x in str(text).replace(",", " ").split()]
 
 
+def _element_degrees(text: str | None) -> dict[str, Fraction] | None:
+    """``"H=0.8,C=11/10"`` → ``{"H": 4/5, "C": 11/10}`` (``--element-degrees``)."""
+    if text is None:
+        return None
+    out = {}
+    for item in str(text).replace(" ", "").split(","):
+        el, sep, value = item.partition("=")
+        try:
+            if not sep or not el:
+                raise ValueError
+            out[el] = Fraction(value)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(
+                f"--element-degrees takes ELEMENT=SCALE pairs such as H=0.8,C=1.1, got {text!r}"
+            ) from None
+    return out
+
+
 def _build_basis(args, elements, r_cut=None):
     """Basis from the options: ``--degree`` and/or ``--max-n``/``--max-l``; neither given
     means the default total degree ``defaults.MAX_DEGREE`` (for ``--order 3``)."""
@@ -142,6 +160,9 @@ def _build_basis(args, elements, r_cut=None):
     r_cut = args.rcut if r_cut is None else r_cut
     kwargs = dict(order=args.order, r_cut=r_cut, radial=args.radial, w_L=Fraction(args.wl))
     kwargs.update(_sparsification_kwargs(args))
+    scales = _element_degrees(getattr(args, "element_degrees", None))
+    if scales is not None:
+        kwargs["element_degree_scale"] = scales
     if args.degree is not None:
         values = [Fraction(x) for x in str(args.degree).replace(",", " ").split()]
         kwargs["max_degree"] = values[0] if len(values) == 1 else values
@@ -200,6 +221,12 @@ def _add_basis_options(p):
         help="correlation order ν (body order ν+1)",
     )
     p.add_argument("--degree", help="total degree bound, one value or one per order")
+    p.add_argument(
+        "--element-degrees",
+        metavar="EL=SCALE,...",
+        help="per-element degree budgets: central element EL keeps the functions of degree "
+        "≤ SCALE × the total degree, e.g. H=0.8,C=1.1 (elements not named: 1)",
+    )
     p.add_argument("--max-n", help="per-order cap on n, e.g. '10,8,4'")
     p.add_argument("--max-l", help="per-order cap on l, e.g. '0,4,3'")
     p.add_argument("--rcut", type=float, default=defaults.R_CUT, help="cutoff (Å)")
@@ -403,7 +430,12 @@ def cmd_fit(args) -> int:
         from ace_ref.fit.presets import choose_degree_for_data
 
         choice = choose_degree_for_data(
-            train, elements, Weights.parse(args.weights), preset=args.preset, w_L=Fraction(args.wl)
+            train,
+            elements,
+            Weights.parse(args.weights),
+            preset=args.preset,
+            w_L=Fraction(args.wl),
+            element_degree_scale=_element_degrees(args.element_degrees),
         )
         args.degree = ",".join(str(d) for d in choice.max_degree)
         print(f"degree {args.degree}: {choice.reason} ({choice.n_coefficients} coefficients)")

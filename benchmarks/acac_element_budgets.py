@@ -42,6 +42,7 @@ from ace_ref.fit.assembly import LinearSystem, Weights, assemble
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs, read_e0
 from ace_ref.fit.errors import compute_errors
 from ace_ref.fit.pipeline import training_uncertainty
+from ace_ref.fit.presets import choose_degree_for_data
 from ace_ref.fit.solvers import Solution, smoothness_prior, solve
 from ace_ref.models.core import RepulsiveCore
 from ace_ref.models.linear import LinearACEModel
@@ -50,6 +51,7 @@ from ace_ref.models.load import model_for
 ROOT = Path(__file__).resolve().parents[1]
 ACAC = ROOT / "ace_ref" / "example_data" / "acac"
 HOT = ROOT.parent / "shared" / "data" / "acac" / "train_600K.xyz"
+BPA = ROOT.parent / "shared" / "data" / "3bpa"
 ELEMENTS = ["H", "C", "O"]
 
 
@@ -64,34 +66,67 @@ def subset_system(system: LinearSystem, keep: np.ndarray) -> LinearSystem:
     )
 
 
-def variant_columns(basis, scales: dict[str, Fraction]) -> np.ndarray:
-    """Columns whose degree is within ``scales[element] · D_ν`` for their central element."""
+def variant_columns(basis, scales: dict[str, Fraction], base_degree) -> np.ndarray:
+    """Columns whose degree is within ``scales[element] · D_ν`` for their central element
+    (``D_ν = base_degree[ν-1]``)."""
     degrees = basis.column_degrees()
     orders = basis.column_orders()
     per_species = len(basis) // len(basis.elements)
     species = np.repeat(np.arange(len(basis.elements)), per_species)
     bound = np.array(
         [
-            float(scales[basis.elements[s]] * Fraction(defaults.MAX_DEGREE[nu - 1]))
+            float(scales[basis.elements[s]] * Fraction(base_degree[nu - 1]))
             for s, nu in zip(species, orders, strict=True)
         ]
     )
     return degrees <= bound + 1e-9
 
 
+def load_data(data: str, fold: int = 0):
+    """``(elements, train, held-out sets, E0, default degrees D_ν)`` of one data set.
+
+    ``acac``: the packaged train_300K, tested on test_MD_300K and (if ../shared has it) the
+    hotter train_600K; degrees ``defaults.MAX_DEGREE``. ``3bpa``: fold ``fold`` of the
+    5-fold split of ``benchmarks/bpa_cv.py`` (same seed), degrees chosen from the fold's data
+    as ``ace-ref fit`` chooses them.
+    """
+    if data == "acac":
+        train = read_configs(ACAC / "train_300K.xyz")
+        sets = {"test_MD_300K": read_configs(ACAC / "test_MD_300K.xyz")}
+        if HOT.exists():
+            sets["train_600K"] = read_configs(HOT)
+        e0 = read_e0(ACAC / "isolated_atoms.xyz")
+        return ELEMENTS, train, sets, e0, [Fraction(d) for d in defaults.MAX_DEGREE]
+    if not BPA.exists():
+        raise SystemExit(f"3BPA needs {BPA} (the shared data directory)")
+    configs = read_configs(BPA / "train_300K.xyz")
+    order = np.random.default_rng(0).permutation(len(configs))  # as bpa_cv.py
+    held = np.array_split(order, 5)[fold]
+    train = [configs[i] for i in order if i not in set(held.tolist())]
+    sets = {f"fold{fold}": [configs[i] for i in held]}
+    e0 = read_e0(BPA / "iso_atoms.xyz")
+    elements = ["H", "C", "N", "O"]
+    degree = choose_degree_for_data(train, elements).max_degree
+    return elements, train, sets, e0, [Fraction(d) for d in degree]
+
+
 def main(
-    variants: list[dict[str, Fraction]], outer: Fraction, out: str | None, save_dir=None
+    variants: list[dict[str, Fraction]],
+    outer: Fraction,
+    out: str | None,
+    save_dir=None,
+    data: str = "acac",
+    fold: int = 0,
 ) -> list[dict]:
-    train = read_configs(ACAC / "train_300K.xyz")
-    sets = {"test_MD_300K": read_configs(ACAC / "test_MD_300K.xyz")}
-    if HOT.exists():
-        sets["train_600K"] = read_configs(HOT)
-    e0 = read_e0(ACAC / "isolated_atoms.xyz")
+    elements, train, sets, e0, base_degree = load_data(data, fold)
+    for scales in variants:
+        if sorted(scales) != sorted(elements):
+            raise SystemExit(f"give a scale for each of {elements}: {scales}")
     basis = ace_ref.ACEBasis(
-        ELEMENTS,
+        elements,
         defaults.ORDER,
-        max_degree=[outer * Fraction(d) for d in defaults.MAX_DEGREE],
-        r_cut=pair_cutoffs_from_data(train, ELEMENTS, defaults.R_CUT),
+        max_degree=[outer * d for d in base_degree],
+        r_cut=pair_cutoffs_from_data(train, elements, defaults.R_CUT),
     )
     t0 = time.perf_counter()
     system = assemble(basis, train, e0, Weights.parse(defaults.WEIGHTS), False)
@@ -102,7 +137,7 @@ def main(
         if any(s > outer for s in scales.values()):
             raise SystemExit(f"a scale in {scales} exceeds --outer {outer}")
         t0 = time.perf_counter()
-        keep = variant_columns(basis, scales)
+        keep = variant_columns(basis, scales, base_degree)
         sub = subset_system(system, keep)
         solution = solve(sub, "blr", gamma[keep])
         c = np.zeros(len(basis))
@@ -115,18 +150,18 @@ def main(
         if save_dir:  # as ace_ref.fit builds it: coverage, committee and the ZBL core
             uncertainty = training_uncertainty(basis, train, full, 0)
             core = RepulsiveCore.from_coverage(
-                ELEMENTS, uncertainty.coverage, defaults.CORE_INNER, defaults.CORE_OUTER
+                elements, uncertainty.coverage, defaults.CORE_INNER, defaults.CORE_OUTER
             )
             model = model_for(basis, c, e0, {"scales": str(scales)}, uncertainty, core)
         else:
             model = LinearACEModel(basis, c, e0)
-        per_species = len(basis) // len(ELEMENTS)
+        per_species = len(basis) // len(elements)
         row = {
             "scales": {el: str(v) for el, v in scales.items()},
             "K": int(keep.sum()),
             "K_per_element": {
                 el: int(keep[k * per_species : (k + 1) * per_species].sum())
-                for k, el in enumerate(ELEMENTS)
+                for k, el in enumerate(elements)
             },
             "effective_parameters": solution.info.get("effective_parameters"),
         }
@@ -135,8 +170,8 @@ def main(
             row[label] = [s["energy_rmse_meV"], s["forces_rmse_meV_per_A"]]
         row["seconds"] = time.perf_counter() - t0
         if save_dir:
-            name = "_".join(f"{el}{scales[el]}".replace("/", "-") for el in ELEMENTS)
-            row["model"] = str(model.save(Path(save_dir) / f"acac_budget_{name}.npz"))
+            name = "_".join(f"{el}{scales[el]}".replace("/", "-") for el in elements)
+            row["model"] = str(model.save(Path(save_dir) / f"{data}_budget_{name}.npz"))
         print(json.dumps(row), flush=True)
         rows.append(row)
     if out:
@@ -149,16 +184,16 @@ def _scales(text: str) -> dict[str, Fraction]:
     for item in text.split(","):
         el, value = item.split("=")
         out[el.strip()] = Fraction(value.strip())
-    if sorted(out) != sorted(ELEMENTS):
-        raise argparse.ArgumentTypeError(f"give a scale for each of {ELEMENTS}: {text!r}")
     return out
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--variants", type=_scales, nargs="+", default=[_scales("H=1,C=1,O=1")])
+    p.add_argument("--data", choices=["acac", "3bpa"], default="acac")
+    p.add_argument("--fold", type=int, default=0, help="3BPA: which of the 5 folds is held out")
     p.add_argument("--outer", type=Fraction, default=defaults.PRESETS["accurate"])
     p.add_argument("--json")
     p.add_argument("--save-dir", help="save each variant's model (with core and committee)")
     a = p.parse_args()
-    main(a.variants, a.outer, a.json, a.save_dir)
+    main(a.variants, a.outer, a.json, a.save_dir, a.data, a.fold)

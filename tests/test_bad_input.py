@@ -224,6 +224,17 @@ CASES = [
         _data,
     ),
     Case(
+        "per-element degree budget without a value",
+        ["fit", "cu.xyz", *SMALL, "--element-degrees", "Cu0.8", "-o", "m.npz"],
+        2, r"--element-degrees takes ELEMENT=SCALE pairs such as H=0\.8,C=1\.1, got 'Cu0\.8'",
+        _data,
+    ),
+    Case(
+        "per-element degree budget for an element not in the basis",
+        ["fit", "cu.xyz", *SMALL, "--element-degrees", "H=0.8", "-o", "m.npz"],
+        2, r"element_degree_scale names 'H', not one of the basis elements \['Cu'\]", _data,
+    ),
+    Case(
         "cutoff below any bond",
         ["fit", "cu.xyz", *SMALL, "--rcut", "1e-9", "-o", "m.npz"],
         2, r"cutoff must be a number ≥ 0\.5 Å, got 1e-09", _data,

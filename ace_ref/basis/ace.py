@@ -16,10 +16,18 @@ Truncation (both conventions may be combined):
 * total degree: ``Σ_t (n_t + w_L l_t) ≤ D_ν`` with ``D`` an int/Fraction or one per order,
   evaluated in exact rational arithmetic (:class:`fractions.Fraction`).
 
+Per-element degree budgets (``element_degree_scale={"H": 0.8, "C": 1.1}``): a function of
+central species ``z`` is kept if its degree is within ``s_z D_ν`` (``s_z = 1`` for elements not
+named). The functions of every element are then a subset of one list, the *union* list built
+with the bound ``max_z(s_z) D_ν``.
+
 Column layout ("packed layout"): coefficient ``c_{z,k}`` of central species ``z`` (index in
 ``basis.elements``) and function ``k`` is column ``z * n_functions_per_species + k``;
 ``len(basis) = n_species * n_functions_per_species``. Every central species has the same
 list of functions (only the radial functions, through the pair cutoffs, depend on it).
+With per-element budgets the columns are the packed columns of the union list whose function
+is within its element's budget, in packed order (:meth:`ACEBasis.packed_columns`): central
+species ``z`` owns the contiguous block :meth:`ACEBasis.species_columns` ``(z)``.
 """
 
 from __future__ import annotations
@@ -154,6 +162,11 @@ class ACEBasis:
         Largest ``L`` of equivariant features ``features(atoms, L)`` the basis supports. With a
         total degree it bounds the spherical harmonics needed (see :attr:`l_max`); invariants
         (``L = 0``) never need more than the triangle bound.
+    element_degree_scale
+        Per-element degree budgets ``{element: s_z}`` (positive numbers; elements not named
+        keep ``s_z = 1``): central species ``z`` keeps the functions of degree ``≤ s_z D_ν``
+        (module docstring). Needs ``max_degree``. Equivariant features (``L > 0``) are those
+        of the union list for every species.
     """
 
     has_equivariant_features = True
@@ -178,6 +191,7 @@ class ACEBasis:
         channels: str = "full",
         independent: bool = True,
         max_output_L: int = defaults.MAX_OUTPUT_L,
+        element_degree_scale: dict | None = None,
     ) -> None:
         if isinstance(elements, str):
             elements = [elements]
@@ -201,6 +215,12 @@ class ACEBasis:
             raise ValueError("give max_n (with max_l) or max_degree to truncate the basis")
         if self.max_n is not None and self.max_l is None and self.max_degree is None:
             raise ValueError("max_n needs max_l (or max_degree) as well")
+        self.element_degree_scale = self._element_scales(element_degree_scale)
+        self._species_functions: list[np.ndarray] | None = None
+        self._union_degree = self.max_degree
+        if self.element_degree_scale is not None:
+            top = max(self.element_degree_scale.values())
+            self._union_degree = [d * top for d in self.max_degree]
         self.max_functions = int(max_functions)
         self._set_sparsification(coupling, lmax_hidden, channels, independent)
         self._caps = [self._order_caps(nu) for nu in range(1, self.order + 1)]
@@ -254,6 +274,7 @@ class ACEBasis:
             self._check_size(self.n_functions_per_species)
         if not getattr(self, "_count_only", False):
             self.tables(0)
+        self._species_functions = self._budget_functions()
 
     @classmethod
     def size(cls, elements, order: int, **kwargs) -> int:
@@ -271,6 +292,116 @@ class ACEBasis:
                 f"({n} per species), more than max_functions={self.max_functions}; "
                 "lower order/max_n/max_l/max_degree or raise max_functions"
             )
+
+    def _element_scales(self, scales) -> dict[str, Fraction] | None:
+        """``{element: s_z}`` for every element (exact fractions), or ``None`` if all are 1."""
+        if scales is None:
+            return None
+        if not isinstance(scales, dict):
+            raise ValueError(
+                f"element_degree_scale must be a dict {{element: scale}}, got {scales!r}"
+            )
+        if self.max_degree is None:
+            raise ValueError(
+                "element_degree_scale scales the total degree max_degree: give max_degree"
+            )
+        out = dict.fromkeys(self.elements, Fraction(1))
+        for el, value in scales.items():
+            if el not in self.elements:
+                raise ValueError(
+                    f"element_degree_scale names {el!r}, not one of the basis elements "
+                    f"{self.elements}"
+                )
+            try:
+                if isinstance(value, float):
+                    if not math.isfinite(value):
+                        raise ValueError
+                    value = _float_fraction(value)
+                value = Fraction(value)
+            except (TypeError, ValueError, ZeroDivisionError):
+                raise ValueError(
+                    f"element_degree_scale[{el!r}] must be a positive number, got {value!r}"
+                ) from None
+            if value <= 0:
+                raise ValueError(
+                    f"element_degree_scale[{el!r}] must be a positive number, got {value}"
+                )
+            out[el] = value
+        if all(v == 1 for v in out.values()):
+            return None
+        return out
+
+    def _within_budget(self, degrees: list[Fraction], orders: list[int]) -> list[np.ndarray]:
+        """Per central species, the indices of the union-list functions (exact degree
+        ``degrees[k]``, order ``orders[k]``) within ``s_z D_ν``."""
+        out = []
+        for el in self.elements:
+            scale = self.element_degree_scale[el]
+            bound = [scale * d for d in self.max_degree]
+            keep = [
+                k
+                for k, (g, nu) in enumerate(zip(degrees, orders, strict=True))
+                if g <= bound[nu - 1]
+            ]
+            out.append(np.array(keep, dtype=np.int64))
+        return out
+
+    def _budget_functions(self) -> list[np.ndarray] | None:
+        """Which union-list functions each central species keeps (``None``: all of them)."""
+        if self.element_degree_scale is None:
+            return None
+        if getattr(self, "_count_only", False) and self.coupling == "symmetric":
+            degrees, orders = [], []  # from the tuples: every coupling of a tuple shares its degree
+            for nu in range(1, self.order + 1):
+                for combo, _, multiplicity in self.nl_tuples(nu, 0):
+                    degree = sum((self._degree1(n, l) for _, n, l in combo), Fraction(0))
+                    degrees += [degree] * multiplicity
+                    orders += [nu] * multiplicity
+        else:
+            labels = self.tables(0).labels
+            degrees = [
+                sum((self._degree1(n, l) for _, n, l in lab["nl"]), Fraction(0)) for lab in labels
+            ]
+            orders = [len(lab["nl"]) for lab in labels]
+        functions = self._within_budget(degrees, orders)
+        if any(len(f) == 0 for f in functions):
+            empty = [el for el, f in zip(self.elements, functions, strict=True) if len(f) == 0]
+            raise ValueError(f"element_degree_scale leaves no function for {empty}")
+        return functions
+
+    def species_functions(self, s: int) -> np.ndarray:
+        """Indices into the union list (``tables(0)``) of the functions of central species
+        ``s`` (all of them unless ``element_degree_scale`` budgets the elements)."""
+        if self._species_functions is None:
+            return np.arange(self.n_functions_per_species)
+        return self._species_functions[s]
+
+    def species_columns(self, s: int) -> np.ndarray:
+        """This basis's columns of central species ``s`` (a contiguous block)."""
+        widths = [len(self.species_functions(z)) for z in range(len(self.elements))]
+        start = sum(widths[:s])
+        return np.arange(start, start + widths[s])
+
+    def packed_columns(self) -> np.ndarray:
+        """Where each column sits in the packed layout of the union list: column ``c`` of this
+        basis is packed column ``packed_columns()[c] = z K + k`` (``K``:
+        :attr:`n_functions_per_species`). The identity without per-element budgets."""
+        K = self.n_functions_per_species
+        return np.concatenate(
+            [z * K + self.species_functions(z) for z in range(len(self.elements))]
+        )
+
+    def packed_coefficients(self, coefficients: np.ndarray) -> np.ndarray:
+        """``coefficients`` (one per column) spread into the packed layout of the union list,
+        zero for the functions an element's budget leaves out."""
+        coefficients = np.asarray(coefficients, dtype=float)
+        if self._species_functions is None:
+            return coefficients
+        out = np.zeros(
+            (*coefficients.shape[:-1], self.n_functions_per_species * len(self.elements))
+        )
+        out[..., self.packed_columns()] = coefficients
+        return out
 
     def _set_sparsification(self, coupling, lmax_hidden, channels, independent) -> None:
         from ace_ref.coupling.chain import CHANNELS, COUPLINGS
@@ -307,8 +438,8 @@ class ACEBasis:
     def _order_caps(self, nu: int) -> tuple[int, int]:
         nmax = self.max_n[nu - 1] if self.max_n is not None else None
         lmax = self.max_l[nu - 1] if self.max_l is not None else None
-        if self.max_degree is not None:
-            D = self.max_degree[nu - 1]
+        if self._union_degree is not None:
+            D = self._union_degree[nu - 1]
             n_deg = int(D)  # n ≥ 1, l ≥ 0: n ≤ D
             l_deg = int((D - 1) / self.w_L) if D >= 1 else -1
             nmax = n_deg if nmax is None else min(nmax, n_deg)
@@ -326,12 +457,13 @@ class ACEBasis:
         """
         L = self.max_output_L
         needed = min(L, self._caps[0][1] if self.order == 1 else max(c[1] for c in self._caps))
-        if self.max_degree is not None and self.max_degree[0] < 1 + self.w_L * L:
-            needed = min(needed, max(int((self.max_degree[0] - 1) / self.w_L), 0))
+        degree = self._union_degree
+        if degree is not None and degree[0] < 1 + self.w_L * L:
+            needed = min(needed, max(int((degree[0] - 1) / self.w_L), 0))
         for nu in range(2, self.order + 1):
             cap = self._caps[nu - 1][1]
-            if self.max_degree is not None:
-                D = self.max_degree[nu - 1]
+            if degree is not None:
+                D = degree[nu - 1]
                 cap = min(cap, max(int((D - nu + self.w_L * L) / (2 * self.w_L)), 0))
             needed = max(needed, cap)
         return needed
@@ -379,9 +511,9 @@ class ACEBasis:
         return Fraction(n) + self.w_L * l
 
     def _degree_bound(self, nu: int) -> Fraction:
-        if self.max_degree is None:
+        if self._union_degree is None:
             return Fraction(10**9)
-        return self.max_degree[nu - 1]
+        return self._union_degree[nu - 1]
 
     def nl_tuples(self, nu: int, L: int = 0, parity: int | None = None) -> list:
         """Sorted one-particle tuples of order ``nu`` whose coupling to ``L`` is non-empty.
@@ -623,6 +755,8 @@ class ACEBasis:
 
     # ------------------------------------------------------------------ descriptions
     def __len__(self) -> int:
+        if self._species_functions is not None:
+            return sum(len(f) for f in self._species_functions)
         return self.n_functions_per_species * len(self.elements)
 
     def counts_by_order(self, L: int = 0) -> dict[int, int]:
@@ -673,8 +807,13 @@ class ACEBasis:
         for nu, c in counts.items():
             lines.append(f"{nu:>6} {c:>12}")
         lines.append(f"{'total':>6} {self.n_functions_per_species:>12}")
-        for el in self.elements:
-            lines.append(f"central {el}: {self.n_functions_per_species} functions")
+        if self.element_degree_scale is not None:
+            lines.append(
+                "per-element degree budgets (of the list above): "
+                + ", ".join(f"{el} × {v}" for el, v in self.element_degree_scale.items())
+            )
+        for s, el in enumerate(self.elements):
+            lines.append(f"central {el}: {len(self.species_functions(s))} functions")
         lines.append(f"all species: {len(self)} linear coefficients")
         return "\n".join(lines)
 
@@ -717,6 +856,8 @@ class ACEBasis:
             d["independent"] = self.independent
         if self.channels != "full":
             d["channels"] = self.channels
+        if self.element_degree_scale is not None:
+            d["element_degree_scale"] = {el: str(v) for el, v in self.element_degree_scale.items()}
         return d
 
     @classmethod
@@ -744,6 +885,11 @@ class ACEBasis:
             channels=d.get("channels", "full"),
             independent=d.get("independent", True),
             max_output_L=d.get("max_output_L", defaults.MAX_OUTPUT_L),
+            element_degree_scale=(
+                {el: Fraction(v) for el, v in d["element_degree_scale"].items()}
+                if d.get("element_degree_scale")
+                else None
+            ),
         )
 
     # ------------------------------------------------------------------ evaluation
@@ -794,13 +940,13 @@ class ACEBasis:
         degs = np.array(
             [float(sum(n + self.w_L * l for _, n, l in lab["nl"])) for lab in self.tables(0).labels]
         )
-        return np.tile(degs, len(self.elements))
+        return np.tile(degs, len(self.elements))[self.packed_columns()]
 
     def column_orders(self) -> np.ndarray:
         """Correlation order ``ν`` (number of one-particle factors) of every column, packed
         layout: ``ν + 1`` is the column's body order."""
         orders = np.array([len(lab["nl"]) for lab in self.tables(0).labels], dtype=np.int64)
-        return np.tile(orders, len(self.elements))
+        return np.tile(orders, len(self.elements))[self.packed_columns()]
 
     def body_order(self) -> int:
         """Body order ``ν_max + 1`` of every invariant of this basis."""
@@ -953,11 +1099,10 @@ class ACEBasis:
         )
         if L > 0 or not natural:
             return B.reshape(len(atoms), t.n_functions, 2 * L + 1)
-        K = t.n_functions
         out = np.zeros((len(atoms), len(self)))
         for s in range(len(self.elements)):
             rows = species == s
-            out[rows, s * K : (s + 1) * K] = B[rows]
+            out[np.ix_(rows, self.species_columns(s))] = B[rows][:, self.species_functions(s)]
         return out
 
     def design_rows(
@@ -975,7 +1120,15 @@ class ACEBasis:
         slot = self.neighbour_slot(species[j])
         A = features.atomic_base(offsets, slot, phi, self.n_neighbour_slots, self.n_slot)
         B, dB = features.features_and_pair_gradients(A, offsets, slot, dphi, self.n_slot, t)
-        E, F, V = features.scatter_design_rows(
-            B, dB, species, i, j, D, len(self.elements), force_rows
-        )
-        return DesignRows(E, F, V)
+        if self._species_functions is None:
+            E, F, V = features.scatter_design_rows(
+                B, dB, species, i, j, D, len(self.elements), force_rows
+            )
+            return DesignRows(E, F, V)
+        # per-element budgets: the rows of the union list, then this basis's columns
+        E, F, V = features.scatter_design_rows(B, dB, species, i, j, D, len(self.elements))
+        cols = self.packed_columns()
+        if force_rows is None:
+            return DesignRows(E[cols], F[..., cols], V[..., cols])
+        np.take(F.reshape(3 * len(atoms), -1), cols, axis=1, out=force_rows)
+        return DesignRows(E[cols], force_rows, V[..., cols])

@@ -1,7 +1,9 @@
 """What every basis offers: the interface the fit, the models and the checks rely on.
 
 A basis maps a structure to per-atom features ``B_{i,k}`` (packed layout: column
-``z·K + k`` for central species ``z``) that are linear in the coefficients, so that
+``z·K + k`` for central species ``z``; a basis whose elements have different numbers of
+functions says where each element's block is with ``species_columns``) that are linear in the
+coefficients, so that
 
 .. math:: E = \\sum_i \\Big[E_0(z_i) + \\sum_k c_{z_i,k} B_{i,k}\\Big]
 
@@ -20,7 +22,7 @@ from ase import Atoms
 
 from ace_ref.basis.tables import DesignRows
 
-__all__ = ["Basis"]
+__all__ = ["Basis", "require_same_functions_per_species", "species_columns"]
 
 
 @runtime_checkable
@@ -63,3 +65,33 @@ class Basis(Protocol):
 
     def body_order(self) -> int:
         """The largest body order any feature reaches (ν + 1 for ACE)."""
+
+
+def species_columns(basis: Basis, s: int) -> np.ndarray:
+    """The columns of central species ``s`` (index in ``basis.elements``): the basis's own
+    ``species_columns(s)`` if it has one (blocks of different widths, e.g. per-element degree
+    budgets), else the packed block ``s K … (s+1) K − 1`` with ``K = len(basis) / n_species``."""
+    own = getattr(basis, "species_columns", None)
+    if own is not None:
+        return np.asarray(own(s), dtype=np.int64)
+    K = len(basis) // len(basis.elements)
+    return np.arange(s * K, (s + 1) * K)
+
+
+def require_same_functions_per_species(basis: Basis, what: str) -> None:
+    """Refuse a basis whose elements have different function lists (per-element degree
+    budgets) where ``what`` compares function lists column by column.
+
+    Raises
+    ------
+    ValueError
+        Naming ``what`` and the budgets.
+    """
+    scales = getattr(basis, "element_degree_scale", None)
+    if scales is not None:
+        text = ", ".join(f"{el} × {v}" for el, v in scales.items())
+        raise ValueError(
+            f"{what} compares the same function list for every element, but this basis has "
+            f"per-element degree budgets ({text}); use the basis without element_degree_scale "
+            "(each element's functions are a subset of its list)"
+        )

@@ -14,6 +14,9 @@ showed. :func:`pair_and_many_body` builds that combination from ACE bases.
 
 Column layout (packed, as every basis): for central species ``z`` the columns
 ``z·K … (z+1)·K − 1`` hold part 1's functions of ``z``, then part 2's, …; ``K = Σ_p K_p``.
+If a part gives its elements different numbers of functions (per-element degree budgets),
+species ``z``'s block is still part 1's functions of ``z``, then part 2's, …, and the blocks
+have different widths (:meth:`SumBasis.species_columns`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from ase import Atoms
 
 from ace_ref.basis.ace import ACEBasis, Pairs
+from ace_ref.basis.interface import species_columns
 from ace_ref.basis.tables import DesignRows
 
 __all__ = ["SumBasis", "pair_and_many_body"]
@@ -48,20 +52,30 @@ class SumBasis:
         self.parts = parts
         self.elements = list(elements)
         ns = len(self.elements)
-        self._widths = [len(p) // ns for p in parts]
-        self._offsets = np.concatenate([[0], np.cumsum(self._widths)]).astype(int)
-        self.n_functions_per_species = int(self._offsets[-1])
+        # widths[p, z]: part p's functions of central species z
+        self._widths = np.array(
+            [[len(species_columns(p, z)) for z in range(ns)] for p in parts], dtype=np.int64
+        )
+        block = self._widths.sum(axis=0)  # species z's block width
+        self._block_start = np.concatenate([[0], np.cumsum(block)]).astype(np.int64)
+        self._part_start = np.vstack([np.zeros(ns, np.int64), np.cumsum(self._widths, axis=0)])
+        self.n_functions_per_species = int(block.max())
         self.r_cut = np.maximum.reduce([p.r_cut for p in parts])
 
     def __len__(self) -> int:
-        return self.n_functions_per_species * len(self.elements)
+        return int(self._block_start[-1])
+
+    def species_columns(self, s: int) -> np.ndarray:
+        """Columns of central species ``s``: every part's functions of ``s``, part by part."""
+        return np.arange(self._block_start[s], self._block_start[s + 1])
 
     def columns(self, part: int) -> np.ndarray:
-        """Columns (packed layout) of part ``part``'s functions, in that part's own order."""
-        K = self.n_functions_per_species
-        lo, hi = self._offsets[part], self._offsets[part + 1]
+        """Columns of part ``part``'s functions, in that part's own column order."""
         return np.concatenate(
-            [np.arange(z * K + lo, z * K + hi) for z in range(len(self.elements))]
+            [
+                self._block_start[z] + self._part_start[part, z] + np.arange(self._widths[part, z])
+                for z in range(len(self.elements))
+            ]
         )
 
     def _combine(self, arrays: list[np.ndarray]) -> np.ndarray:
@@ -100,7 +114,8 @@ class SumBasis:
     def describe(self) -> str:
         lines = [f"sum of {len(self.parts)} bases on {' '.join(self.elements)}:"]
         for k, p in enumerate(self.parts):
-            lines.append(f"--- part {k + 1} ({self._widths[k]} functions per species)")
+            widths = sorted(set(self._widths[k].tolist()))
+            lines.append(f"--- part {k + 1} ({'/'.join(map(str, widths))} functions per species)")
             lines.append(p.describe())
         lines.append(f"all species: {len(self)} linear coefficients")
         return "\n".join(lines)

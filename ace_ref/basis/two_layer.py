@@ -53,6 +53,7 @@ from ase import Atoms
 
 from ace_ref import defaults
 from ace_ref.basis.ace import ACEBasis, Pairs
+from ace_ref.basis.interface import require_same_functions_per_species
 from ace_ref.basis.tables import DesignRows, assemble_tables
 from ace_ref.coupling.cache import CouplingCache, coupled_block
 from ace_ref.coupling.symmetric import o3_multiplicity
@@ -120,6 +121,7 @@ class TwoLayerBasis:
     ) -> None:
         if not isinstance(layer1, ACEBasis):
             raise TypeError(f"layer1 must be an ACEBasis, got {type(layer1).__name__}")
+        require_same_functions_per_species(layer1, "a two-layer basis's first layer")
         checks = (("lmax_hidden", lmax_hidden, 0), ("max_n", max_n, 1), ("order", order, 1))
         for name, value, low in checks:
             if isinstance(value, bool) or int(value) != value or value < low:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ace_ref import defaults
-from ace_ref.basis.interface import Basis
+from ace_ref.basis.interface import Basis, species_columns
 from ace_ref.fit.assembly import LinearSystem, Weights, assemble, config_row_weights, merge
 from ace_ref.fit.cost import FitCost, estimate_fit_cost
 from ace_ref.fit.data import Config, elements_of, fit_e0, mean_e0, read_configs, read_e0
@@ -458,13 +458,12 @@ def training_uncertainty(
     committee = None if solution.committee is None else Committee(solution.committee)
     active = None
     if active_set_size > 0:
-        K = len(basis) // len(basis.elements)
+        columns = [species_columns(basis, s) for s in range(len(basis.elements))]
         blocks: dict[str, list[np.ndarray]] = {el: [] for el in basis.elements}
         for k, atoms in enumerate(structures):
             B = basis.features(atoms, where=f"training structure {k}")
             for i, el in enumerate(atoms.get_chemical_symbols()):
-                s = basis.elements.index(el)
-                blocks[el].append(B[i, s * K : (s + 1) * K])
+                blocks[el].append(B[i, columns[basis.elements.index(el)]])
         features = {el: np.array(rows) for el, rows in blocks.items() if rows}
         active = ActiveSet.from_features(features, active_set_size)
     return Uncertainty(coverage, committee, active)

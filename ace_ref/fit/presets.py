@@ -48,6 +48,7 @@ def choose_degree(
     w_L=defaults.W_L,
     available_bytes: int | None = None,
     steps: int = 10,
+    element_degree_scale: dict | None = None,
 ) -> DegreeChoice:
     """The largest scaled default degree within the data and memory budgets.
 
@@ -59,6 +60,8 @@ def choose_degree(
         A key of :data:`ace_ref.defaults.PRESETS` (the largest scale allowed).
     available_bytes
         Free memory; ``None``: no memory budget.
+    element_degree_scale
+        Per-element degree budgets (:class:`~ace_ref.basis.ace.ACEBasis`), counted in the size.
     """
     if preset not in defaults.PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(defaults.PRESETS)}")
@@ -71,7 +74,13 @@ def choose_degree(
             budget, why = memory_k, f"{float(defaults.MEMORY_FRACTION):.0%} of the free memory"
 
     def size(scale: Fraction) -> int:
-        return ACEBasis.size(elements, order, max_degree=_scaled(scale, order), w_L=w_L)
+        return ACEBasis.size(
+            elements,
+            order,
+            max_degree=_scaled(scale, order),
+            w_L=w_L,
+            element_degree_scale=element_degree_scale,
+        )
 
     k_top = size(top)
     if k_top <= budget:
@@ -107,6 +116,7 @@ def choose_degree_for_data(
     preset: str = "default",
     order: int = defaults.ORDER,
     w_L=defaults.W_L,
+    element_degree_scale: dict | None = None,
 ) -> DegreeChoice:
     """:func:`choose_degree` for the training configurations ``train`` under ``weights``
     (a :class:`~ace_ref.fit.assembly.Weights`; ``None``: the defaults) and the memory free now:
@@ -123,4 +133,5 @@ def choose_degree_for_data(
         order=order,
         w_L=w_L,
         available_bytes=available_memory(),
+        element_degree_scale=element_degree_scale,
     )

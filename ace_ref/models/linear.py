@@ -60,7 +60,7 @@ class LinearACEModel(FittedModel):
         ns = len(basis.elements)
         # c̃_z = Cᵀ c_z: c̃[z, v] = Σ_k c[z, k] C[k, v]
         Ct = t.coupling_matrix.T
-        c = self.coefficients
+        c = basis.packed_coefficients(self.coefficients)  # zeros outside per-element budgets
         self._ctilde = np.stack([Ct @ c[z * K : (z + 1) * K] for z in range(ns)])
         self._tree = build_product_tree(t.product_index, t.product_order, self._ctilde)
         self._n_lm_of_n = predict.lm_limits(self._tree, basis.n_max, basis.l_max)

@@ -36,6 +36,8 @@ import numpy as np
 import scipy.linalg
 from ase import Atoms
 
+from ace_ref.basis.interface import species_columns
+
 __all__ = ["ActiveSet", "Committee", "Coverage", "Uncertainty", "maxvol"]
 
 HISTOGRAM_BIN = 0.05
@@ -230,12 +232,11 @@ class ActiveSet:
     def grades(self, basis, features: np.ndarray, symbols: list[str]) -> np.ndarray:
         """``γ`` of every atom from its packed features ``(n_atoms, len(basis))``; NaN for
         an element without an active set."""
-        K = len(basis) // len(basis.elements)
         out = np.full(len(symbols), np.nan)
         for i, el in enumerate(symbols):
             if el in self.columns:
-                s = basis.elements.index(el)
-                x = features[i, s * K + self.columns[el]]
+                block = species_columns(basis, basis.elements.index(el))
+                x = features[i, block[self.columns[el]]]
                 out[i] = float(np.max(np.abs(x @ self.inverse[el])))
         return out
 

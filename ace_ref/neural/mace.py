@@ -59,6 +59,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.data import chemical_symbols
 
 from ace_ref.basis.ace import ACEBasis
+from ace_ref.basis.interface import require_same_functions_per_species
 from ace_ref.one_particle.pair_radials import CallableRadials
 
 __all__ = [
@@ -431,6 +432,7 @@ def span_residual(
         atoms × ``(2L + 1)`` otherwise).
     """
     L = int(L)
+    require_same_functions_per_species(basis, "span_residual")
     packed = L == 0 and parity in (None, 1)  # invariants: packed layout, species blocks
     if constant is None:
         constant = packed

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.linalg
 from ase import Atoms
 
+from ace_ref.basis.interface import require_same_functions_per_species, species_columns
 from ace_ref.coupling.rotations import random_o3, wigner_d_real
 from ace_ref.coupling.symmetric import (
     RANK_RTOL,
@@ -170,8 +171,7 @@ def _feature_matrix(basis, atoms, L, species_index, species_of_atoms):
     """Rows: atoms of the species (× components for L > 0); columns: its functions."""
     rows = species_of_atoms == species_index
     if L == 0:
-        K = len(basis) // len(basis.elements)
-        X = basis.features(atoms)[:, species_index * K : (species_index + 1) * K]
+        X = basis.features(atoms)[:, species_columns(basis, species_index)]
         return X[rows]
     X = basis.features(atoms, L=L)[rows]  # (n, K, 2L+1)
     return X.transpose(0, 2, 1).reshape(-1, X.shape[1])
@@ -266,6 +266,8 @@ def span_inclusion(
     import time
 
     t0 = time.perf_counter()
+    for b in (sparse, full):
+        require_same_functions_per_species(b, "span_inclusion")
     if list(sparse.elements) != list(full.elements):
         raise ValueError(
             f"the two bases have different elements: {sparse.elements} vs {full.elements}"
@@ -412,6 +414,8 @@ def coefficient_inclusion(sparse, full, L: int = 0) -> dict:
     Returns ``{"included", "equal_span", "n_unreachable", "blocks": {block: (unreachable,
     full rank)}}``.
     """
+    for basis in (sparse, full):
+        require_same_functions_per_species(basis, "coefficient_inclusion")
     strip = ("coupling", "lmax_hidden", "channels", "independent")
     a = {k: v for k, v in sparse.to_dict().items() if k not in strip}
     b = {k: v for k, v in full.to_dict().items() if k not in strip}

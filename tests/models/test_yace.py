@@ -317,7 +317,6 @@ def test_refuses_a_radial_basis_the_chebpow_family_cannot_represent(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yace"]
 
 
-
 def test_cli_export_refuses_what_chebpow_cannot_represent(tmp_path, capsys):
     """The command line: rc 2, the reason on stderr, no traceback, no file written."""
     b = ACEBasis(

@@ -172,3 +172,20 @@ def test_model_fitted_by_the_pipeline_with_core_exports(tmp_path):
     core_energy = model.core.energy_forces(model.basis.pairs(squeezed), len(squeezed))[0].sum()
     assert core_energy > 0.1  # the core is active there
     _check(pyace_agreement(model, out.path, [*structures, squeezed]))
+
+
+@pytest.mark.parametrize("evaluator", EVALUATORS)
+def test_per_element_degree_budgets_export_exactly(tmp_path, evaluator):
+    """A budgeted basis is the union list with the left-out coefficients zero: c̃ = Cᵀc over
+    the union's products, and ML-PACE gives each element only the functions it keeps."""
+    basis = ACEBasis(
+        ["H", "C", "O"], 3, max_degree=[7, 7, 5], w_L=1, r_cut=4.5,
+        element_degree_scale={"H": 0.8, "C": 1.2},
+    )  # fmt: skip
+    widths = {len(basis.species_columns(s)) for s in range(3)}
+    assert len(widths) == 3  # three different function lists
+    train = read_configs(ACAC / "train_300K.xyz")[:20]
+    model = _fit(basis, train, read_e0(ACAC / "isolated_atoms.xyz"))
+    path = model.export_yace(tmp_path / "budget.yace", report=None).path
+    structures = [c.atoms for c in read_configs(ACAC / "test_MD_300K.xyz")[:6]]
+    _check(pyace_agreement(model, path, structures, evaluator=evaluator))
