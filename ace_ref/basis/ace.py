@@ -217,6 +217,7 @@ class ACEBasis:
             raise ValueError("max_n needs max_l (or max_degree) as well")
         self.element_degree_scale = self._element_scales(element_degree_scale)
         self._species_functions: list[np.ndarray] | None = None
+        self._species_tables: dict[int, BasisTables] = {}
         self._union_degree = self.max_degree
         if self.element_degree_scale is not None:
             top = max(self.element_degree_scale.values())
@@ -375,6 +376,41 @@ class ACEBasis:
         if self._species_functions is None:
             return np.arange(self.n_functions_per_species)
         return self._species_functions[s]
+
+    def species_tables(self, s: int) -> BasisTables:
+        """Invariant tables of central species ``s``'s own functions (``species_functions``),
+        with only the products they use: what its atoms evaluate. Without per-element budgets
+        these are :meth:`tables` ``(0)``."""
+        if self._species_functions is None:
+            return self.tables(0)
+        if s not in self._species_tables:
+            t = self.tables(0)
+            keep = self.species_functions(s)
+            counts = t.c_indptr[keep + 1] - t.c_indptr[keep]
+            start = np.repeat(t.c_indptr[keep] - np.cumsum(counts) + counts, counts)
+            entries = start + np.arange(int(counts.sum()))  # CSR entries of the kept rows
+            used, columns = np.unique(t.c_indices[entries], return_inverse=True)
+            self._species_tables[s] = assemble_tables(
+                0, len(keep), 1, [t.product_index[used]],
+                [np.repeat(np.arange(len(keep)), counts)], [columns.reshape(-1)],
+                [t.c_data[entries]], self.order, self.n_neighbour_slots, self.n_slot,
+                [t.labels[k] for k in keep],
+            )  # fmt: skip
+        return self._species_tables[s]
+
+    def _atoms_of_species(self, species, offsets):
+        """Per central species ``s`` present: ``(s, atoms, their pair offsets, their pairs)``
+        (pairs are stored by central atom, ``offsets[i]:offsets[i+1]``)."""
+        counts = np.diff(offsets)
+        for s in range(len(self.elements)):
+            atoms = np.flatnonzero(species == s)
+            if len(atoms) == 0:
+                continue
+            c = counts[atoms]
+            local = np.zeros(len(atoms) + 1, dtype=np.int64)
+            np.cumsum(c, out=local[1:])
+            pairs = np.repeat(offsets[atoms] - local[:-1], c) + np.arange(local[-1])
+            yield s, atoms, local, pairs
 
     def species_columns(self, s: int) -> np.ndarray:
         """This basis's columns of central species ``s`` (a contiguous block)."""
@@ -1089,20 +1125,24 @@ class ACEBasis:
         if isinstance(L, bool) or int(L) != L or L < 0:
             raise ValueError(f"L must be a non-negative integer, got {L!r}")
         natural = _parity(L, parity) == (-1) ** L
-        t = self.tables(int(L), parity)
         species, i, j, D, offsets, pair_type = self.pairs(atoms, where)
         phi, _ = self.pair_basis(D, pair_type)
         slot = self.neighbour_slot(species[j])
         A = features.atomic_base(offsets, slot, phi, self.n_neighbour_slots, self.n_slot)
-        B = features.product_features(
-            A, t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
-        )
         if L > 0 or not natural:
+            t = self.tables(int(L), parity)
+            B = features.product_features(
+                A, t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
+            )
             return B.reshape(len(atoms), t.n_functions, 2 * L + 1)
         out = np.zeros((len(atoms), len(self)))
         for s in range(len(self.elements)):
-            rows = species == s
-            out[np.ix_(rows, self.species_columns(s))] = B[rows][:, self.species_functions(s)]
+            rows = np.flatnonzero(species == s)
+            if len(rows):
+                t = self.species_tables(s)
+                out[np.ix_(rows, self.species_columns(s))] = features.product_features(
+                    A[rows], t.product_index, t.product_order, t.c_indptr, t.c_indices, t.c_data
+                )
         return out
 
     def design_rows(
@@ -1119,16 +1159,27 @@ class ACEBasis:
         phi, dphi = self.pair_basis(D, pair_type)
         slot = self.neighbour_slot(species[j])
         A = features.atomic_base(offsets, slot, phi, self.n_neighbour_slots, self.n_slot)
-        B, dB = features.features_and_pair_gradients(A, offsets, slot, dphi, self.n_slot, t)
         if self._species_functions is None:
+            B, dB = features.features_and_pair_gradients(A, offsets, slot, dphi, self.n_slot, t)
             E, F, V = features.scatter_design_rows(
                 B, dB, species, i, j, D, len(self.elements), force_rows
             )
             return DesignRows(E, F, V)
-        # per-element budgets: the rows of the union list, then this basis's columns
-        E, F, V = features.scatter_design_rows(B, dB, species, i, j, D, len(self.elements))
-        cols = self.packed_columns()
-        if force_rows is None:
-            return DesignRows(E[cols], F[..., cols], V[..., cols])
-        np.take(F.reshape(3 * len(atoms), -1), cols, axis=1, out=force_rows)
-        return DesignRows(E[cols], force_rows, V[..., cols])
+        # per-element budgets: each species' atoms evaluate only its own functions
+        n = len(atoms)
+        E, V = np.zeros(len(self)), np.zeros((3, 3, len(self)))
+        F = np.zeros((3 * n, len(self))) if force_rows is None else force_rows
+        if F.shape != (3 * n, len(self)):
+            raise ValueError(f"force_rows has shape {F.shape}, need {(3 * n, len(self))}")
+        F[:] = 0.0
+        for s, rows, local, pairs in self._atoms_of_species(species, offsets):
+            t = self.species_tables(s)
+            B, dB = features.features_and_pair_gradients(
+                A[rows], local, slot[pairs], dphi[pairs], self.n_slot, t
+            )
+            cols = self.species_columns(s)
+            lo, hi = int(cols[0]), int(cols[-1]) + 1
+            features.add_design_rows(
+                B, dB, i[pairs], j[pairs], D[pairs], E[lo:hi], F[:, lo:hi], V[:, :, lo:hi]
+            )
+        return DesignRows(E, F.reshape(n, 3, -1) if force_rows is None else F, V)

@@ -343,6 +343,17 @@ def _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_specie
                     V[b, a, col] += vectors[p, b] * g
 
 
+def add_design_rows(B, dB, i_of_pair, j_of_pair, vectors, E, F, V) -> None:
+    """Add the energy, force and virial rows of one block of functions, evaluated on some of
+    the atoms (``B``: those atoms; ``dB``, ``i_of_pair``, ``j_of_pair``, ``vectors``: their
+    pairs, with ``i``, ``j`` numbering all atoms of the structure), into ``E`` (n_cols,),
+    ``F`` (3 n_atoms, n_cols) and ``V`` (3, 3, n_cols) — views of the block's columns are
+    fine. The same sums as :func:`scatter_design_rows` with one species."""
+    n_atoms = F.shape[0] // 3
+    species = np.zeros(max(n_atoms, B.shape[0]), dtype=np.int64)
+    _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, 1, E, F, V)
+
+
 def scatter_design_rows(
     B, dB, species, i_of_pair, j_of_pair, vectors, n_species: int, force_rows=None
 ):
