@@ -135,8 +135,9 @@ def _ints(text: str | None):
 
 
 def _element_degrees(text: str | None) -> dict[str, Fraction] | None:
-    """``"H=0.8,C=11/10"`` → ``{"H": 4/5, "C": 11/10}`` (``--element-degrees``)."""
-    if text is None:
+    """``"H=0.8,C=11/10"`` → ``{"H": 4/5, "C": 11/10}`` (``--element-degrees``); ``"none"``
+    (or not given) → ``None``: every element the same functions."""
+    if text is None or str(text).strip().lower() == "none":
         return None
     out = {}
     for item in str(text).replace(" ", "").split(","):
@@ -225,7 +226,10 @@ def _add_basis_options(p):
         "--element-degrees",
         metavar="EL=SCALE,...",
         help="per-element degree budgets: central element EL keeps the functions of degree "
-        "≤ SCALE × the total degree, e.g. H=0.8,C=1.1 (elements not named: 1)",
+        "≤ SCALE × the total degree, e.g. H=0.8,C=1.1 (elements not named: 1); 'none': the "
+        "same functions for every element. ace-ref fit without --degree/--max-n: default "
+        + ",".join(f"{el}={v}" for el, v in defaults.ELEMENT_DEGREE_SCALE.items())
+        + " (defaults.ELEMENT_DEGREE_SCALE); with --degree: none",
     )
     p.add_argument("--max-n", help="per-order cap on n, e.g. '10,8,4'")
     p.add_argument("--max-l", help="per-order cap on l, e.g. '0,4,3'")
@@ -435,9 +439,15 @@ def cmd_fit(args) -> int:
             Weights.parse(args.weights),
             preset=args.preset,
             w_L=Fraction(args.wl),
-            element_degree_scale=_element_degrees(args.element_degrees),
+            element_degree_scale=(
+                "default"
+                if args.element_degrees is None
+                else _element_degrees(args.element_degrees)
+            ),
         )
         args.degree = ",".join(str(d) for d in choice.max_degree)
+        scales = choice.element_degree_scale or {}
+        args.element_degrees = ",".join(f"{el}={v}" for el, v in scales.items()) or "none"
         print(f"degree {args.degree}: {choice.reason} ({choice.n_coefficients} coefficients)")
     elif args.preset != "default":
         raise ValueError("--preset chooses the degrees: give it without --degree/--max-n")

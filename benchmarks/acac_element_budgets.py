@@ -106,7 +106,7 @@ def load_data(data: str, fold: int = 0):
     sets = {f"fold{fold}": [configs[i] for i in held]}
     e0 = read_e0(BPA / "iso_atoms.xyz")
     elements = ["H", "C", "N", "O"]
-    degree = choose_degree_for_data(train, elements).max_degree
+    degree = choose_degree_for_data(train, elements, element_degree_scale=None).max_degree
     return elements, train, sets, e0, [Fraction(d) for d in degree]
 
 

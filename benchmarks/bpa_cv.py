@@ -5,15 +5,17 @@ Run::
 
     python benchmarks/bpa_cv.py [--degree 10,10,7 --wl 1 | --preset default] [--rcut 4.5]
                                 [--radial sbessel] [--pair-rcut 6 [--pair-max-n 16]]
+                                [--element-degrees H=0.8,C=1.1|none]
                                 [--folds 5] [--only 0 1] [--json out.json]
 
 Folds are a seeded random partition of the 500 configurations; each fold is fitted on the
 others by :func:`ace_ref.fit` (BLR, smoothness prior, data-driven pair cutoffs, ZBL core — the
 ``ace-ref fit`` defaults) with E0 from iso_atoms.xyz. Without ``--degree`` the degrees are
 chosen from the fold's data and the free memory as ``ace-ref fit`` chooses them
-(:func:`ace_ref.fit.presets.choose_degree_for_data`). ``--only`` runs a subset of the folds (the CV
-line then covers those folds only). Every fold prints the plan (estimated time and memory)
-before it starts.
+(:func:`ace_ref.fit.presets.choose_degree_for_data`), with ``ace-ref fit``'s per-element degree
+budgets (``defaults.ELEMENT_DEGREE_SCALE``) unless ``--element-degrees`` says otherwise.
+``--only`` runs a subset of the folds (the CV line then covers those folds only). Every fold
+prints the plan (estimated time and memory) before it starts.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def main(
     radial=defaults.RADIAL,
     pair_rcut=None,
     pair_max_n=defaults.PAIR_MAX_N,
+    element_degrees="default",
 ) -> None:
     configs = read_configs(BPA / "train_300K.xyz")
     order = np.random.default_rng(0).permutation(len(configs))
@@ -63,10 +66,14 @@ def main(
         train = [configs[i] for i in order if i not in held_set]
         test = [configs[i] for i in held]
         if degree is None:
-            choice = choose_degree_for_data(train, ELEMENTS, preset=preset, w_L=w_L)
+            choice = choose_degree_for_data(
+                train, ELEMENTS, preset=preset, w_L=w_L, element_degree_scale=element_degrees
+            )
             fold_degree, reason = choice.max_degree, choice.reason
+            scales = choice.element_degree_scale
         else:
             fold_degree, reason = degree, "given"
+            scales = None if element_degrees == "default" else element_degrees
         basis = ACEBasis(
             ELEMENTS,
             3,
@@ -74,6 +81,7 @@ def main(
             w_L=w_L,
             r_cut=pair_cutoffs_from_data(train, ELEMENTS, r_cut),
             radial=radial,
+            element_degree_scale=scales,
         )
         if pair_rcut is not None:  # as ace-ref fit --pair-rcut R (data pair cutoffs)
             basis = pair_and_many_body(
@@ -97,6 +105,7 @@ def main(
             "fold": k,
             "n_coefficients": len(basis),
             "degree": [str(d) for d in fold_degree],
+            "element_degree_scale": {el: str(v) for el, v in (scales or {}).items()},
             "energy_rmse_meV": row["energy_rmse_meV"],
             "forces_rmse_meV_per_A": row["forces_rmse_meV_per_A"],
             "seconds": result.seconds_total,
@@ -140,7 +149,24 @@ if __name__ == "__main__":
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--only", type=int, nargs="+", help="run only these folds")
     p.add_argument("--json", help="write every fold's numbers here")
+    p.add_argument(
+        "--element-degrees",
+        default="default",
+        help="per-element degree budgets as ace-ref fit takes them, e.g. H=0.8,C=1.1, or "
+        "'none'; default: ace-ref fit's (defaults.ELEMENT_DEGREE_SCALE) where the degree is "
+        "chosen from the data",
+    )
     a = p.parse_args()
+    element_degrees = a.element_degrees
+    if element_degrees != "default":
+        element_degrees = (
+            None
+            if element_degrees == "none"
+            else {
+                el: Fraction(v)
+                for el, v in (item.split("=") for item in element_degrees.split(","))
+            }
+        )
     deg = None if a.degree is None else [Fraction(x) for x in a.degree.split(",")]
     main(
         deg,
@@ -153,4 +179,5 @@ if __name__ == "__main__":
         a.radial,
         a.pair_rcut,
         a.pair_max_n,
+        element_degrees,
     )

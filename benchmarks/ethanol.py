@@ -42,6 +42,7 @@ def main(preset: str, order_weights, test_fraction: float, out: str | None) -> d
         defaults.ORDER,
         max_degree=choice.max_degree,
         r_cut=pair_cutoffs_from_data(train, ELEMENTS, defaults.R_CUT),
+        element_degree_scale=choice.element_degree_scale,
     )
     print(f"{len(basis)} coefficients ({choice.reason})", flush=True)
     t0 = time.perf_counter()

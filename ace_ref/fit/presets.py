@@ -20,7 +20,7 @@ from typing import NamedTuple
 from ace_ref import defaults
 from ace_ref.basis.ace import ACEBasis
 
-__all__ = ["DegreeChoice", "choose_degree", "choose_degree_for_data"]
+__all__ = ["DegreeChoice", "choose_degree", "choose_degree_for_data", "default_element_scales"]
 
 
 class DegreeChoice(NamedTuple):
@@ -30,6 +30,19 @@ class DegreeChoice(NamedTuple):
     n_coefficients: int
     scale: Fraction
     reason: str
+    element_degree_scale: dict | None = None
+    """The per-element budgets counted (``ACEBasis(element_degree_scale=...)``), or ``None``."""
+
+
+def default_element_scales(elements) -> dict[str, Fraction] | None:
+    """:data:`ace_ref.defaults.ELEMENT_DEGREE_SCALE` for ``elements`` (``None`` if it names
+    none of them, or every one it names has scale 1)."""
+    scales = {
+        el: Fraction(defaults.ELEMENT_DEGREE_SCALE[el])
+        for el in elements
+        if el in defaults.ELEMENT_DEGREE_SCALE
+    }
+    return scales if any(v != 1 for v in scales.values()) else None
 
 
 def _scaled(scale: Fraction, order: int) -> list[Fraction]:
@@ -84,7 +97,9 @@ def choose_degree(
 
     k_top = size(top)
     if k_top <= budget:
-        return DegreeChoice(_scaled(top, order), k_top, top, f"preset {preset!r}")
+        return DegreeChoice(
+            _scaled(top, order), k_top, top, f"preset {preset!r}", element_degree_scale
+        )
     low, high = Fraction(1, 4), top
     if size(low) > budget:
         raise ValueError(
@@ -105,6 +120,7 @@ def choose_degree(
         scale,
         f"preset {preset!r} scaled by {float(scale):.2f} to "
         f"stay within {budget:.0f} coefficients ({why})",
+        element_degree_scale,
     )
 
 
@@ -116,11 +132,22 @@ def choose_degree_for_data(
     preset: str = "default",
     order: int = defaults.ORDER,
     w_L=defaults.W_L,
-    element_degree_scale: dict | None = None,
+    element_degree_scale: dict | str | None = "default",
 ) -> DegreeChoice:
     """:func:`choose_degree` for the training configurations ``train`` under ``weights``
     (a :class:`~ace_ref.fit.assembly.Weights`; ``None``: the defaults) and the memory free now:
-    what ``ace-ref fit`` does when no degree is given."""
+    what ``ace-ref fit`` does when no degree is given.
+
+    ``element_degree_scale``: ``"default"`` counts the default per-element budgets
+    (:func:`default_element_scales`), ``None`` none; the choice carries what was counted, to
+    be given to the basis."""
+    if isinstance(element_degree_scale, str):
+        if element_degree_scale != "default":
+            raise ValueError(
+                f"element_degree_scale must be a dict, None or 'default', got "
+                f"{element_degree_scale!r}"
+            )
+        element_degree_scale = default_element_scales(elements)
     from ace_ref.fit.assembly import Weights
     from ace_ref.fit.cost import available_memory
     from ace_ref.fit.reduction import row_counts

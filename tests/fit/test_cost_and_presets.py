@@ -12,7 +12,7 @@ from ace_ref import ACEBasis, defaults
 from ace_ref.fit.assembly import Weights
 from ace_ref.fit.cost import estimate_fit_cost, measure_flop_rate
 from ace_ref.fit.data import read_configs, read_e0
-from ace_ref.fit.presets import choose_degree, choose_degree_for_data
+from ace_ref.fit.presets import choose_degree, choose_degree_for_data, default_element_scales
 from ace_ref.fit.reduction import row_counts
 from tests.paths import ACAC
 
@@ -135,7 +135,27 @@ def test_degree_for_data_counts_the_rows_of_the_configurations():
     rows = int(row_counts(train, Weights()).sum())
     assert rows == 50 * (1 + 3 * 15)
     chosen = choose_degree_for_data(train, ["H", "C", "O"], preset="fast")
-    assert chosen == choose_degree(["H", "C", "O"], rows, preset="fast")
+    budgets = {"H": Fraction(4, 5), "C": Fraction(11, 10)}  # the default per-element budgets
+    assert chosen.element_degree_scale == budgets
+    assert chosen == choose_degree(
+        ["H", "C", "O"], rows, preset="fast", element_degree_scale=budgets
+    )
     assert chosen.n_coefficients <= rows / defaults.ROWS_PER_COEFFICIENT
+    assert chosen.n_coefficients == ACEBasis.size(
+        ["H", "C", "O"], 3, max_degree=chosen.max_degree, element_degree_scale=budgets
+    )
+    plain = choose_degree_for_data(train, ["H", "C", "O"], preset="fast", element_degree_scale=None)
+    assert plain == choose_degree(["H", "C", "O"], rows, preset="fast")
     with pytest.raises(ValueError, match="exceeds the budget of 25"):
         choose_degree_for_data(train, ["H", "C", "O"], Weights(forces=0.0))
+
+
+def test_default_element_budgets_name_only_the_elements_present():
+    assert default_element_scales(["H", "C", "N", "O"]) == {
+        "H": Fraction(4, 5),
+        "C": Fraction(11, 10),
+    }
+    assert default_element_scales(["C", "O"]) == {"C": Fraction(11, 10)}
+    assert default_element_scales(["Ta"]) is None and default_element_scales(["O", "N"]) is None
+    with pytest.raises(ValueError, match="must be a dict, None or 'default'"):
+        choose_degree_for_data([], ["H"], element_degree_scale="uniform")
