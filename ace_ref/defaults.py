@@ -13,9 +13,10 @@ ORDER = 3
 
 MAX_DEGREE = (12, 12, Fraction(46, 5))
 """Total-degree bound ``D_ν`` per order of the default basis (with :data:`W_L`: K = 11469 for
-H/C/O). Chosen on acetylacetone (train_300K → test_MD_300K; BENCHMARKS.md, "Acetylacetone
-accuracy"): at a fixed number of coefficients a small ``w_L`` (more angular resolution per
-radial function) gives the lowest errors."""
+H/C/O, 11046 with the per-element budgets :data:`ELEMENT_DEGREE_SCALE`). Chosen on
+acetylacetone (train_300K → test_MD_300K; BENCHMARKS.md, "Acetylacetone accuracy"): at a
+fixed number of coefficients a small ``w_L`` (more angular resolution per radial function)
+gives the lowest errors."""
 
 ELEMENT_DEGREE_SCALE = {"H": Fraction(4, 5), "C": Fraction(11, 10)}
 """Per-element degree budgets of the ``ace-ref fit`` default basis (elements not named: 1):
@@ -42,11 +43,12 @@ W_L = Fraction(3, 5)
 
 PRESETS = {"fast": Fraction(4, 5), "default": Fraction(1), "accurate": Fraction(11, 10)}
 """``ace-ref fit --preset``: the factor on :data:`MAX_DEGREE` before the data and memory
-budgets apply (for H/C/O: 3681, 11469 and 17988 coefficients)."""
+budgets apply (for H/C/O with the per-element budgets: 3568, 11046 and 17675 coefficients;
+without them 3681, 11469 and 17988)."""
 
 ROWS_PER_COEFFICIENT = 2
 """Data budget of the default basis: at most one coefficient per this many weighted rows
-(the acetylacetone default, 11469 coefficients on 23000 rows, sits at it)."""
+(the acetylacetone default, 11046 coefficients on 23000 rows, sits just below it)."""
 
 MEMORY_FRACTION = Fraction(1, 2)
 """Memory budget of the default basis: its estimated peak at most this share of what the
