@@ -91,7 +91,7 @@ def require_same_functions_per_species(basis: Basis, what: str) -> None:
     if scales is not None:
         text = ", ".join(f"{el} × {v}" for el, v in scales.items())
         raise ValueError(
-            f"{what} compares the same function list for every element, but this basis has "
+            f"{what} needs the same function list for every element, but this basis has "
             f"per-element degree budgets ({text}); use the basis without element_degree_scale "
             "(each element's functions are a subset of its list)"
         )

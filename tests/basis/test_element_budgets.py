@@ -21,10 +21,12 @@ from hypothesis import strategies as st
 import ace_ref
 from ace_ref import ACEBasis
 from ace_ref.basis import pair_and_many_body
+from ace_ref.basis.two_layer import TwoLayerBasis
 from ace_ref.fit.assembly import Weights, assemble
 from ace_ref.fit.solvers import smoothness_prior
 from ace_ref.models.load import load as load_model
 from ace_ref.verify import check_forces, check_invariance, span_inclusion
+from ace_ref.verify.span import coefficient_inclusion
 from tests.structures import emt_configs, random_cluster
 
 ELEMENTS = ["Al", "Cu"]
@@ -246,8 +248,12 @@ def test_sum_basis_with_a_budgeted_part(budgeted, coupling_cache):
 
 def test_checks_that_compare_function_lists_refuse_budgets(budgeted):
     basis, union = budgeted
-    with pytest.raises(ValueError, match="per-element degree budgets"):
+    with pytest.raises(ValueError, match="span_inclusion needs the same function list"):
         span_inclusion(basis, union)
+    with pytest.raises(ValueError, match="coefficient_inclusion needs the same function list"):
+        coefficient_inclusion(basis, union)
+    with pytest.raises(ValueError, match="first layer needs the same function list"):
+        TwoLayerBasis(basis, lmax_hidden=1, max_n=2, order=2)
 
 
 def test_cli_fit_with_element_degrees(tmp_path):
