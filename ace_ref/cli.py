@@ -134,34 +134,16 @@ def _ints(text: str | None):
     return [int(x) for x in str(text).replace(",", " ").split()]
 
 
-def _element_degrees(text: str | None) -> dict[str, Fraction] | None:
-    """``"H=0.8,C=11/10"`` → ``{"H": 4/5, "C": 11/10}`` (``--element-degrees``); ``"none"``
-    (or not given) → ``None``: every element the same functions."""
-    if text is None or str(text).strip().lower() == "none":
-        return None
-    out = {}
-    for item in str(text).replace(" ", "").split(","):
-        el, sep, value = item.partition("=")
-        try:
-            if not sep or not el:
-                raise ValueError
-            out[el] = Fraction(value)
-        except (ValueError, ZeroDivisionError):
-            raise ValueError(
-                f"--element-degrees takes ELEMENT=SCALE pairs such as H=0.8,C=1.1, got {text!r}"
-            ) from None
-    return out
-
-
 def _build_basis(args, elements, r_cut=None):
     """Basis from the options: ``--degree`` and/or ``--max-n``/``--max-l``; neither given
     means the default total degree ``defaults.MAX_DEGREE`` (for ``--order 3``)."""
     from ace_ref import ACEBasis
+    from ace_ref.fit.presets import parse_element_scales
 
     r_cut = args.rcut if r_cut is None else r_cut
     kwargs = dict(order=args.order, r_cut=r_cut, radial=args.radial, w_L=Fraction(args.wl))
     kwargs.update(_sparsification_kwargs(args))
-    scales = _element_degrees(getattr(args, "element_degrees", None))
+    scales = parse_element_scales(getattr(args, "element_degrees", None))
     if scales is not None:
         kwargs["element_degree_scale"] = scales
     if args.degree is not None:
@@ -431,7 +413,7 @@ def cmd_fit(args) -> int:
         )
     if args.degree is None and args.max_n is None and args.order == defaults.ORDER:
         from ace_ref.fit.assembly import Weights
-        from ace_ref.fit.presets import choose_degree_for_data
+        from ace_ref.fit.presets import choose_degree_for_data, parse_element_scales
 
         choice = choose_degree_for_data(
             train,
@@ -442,7 +424,7 @@ def cmd_fit(args) -> int:
             element_degree_scale=(
                 "default"
                 if args.element_degrees is None
-                else _element_degrees(args.element_degrees)
+                else parse_element_scales(args.element_degrees)
             ),
         )
         args.degree = ",".join(str(d) for d in choice.max_degree)

@@ -32,7 +32,7 @@ import ace_ref
 from ace_ref import ACEBasis, defaults
 from ace_ref.basis import pair_and_many_body
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
-from ace_ref.fit.presets import choose_degree_for_data
+from ace_ref.fit.presets import choose_degree_for_data, parse_element_scales
 from ace_ref.one_particle.radial import RADIAL_KINDS
 
 BPA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3bpa"
@@ -159,14 +159,7 @@ if __name__ == "__main__":
     a = p.parse_args()
     element_degrees = a.element_degrees
     if element_degrees != "default":
-        element_degrees = (
-            None
-            if element_degrees == "none"
-            else {
-                el: Fraction(v)
-                for el, v in (item.split("=") for item in element_degrees.split(","))
-            }
-        )
+        element_degrees = parse_element_scales(element_degrees)
     deg = None if a.degree is None else [Fraction(x) for x in a.degree.split(",")]
     main(
         deg,

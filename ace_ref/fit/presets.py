@@ -20,7 +20,13 @@ from typing import NamedTuple
 from ace_ref import defaults
 from ace_ref.basis.ace import ACEBasis
 
-__all__ = ["DegreeChoice", "choose_degree", "choose_degree_for_data", "default_element_scales"]
+__all__ = [
+    "DegreeChoice",
+    "choose_degree",
+    "choose_degree_for_data",
+    "default_element_scales",
+    "parse_element_scales",
+]
 
 
 class DegreeChoice(NamedTuple):
@@ -32,6 +38,25 @@ class DegreeChoice(NamedTuple):
     reason: str
     element_degree_scale: dict | None = None
     """The per-element budgets counted (``ACEBasis(element_degree_scale=...)``), or ``None``."""
+
+
+def parse_element_scales(text: str | None) -> dict[str, Fraction] | None:
+    """``"H=0.8,C=11/10"`` → ``{"H": 4/5, "C": 11/10}`` (``ace-ref fit --element-degrees``);
+    ``"none"`` (or ``None``) → ``None``: every element the same functions."""
+    if text is None or str(text).strip().lower() == "none":
+        return None
+    out = {}
+    for item in str(text).replace(" ", "").split(","):
+        el, sep, value = item.partition("=")
+        try:
+            if not sep or not el:
+                raise ValueError
+            out[el] = Fraction(value)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(
+                f"--element-degrees takes ELEMENT=SCALE pairs such as H=0.8,C=1.1, got {text!r}"
+            ) from None
+    return out
 
 
 def default_element_scales(elements) -> dict[str, Fraction] | None:
