@@ -470,6 +470,7 @@ def cmd_fit(args) -> int:
                 active_set_size=args.active_set,
                 on_plan=lambda cost: print(cost.format(), flush=True),
                 memory_limit=None if args.no_memory_check else "available",
+                select=args.select,
                 **read_options,
             )
     except (MissingDependency, ClusterError) as exc:
@@ -760,6 +761,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_basis_options(p)
     p.add_argument("--solver", default=defaults.SOLVER, choices=["ridge", "blr", "tsvd", "lsqr"])
     p.add_argument("--lam", type=float, default=defaults.LAMBDA, help="λ for ridge/lsqr")
+    p.add_argument(
+        "--select",
+        type=int,
+        metavar="K",
+        help="keep only K of the basis functions, chosen one by one by greedy selection on "
+        "the Gram summary of the whole basis (the pool), then fit those exactly "
+        "(docs/guide/fitting.md, 'Greedy function selection')",
+    )
     p.add_argument(
         "--assembly",
         default=defaults.ASSEMBLY,

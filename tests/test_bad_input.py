@@ -235,6 +235,12 @@ CASES = [
         2, r"element_degree_scale names 'H', not one of the basis elements \['Cu'\]", _data,
     ),
     Case(
+        "greedy selection of more functions than the basis has",
+        ["fit", "cu.xyz", *SMALL, "--select", "100000", "-o", "m.npz"],
+        2, r"select must be a whole number of functions between 1 and \d+ \(the basis has "
+        r"\d+\), got 100000", _data,
+    ),
+    Case(
         "cutoff below any bond",
         ["fit", "cu.xyz", *SMALL, "--rcut", "1e-9", "-o", "m.npz"],
         2, r"cutoff must be a number ≥ 0\.5 Å, got 1e-09", _data,

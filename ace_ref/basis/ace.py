@@ -21,6 +21,11 @@ central species ``z`` is kept if its degree is within ``s_z D_ν`` (``s_z = 1`` 
 named). The functions of every element are then a subset of one list, the *union* list built
 with the bound ``max_z(s_z) D_ν``.
 
+Selected functions (``selected_functions={"H": [0, 3, ...], ...}``): each element keeps the
+listed functions of the union list (e.g. those chosen by greedy selection,
+:func:`ace_ref.fit.selection.greedy_columns`; :meth:`ACEBasis.with_columns` builds such a
+basis from the columns of another).
+
 Column layout ("packed layout"): coefficient ``c_{z,k}`` of central species ``z`` (index in
 ``basis.elements``) and function ``k`` is column ``z * n_functions_per_species + k``;
 ``len(basis) = n_species * n_functions_per_species``. Every central species has the same
@@ -167,6 +172,10 @@ class ACEBasis:
         keep ``s_z = 1``): central species ``z`` keeps the functions of degree ``≤ s_z D_ν``
         (module docstring). Needs ``max_degree``. Equivariant features (``L > 0``) are those
         of the union list for every species.
+    selected_functions
+        ``{element: indices}``: each element keeps only these functions of the union list
+        (ascending, distinct, within the element's budget; every element needs at least one).
+        Usually made by :meth:`with_columns` from a greedy selection.
     """
 
     has_equivariant_features = True
@@ -192,6 +201,7 @@ class ACEBasis:
         independent: bool = True,
         max_output_L: int = defaults.MAX_OUTPUT_L,
         element_degree_scale: dict | None = None,
+        selected_functions: dict | None = None,
     ) -> None:
         if isinstance(elements, str):
             elements = [elements]
@@ -276,6 +286,9 @@ class ACEBasis:
         if not getattr(self, "_count_only", False):
             self.tables(0)
         self._species_functions = self._budget_functions()
+        self.selected_functions = self._check_selected(selected_functions)
+        if self.selected_functions is not None:
+            self._species_functions = [self.selected_functions[el] for el in self.elements]
 
     @classmethod
     def size(cls, elements, order: int, **kwargs) -> int:
@@ -369,6 +382,72 @@ class ACEBasis:
             empty = [el for el, f in zip(self.elements, functions, strict=True) if len(f) == 0]
             raise ValueError(f"element_degree_scale leaves no function for {empty}")
         return functions
+
+    def _check_selected(self, selected) -> dict[str, np.ndarray] | None:
+        """``selected_functions`` as ``{element: int64 array}``, refused unless every element
+        names an ascending list of distinct functions within its budget."""
+        if selected is None:
+            return None
+        if not isinstance(selected, dict):
+            raise ValueError(
+                f"selected_functions must be a dict {{element: function indices}}, got "
+                f"{type(selected).__name__}"
+            )
+        if sorted(selected) != sorted(self.elements):
+            raise ValueError(
+                f"selected_functions must name every basis element {self.elements} once, got "
+                f"{sorted(selected)}"
+            )
+        out = {}
+        for s, el in enumerate(self.elements):
+            try:
+                idx = np.asarray(selected[el], dtype=np.float64).reshape(-1)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"selected_functions[{el!r}] must be a list of function indices"
+                ) from None
+            if len(idx) == 0:
+                raise ValueError(
+                    f"selected_functions[{el!r}] is empty: every element needs a function"
+                )
+            if not np.all(np.isfinite(idx)) or not np.all(idx == np.round(idx)):
+                raise ValueError(f"selected_functions[{el!r}] must hold integer indices")
+            idx = idx.astype(np.int64)
+            if np.any(np.diff(idx) <= 0):
+                raise ValueError(
+                    f"selected_functions[{el!r}] must be ascending and without repeats"
+                )
+            allowed = (
+                np.arange(self.n_functions_per_species)
+                if self._species_functions is None
+                else self._species_functions[s]
+            )
+            outside = idx[~np.isin(idx, allowed)]
+            if len(outside):
+                raise ValueError(
+                    f"selected_functions[{el!r}] names functions {outside[:5].tolist()} that are "
+                    f"not among the element's {len(allowed)} functions of this basis"
+                )
+            out[el] = idx
+        return out
+
+    def with_columns(self, columns) -> ACEBasis:
+        """The basis of only ``columns`` of this one (column ``i`` of the result is column
+        ``sorted(columns)[i]`` here, same function, same prior degree), e.g. the greedy choice of
+        :func:`ace_ref.fit.selection.greedy_columns`."""
+        columns = np.unique(np.asarray(columns, dtype=np.int64))
+        if len(columns) == 0 or columns[0] < 0 or columns[-1] >= len(self):
+            raise ValueError(f"columns must be indices in [0, {len(self)})")
+        packed = self.packed_columns()[columns]
+        K = self.n_functions_per_species
+        chosen = {el: (packed[packed // K == z] % K).tolist() for z, el in enumerate(self.elements)}
+        empty = [el for el, f in chosen.items() if not f]
+        if empty:
+            raise ValueError(f"the chosen columns leave no function for {empty}")
+        spec = self.to_dict()
+        spec["selected_functions"] = chosen
+        directory = self._coupling.directory
+        return type(self).from_dict(spec, cache_dir=None if directory is None else directory.parent)
 
     def species_functions(self, s: int) -> np.ndarray:
         """Indices into the union list (``tables(0)``) of the functions of central species
@@ -848,6 +927,8 @@ class ACEBasis:
                 "per-element degree budgets (of the list above): "
                 + ", ".join(f"{el} × {v}" for el, v in self.element_degree_scale.items())
             )
+        if self.selected_functions is not None:
+            lines.append("selected functions (of the list above, e.g. by greedy selection):")
         for s, el in enumerate(self.elements):
             lines.append(f"central {el}: {len(self.species_functions(s))} functions")
         lines.append(f"all species: {len(self)} linear coefficients")
@@ -894,6 +975,10 @@ class ACEBasis:
             d["channels"] = self.channels
         if self.element_degree_scale is not None:
             d["element_degree_scale"] = {el: str(v) for el, v in self.element_degree_scale.items()}
+        if self.selected_functions is not None:
+            d["selected_functions"] = {
+                el: [int(k) for k in f] for el, f in self.selected_functions.items()
+            }
         return d
 
     @classmethod
@@ -926,6 +1011,7 @@ class ACEBasis:
                 if d.get("element_degree_scale")
                 else None
             ),
+            selected_functions=d.get("selected_functions"),
         )
 
     # ------------------------------------------------------------------ evaluation

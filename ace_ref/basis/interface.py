@@ -80,12 +80,12 @@ def species_columns(basis: Basis, s: int) -> np.ndarray:
 
 def require_same_functions_per_species(basis: Basis, what: str) -> None:
     """Refuse a basis whose elements have different function lists (per-element degree
-    budgets) where ``what`` compares function lists column by column.
+    budgets, selected functions) where ``what`` compares function lists column by column.
 
     Raises
     ------
     ValueError
-        Naming ``what`` and the budgets.
+        Naming ``what`` and the budgets or the selection.
     """
     scales = getattr(basis, "element_degree_scale", None)
     if scales is not None:
@@ -94,4 +94,10 @@ def require_same_functions_per_species(basis: Basis, what: str) -> None:
             f"{what} needs the same function list for every element, but this basis has "
             f"per-element degree budgets ({text}); use the basis without element_degree_scale "
             "(each element's functions are a subset of its list)"
+        )
+    if getattr(basis, "selected_functions", None) is not None:
+        raise ValueError(
+            f"{what} needs the same function list for every element, but this basis keeps "
+            "selected functions per element; use the basis it was selected from (each "
+            "element's functions are a subset of its list)"
         )

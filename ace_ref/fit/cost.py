@@ -16,7 +16,12 @@ when the estimate is made:
   summary the symmetric eigendecomposition, ``9 K³`` at the same efficiency; one such solve
   per prior setting of a grid (``solves``) plus the final one;
 * **peak memory** — one ``(K+1)²`` float64 triangle per thread folding in parallel and one
-  for the merge, the row blocks, and the working copy of the solve.
+  for the merge, the row blocks, and the working copy of the solve;
+* **selection** (``select=k`` of a pool of ``K``): the pool's Gram summary as above, then
+  the ridge for the ranking (a Gram BLR solve of ``k`` columns, ``9 k³``) and the greedy picks
+  (``2 K² k`` in matrix products, ``block`` rank-one updates at a time) at
+  :data:`QR_EFFICIENCY`; the design rows of the chosen basis (counted as ``k/K`` of the pool's)
+  and the summary and solve of ``k`` columns follow as without selection.
 
 The efficiencies were measured on the machine of BENCHMARKS.md (see "Cost estimate" there):
 they are ratios to that machine's ``dgemm`` rate, so the estimate follows a slower or faster
@@ -106,17 +111,26 @@ class FitCost:
     threads: int
     available_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
+    pool_coefficients: int | None = None
+    """With greedy selection: the size of the basis the coefficients are chosen from."""
     flops: dict[str, float] = field(default_factory=dict)
     """Floating-point operations of the stages that are dense linear algebra (the keys of
     :attr:`seconds` they belong to: ``"QR folds"`` or ``"Gram"``, and ``"solve"``)."""
 
-    def achieved(self, assembly_seconds: float, solve_seconds: float) -> str:
+    def achieved(
+        self, assembly_seconds: float, solve_seconds: float, selection_seconds: float = 0.0
+    ) -> str:
         """One line: how fast the dense linear algebra ran against the ``dgemm`` rate measured
         for the plan. The assembly's seconds include computing the design rows, so its rate
-        is a lower bound for the QR folds (or Gram products) alone."""
+        is a lower bound for the QR folds (or Gram products) alone; so is the selection's,
+        which includes the pool's design rows and Gram products."""
         build = "QR folds" if "QR folds" in self.flops else "Gram"
+        selection = None
+        if "selection" in self.flops:
+            selection = self.flops["selection"] + self.flops.get("Gram (pool)", 0.0)
         parts = []
         for label, flops, t in (
+            ("selection (pool design rows, Gram, ranking)", selection, selection_seconds),
             (f"assembly ({build} and design rows)", self.flops.get(build), assembly_seconds),
             ("solve", self.flops.get("solve"), solve_seconds),
         ):
@@ -147,8 +161,13 @@ class FitCost:
         memory = f"{self.peak_bytes / 2**30:.1f} GiB"
         if self.available_bytes is not None:
             memory += f" of {self.available_bytes / 2**30:.1f} GiB available"
+        chosen = (
+            f" chosen greedily from {self.pool_coefficients}"
+            if self.pool_coefficients is not None
+            else ""
+        )
         return (
-            f"fit plan: {self.n_coefficients} coefficients, {self.n_rows} rows from "
+            f"fit plan: {self.n_coefficients} coefficients{chosen}, {self.n_rows} rows from "
             f"{self.n_configs} configurations ({self.n_atoms} atoms); peak memory about "
             f"{memory}\n"
             f"estimated time {_duration(self.total_seconds)} ({stages}) on {self.threads} "
@@ -176,6 +195,7 @@ def estimate_fit_cost(
     sample: int = 2,
     test_atoms: int = 0,
     solves: int = 1,
+    select: int | None = None,
 ) -> FitCost:
     """Estimate what fitting ``basis`` to ``train`` will cost (see the module docstring).
 
@@ -190,6 +210,9 @@ def estimate_fit_cost(
     solves
         Factorizations of the solve: ``1``, or one per prior setting of a grid plus the
         final one (:func:`ace_ref.fit.fit` with several ``smoothness``/``order_weights``).
+    select
+        Greedy selection of this many of ``basis``'s functions (:func:`ace_ref.fit.fit`'s
+        ``select``): the stages of the pool come first (module docstring).
     """
     import numba
 
@@ -210,10 +233,26 @@ def estimate_fit_cost(
         basis.design_rows(c.atoms, where=c.source)
     timed_atoms = sum(len(c.atoms) for c in timed)
     per_atom = (time.perf_counter() - t0) / max(timed_atoms, 1)
-    parallel = max(1, min(threads, plan_partitions(n_rows, K)))
-    seconds = {"design rows": per_atom * n_atoms / parallel}
     single_rate = flop_rate / max(threads, 1)  # folds run single-threaded, in parallel lanes
+    seconds: dict[str, float] = {}
     flops: dict[str, float] = {}
+    peak = BASELINE_BYTES
+    pool = None
+    if select is not None:
+        pool, K = K, int(select)
+        lanes = max(1, min(threads, plan_partitions(n_rows, pool)))
+        seconds["design rows (pool)"] = per_atom * n_atoms / lanes
+        seconds["Gram (pool)"] = n_rows * pool**2 / (single_rate * lanes)
+        flops["Gram (pool)"] = float(n_rows) * pool**2
+        flops["selection"] = 9.0 * K**3 + 2.0 * pool**2 * K
+        seconds["selection"] = 9.0 * K**3 / (BIDIAGONAL_EFFICIENCY * flop_rate) + (
+            2.0 * pool**2 * K / (QR_EFFICIENCY * flop_rate)
+        )
+        gram = 8 * (pool + 1) ** 2 + 8 * default_block_rows(pool) * (pool + 1)
+        peak = max(peak, BASELINE_BYTES + (lanes + 1) * gram, BASELINE_BYTES + 2 * gram)
+        per_atom *= K / pool  # the chosen basis's rows: about in proportion to its size
+    parallel = max(1, min(threads, plan_partitions(n_rows, K)))
+    seconds["design rows"] = per_atom * n_atoms / parallel
     if assembly == "qr":
         partitions = plan_partitions(n_rows, K)
         fold = 2.0 * n_rows * K**2 / (QR_EFFICIENCY * single_rate * parallel)
@@ -221,9 +260,11 @@ def estimate_fit_cost(
         seconds["QR folds"] = fold + merge
         flops["QR folds"] = 2.0 * n_rows * K**2 + (partitions - 1) * (2.0 / 3.0) * K**3
         solve_flops = (8.0 / 3.0) * K**3
-    else:
+    elif pool is None:
         seconds["Gram"] = n_rows * K**2 / (single_rate * parallel)
         flops["Gram"] = float(n_rows) * K**2
+        solve_flops = 9.0 * K**3
+    else:  # the chosen columns' Gram summary is a sub-matrix of the pool's
         solve_flops = 9.0 * K**3
     if solves < 1:
         raise ValueError(f"solves must be at least 1, got {solves}")
@@ -234,7 +275,7 @@ def estimate_fit_cost(
     )
     triangle = 8 * (K + 1) ** 2
     block = 8 * default_block_rows(K) * (K + 1)
-    peak = BASELINE_BYTES + (parallel + 1) * (triangle + block)
+    peak = max(peak, BASELINE_BYTES + (parallel + 1) * (triangle + block))
     peak = max(peak, BASELINE_BYTES + 2 * triangle)  # the solve: R and its scaled copy
     return FitCost(
         n_coefficients=K,
@@ -247,4 +288,5 @@ def estimate_fit_cost(
         threads=threads,
         available_bytes=available_memory(),
         flops=flops,
+        pool_coefficients=pool,
     )

@@ -25,6 +25,7 @@ from ace_ref.fit.assembly import LinearSystem, Weights, assemble, config_row_wei
 from ace_ref.fit.cost import FitCost, estimate_fit_cost
 from ace_ref.fit.data import Config, elements_of, fit_e0, mean_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
+from ace_ref.fit.selection import select_for_fit, subset_system
 from ace_ref.fit.solvers import (
     SOLVERS,
     Solution,
@@ -76,12 +77,17 @@ class FitResult:
         if self.cost is None or not self.timings:
             return ""
         solves = self.timings["solve"] + self.timings.get("prior choice", 0.0)
-        return self.cost.achieved(self.timings["assembly"], solves)
+        return self.cost.achieved(
+            self.timings["assembly"], solves, self.timings.get("selection", 0.0)
+        )
 
     def summary(self) -> str:
         """One line: size, data, time and solver."""
+        pool = None if self.cost is None else self.cost.pool_coefficients
         return (
-            f"fitted {len(self.model.basis)} coefficients on {self.n_train_configs} "
+            f"fitted {len(self.model.basis)} coefficients"
+            + ("" if pool is None else f" (chosen greedily from {pool})")
+            + f" on {self.n_train_configs} "
             f"configurations ({self.n_rows} rows) in {self.seconds_total:.1f} s "
             f"(assembly {self.seconds_assembly:.1f} s"
             + ("" if self.cost is None else f"; estimated {self.cost.total_seconds:.0f} s")
@@ -165,6 +171,7 @@ def fit(
     active_set_size: int = defaults.ACTIVE_SET_SIZE,
     core: str | None = defaults.CORE,
     core_radii: tuple[float, float] = (defaults.CORE_INNER, defaults.CORE_OUTER),
+    select: int | None = None,
 ) -> FitResult:
     """Fit a linear model on ``basis`` to ``train`` and report its errors.
 
@@ -237,6 +244,18 @@ def fit(
     for name, value in (("committee_size", committee_size), ("active_set_size", active_set_size)):
         if isinstance(value, bool) or int(value) != value or value < 0:
             raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
+    if select is not None:
+        if isinstance(select, bool) or int(select) != select or not 1 <= select < len(basis):
+            raise ValueError(
+                f"select must be a whole number of functions between 1 and {len(basis) - 1} "
+                f"(the basis has {len(basis)}), got {select!r}"
+            )
+        if not hasattr(basis, "with_columns"):
+            raise ValueError(
+                f"select needs a basis that can keep a subset of its functions (ACEBasis), "
+                f"not {type(basis).__name__}"
+            )
+        select = int(select)
     grid = [float(p) for p in np.atleast_1d(smoothness)]
     weight_grid = _order_weight_grid(order_weights)
     if len(grid) * len(weight_grid) > 1 and solver == "tsvd":
@@ -271,6 +290,7 @@ def fit(
         assembly=assembly,
         test_atoms=sum(len(c.atoms) for cs in test_sets.values() for c in cs),
         solves=n_priors + 1 if n_priors > 1 else 1,
+        select=select,
     )
     if on_plan is not None:
         on_plan(cost)
@@ -293,6 +313,26 @@ def fit(
             basis, [train[i] for i in idx[:n_val]], e0, weights, assembly, client, False
         )
         train = [train[i] for i in idx[n_val:]]
+    t_selection, selection_meta, selected_system = 0.0, None, None
+    if select is not None:
+        t_selection = time.perf_counter()
+        pool_gamma = smoothness_prior(basis, grid[0], weight_grid[0])
+        pool = _summary(basis, train, e0, weights, "normal", client, progress)
+        picked = select_for_fit(pool, select, pool_gamma)
+        pool_size = len(basis)
+        basis = basis.with_columns(picked.order)
+        if assembly == "normal" and len(grid) * len(weight_grid) == 1:
+            selected_system = subset_system(pool, picked.first(select))
+        del pool
+        selection_meta = {
+            "pool": pool_size,
+            "kept": select,
+            "lambda": picked.lam,
+            "objective_pool_start": picked.initial,
+            "objective_kept": float(picked.objective[-1]),
+            "order": picked.order.tolist(),
+        }
+        t_selection = time.perf_counter() - t_selection
     scores = None
     t_trials = 0.0  # the solves that choose the prior from a grid
     candidates = [(p, w) for w in weight_grid for p in grid]
@@ -317,7 +357,10 @@ def fit(
         system = merge([rest, held_out])
     else:
         ((smoothness, order_weights),) = candidates
-        system = _summary(basis, train, e0, weights, assembly, client, progress)
+        if selected_system is not None:
+            system = selected_system
+        else:
+            system = _summary(basis, train, e0, weights, assembly, client, progress)
     gamma = smoothness_prior(basis, smoothness, order_weights)
     t_assembly = time.perf_counter() - t0
     solution = solve(
@@ -341,6 +384,7 @@ def fit(
         "seconds_total": t_total,
         "smoothness": smoothness,
         "order_weights": None if order_weights is None else list(order_weights),
+        **({"selection": selection_meta} if selection_meta else {}),
         **(
             {
                 "smoothness_validation_error": {
@@ -361,7 +405,8 @@ def fit(
         errors = errors | compute_errors(model, configs, label)
     timings = {
         "reading and plan": t_plan - t0,
-        "assembly": t0 + t_assembly - t_plan - t_trials,
+        **({"selection": t_selection} if select is not None else {}),
+        "assembly": t0 + t_assembly - t_plan - t_trials - t_selection,
         **({"prior choice": t_trials} if t_trials else {}),
         "solve": t_solve - t0 - t_assembly,
         "coverage and active set": t_uncertainty - t_solve,
