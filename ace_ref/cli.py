@@ -345,6 +345,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def cmd_fit(args) -> int:
     """``ace-ref fit``: read options, build the basis, call :func:`ace_ref.fit.fit`, print."""
     from ace_ref.fit import fit
+    from ace_ref.fit.assembly import Weights
     from ace_ref.fit.data import elements_of, pair_cutoffs_from_data, read_configs
     from ace_ref.fit.distributed import (
         ClusterError,
@@ -353,6 +354,7 @@ def cmd_fit(args) -> int:
         cluster_client,
         require_distributed,
     )
+    from ace_ref.fit.presets import parse_select, resolve_select
     from ace_ref.fit.solvers import check_order_weights
 
     if args.example:
@@ -371,6 +373,7 @@ def cmd_fit(args) -> int:
     _check_readable(args.test or [], "--test")
     _check_writable(args.output, "-o")
     e0 = _e0_option(None if args.e0 is None else str(args.e0))
+    parse_select(args.select)  # refuse a malformed --select before any work
     if args.threads is not None:
         import numba
 
@@ -411,8 +414,8 @@ def cmd_fit(args) -> int:
         r_cut = pair_cutoffs_from_data(
             train, elements, args.rcut, max_gap=defaults.DATA_CUTOFF_MAX_GAP
         )
+    degrees_from_data = False
     if args.degree is None and args.max_n is None and args.order == defaults.ORDER:
-        from ace_ref.fit.assembly import Weights
         from ace_ref.fit.presets import choose_degree_for_data, parse_element_scales
 
         choice = choose_degree_for_data(
@@ -427,6 +430,7 @@ def cmd_fit(args) -> int:
                 else parse_element_scales(args.element_degrees)
             ),
         )
+        degrees_from_data = True
         args.degree = ",".join(str(d) for d in choice.max_degree)
         scales = choice.element_degree_scale or {}
         args.element_degrees = ",".join(f"{el}={v}" for el, v in scales.items()) or "none"
@@ -446,6 +450,11 @@ def cmd_fit(args) -> int:
             elements, pair_r_cut=pair_cut, pair_max_n=args.pair_max_n, many_body=basis
         )
     print(basis.describe())
+    select, line = resolve_select(
+        args.select, train, Weights.parse(args.weights), basis, degrees_from_data
+    )
+    if line:
+        print(line)
     try:
         with cluster_client(args.workers, args.scheduler) as client:
             result = fit(
@@ -470,7 +479,7 @@ def cmd_fit(args) -> int:
                 active_set_size=args.active_set,
                 on_plan=lambda cost: print(cost.format(), flush=True),
                 memory_limit=None if args.no_memory_check else "available",
-                select=args.select,
+                select=select,
                 **read_options,
             )
     except (MissingDependency, ClusterError) as exc:
@@ -763,11 +772,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lam", type=float, default=defaults.LAMBDA, help="λ for ridge/lsqr")
     p.add_argument(
         "--select",
-        type=int,
-        metavar="K",
+        metavar="K|auto|none",
         help="keep only K of the basis functions, chosen one by one by greedy selection on "
         "the Gram summary of the whole basis (the pool), then fit those exactly "
-        "(docs/guide/fitting.md, 'Greedy function selection')",
+        "(docs/guide/fitting.md, 'Greedy function selection'); auto: one per "
+        f"{defaults.ROWS_PER_SELECTED_FUNCTION} training rows. Default: auto where the degrees "
+        "are chosen from the data (no --degree/--max-n), otherwise none",
     )
     p.add_argument(
         "--assembly",

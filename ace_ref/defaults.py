@@ -50,6 +50,16 @@ ROWS_PER_COEFFICIENT = 2
 """Data budget of the default basis: at most one coefficient per this many weighted rows
 (the acetylacetone default, 11046 coefficients on 23000 rows, sits just below it)."""
 
+ROWS_PER_SELECTED_FUNCTION = Fraction(13, 2)
+"""Greedy selection where ``ace-ref fit`` chooses the basis from the data: keep one function
+of the pool per this many weighted rows (:func:`ace_ref.fit.presets.choose_selection`). On
+acetylacetone (23 000 rows: 3538 of the 11 046 default functions) and 3BPA fold 0 (32 800
+rows: 5046 of 16 266) the chosen functions fit within a few per cent of the whole pool at a
+third of its size (BENCHMARKS.md, "Greedy function selection")."""
+
+SELECT_MAX_FRACTION = Fraction(3, 4)
+"""No selection where it would keep more than this share of the pool (too little to gain)."""
+
 MEMORY_FRACTION = Fraction(1, 2)
 """Memory budget of the default basis: its estimated peak at most this share of what the
 system has free."""

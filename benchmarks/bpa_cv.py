@@ -5,7 +5,7 @@ Run::
 
     python benchmarks/bpa_cv.py [--degree 10,10,7 --wl 1 | --preset default] [--rcut 4.5]
                                 [--radial sbessel] [--pair-rcut 6 [--pair-max-n 16]]
-                                [--element-degrees H=0.8,C=1.1|none]
+                                [--element-degrees H=0.8,C=1.1|none] [--select K|auto|none]
                                 [--folds 5] [--only 0 1] [--json out.json]
 
 Folds are a seeded random partition of the 500 configurations; each fold is fitted on the
@@ -13,7 +13,9 @@ others by :func:`ace_ref.fit` (BLR, smoothness prior, data-driven pair cutoffs, 
 ``ace-ref fit`` defaults) with E0 from iso_atoms.xyz. Without ``--degree`` the degrees are
 chosen from the fold's data and the free memory as ``ace-ref fit`` chooses them
 (:func:`ace_ref.fit.presets.choose_degree_for_data`), with ``ace-ref fit``'s per-element degree
-budgets (``defaults.ELEMENT_DEGREE_SCALE``) unless ``--element-degrees`` says otherwise.
+budgets (``defaults.ELEMENT_DEGREE_SCALE``) unless ``--element-degrees`` says otherwise, and
+its greedy selection (``--select``, as ``ace-ref fit`` resolves it:
+:func:`ace_ref.fit.presets.resolve_select`).
 ``--only`` runs a subset of the folds (the CV line then covers those folds only). Every fold
 prints the plan (estimated time and memory) before it starts.
 """
@@ -31,8 +33,9 @@ import numpy as np
 import ace_ref
 from ace_ref import ACEBasis, defaults
 from ace_ref.basis import pair_and_many_body
+from ace_ref.fit.assembly import Weights
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
-from ace_ref.fit.presets import choose_degree_for_data, parse_element_scales
+from ace_ref.fit.presets import choose_degree_for_data, parse_element_scales, resolve_select
 from ace_ref.one_particle.radial import RADIAL_KINDS
 
 BPA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3bpa"
@@ -51,6 +54,7 @@ def main(
     pair_rcut=None,
     pair_max_n=defaults.PAIR_MAX_N,
     element_degrees="default",
+    select=None,
 ) -> None:
     configs = read_configs(BPA / "train_300K.xyz")
     order = np.random.default_rng(0).permutation(len(configs))
@@ -92,18 +96,25 @@ def main(
             )
         degrees = ",".join(str(d) for d in fold_degree)
         print(f"fold {k}: {len(basis)} coefficients, degree {degrees} ({reason})", flush=True)
+        fold_select, line = resolve_select(
+            select, train, Weights.parse(defaults.WEIGHTS), basis, degree is None
+        )
+        if line:
+            print(line, flush=True)
         result = ace_ref.fit(
             train,
             basis,
             e0=BPA / "iso_atoms.xyz",
             test={"fold": test},
             on_plan=lambda cost: print(cost.format(), flush=True),
+            select=fold_select,
         )
         row = result.errors.sets()["fold"]
         print(result.summary(), flush=True)
         entry = {
             "fold": k,
-            "n_coefficients": len(basis),
+            "n_coefficients": len(result.model.basis),
+            "pool": len(basis) if fold_select is not None else None,
             "degree": [str(d) for d in fold_degree],
             "element_degree_scale": {el: str(v) for el, v in (scales or {}).items()},
             "energy_rmse_meV": row["energy_rmse_meV"],
@@ -156,6 +167,11 @@ if __name__ == "__main__":
         "'none'; default: ace-ref fit's (defaults.ELEMENT_DEGREE_SCALE) where the degree is "
         "chosen from the data",
     )
+    p.add_argument(
+        "--select",
+        help="greedy selection as ace-ref fit takes it: K, 'auto' or 'none'; default: auto "
+        "where the degree is chosen from the data, otherwise none",
+    )
     a = p.parse_args()
     element_degrees = a.element_degrees
     if element_degrees != "default":
@@ -173,4 +189,5 @@ if __name__ == "__main__":
         a.pair_rcut,
         a.pair_max_n,
         element_degrees,
+        a.select,
     )

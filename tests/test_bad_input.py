@@ -241,6 +241,11 @@ CASES = [
         r"\d+\), got 100000", _data,
     ),
     Case(
+        "greedy selection that is not a number",
+        ["fit", "cu.xyz", *SMALL, "--select", "half", "-o", "m.npz"],
+        2, r"--select takes a number of functions, 'auto' or 'none', got 'half'", _data,
+    ),
+    Case(
         "cutoff below any bond",
         ["fit", "cu.xyz", *SMALL, "--rcut", "1e-9", "-o", "m.npz"],
         2, r"cutoff must be a number ≥ 0\.5 Å, got 1e-09", _data,

@@ -318,10 +318,12 @@ def fit(
         t_selection = time.perf_counter()
         pool_gamma = smoothness_prior(basis, grid[0], weight_grid[0])
         pool = _summary(basis, train, e0, weights, "normal", client, progress)
-        picked = select_for_fit(pool, select, pool_gamma)
+        reuse = assembly == "normal" and len(grid) * len(weight_grid) == 1
+        # rank in the pool's own Gram matrix unless its sub-matrix is the summary reused below
+        picked = select_for_fit(pool, select, pool_gamma, overwrite=not reuse)
         pool_size = len(basis)
         basis = basis.with_columns(picked.order)
-        if assembly == "normal" and len(grid) * len(weight_grid) == 1:
+        if reuse:
             selected_system = subset_system(pool, picked.first(select))
         del pool
         selection_meta = {

@@ -24,6 +24,9 @@ __all__ = [
     "DegreeChoice",
     "choose_degree",
     "choose_degree_for_data",
+    "choose_selection",
+    "parse_select",
+    "resolve_select",
     "default_element_scales",
     "parse_element_scales",
 ]
@@ -186,4 +189,64 @@ def choose_degree_for_data(
         w_L=w_L,
         available_bytes=available_memory(),
         element_degree_scale=element_degree_scale,
+    )
+
+
+def choose_selection(n_rows: int, pool_size: int) -> int | None:
+    """How many of a pool's ``pool_size`` functions ``ace-ref fit`` keeps by greedy selection
+    when it chooses the basis from the data: one per
+    :data:`~ace_ref.defaults.ROWS_PER_SELECTED_FUNCTION` weighted rows, or ``None`` (no
+    selection) where that would keep more than
+    :data:`~ace_ref.defaults.SELECT_MAX_FRACTION` of the pool."""
+    if n_rows < 1 or pool_size < 2:
+        raise ValueError(f"need n_rows ≥ 1 and pool_size ≥ 2, got {n_rows}, {pool_size}")
+    k = max(1, round(Fraction(n_rows) / defaults.ROWS_PER_SELECTED_FUNCTION))
+    if k > defaults.SELECT_MAX_FRACTION * pool_size:
+        return None
+    return int(k)
+
+
+def parse_select(text: str | None) -> int | str | None:
+    """``ace-ref fit --select``: a whole number of functions, ``"auto"``
+    (:func:`choose_selection`) or ``"none"`` (``None``); ``None`` passes through."""
+    if text is None:
+        return None
+    word = str(text).strip().lower()
+    if word in ("auto", "none"):
+        return None if word == "none" else "auto"
+    try:
+        k = int(word)
+    except ValueError:
+        raise ValueError(
+            f"--select takes a number of functions, 'auto' or 'none', got {text!r}"
+        ) from None
+    if k < 1:
+        raise ValueError(f"--select takes a positive number of functions, got {k}")
+    return k
+
+
+def resolve_select(
+    text: str | int | None, train, weights, basis, degrees_from_data: bool
+) -> tuple[int | None, str]:
+    """What ``ace-ref fit --select`` means for this fit: ``(k or None, a line for the user)``.
+
+    ``text``: the option as given (``None``: not given, which is ``"auto"`` where the degrees
+    are chosen from the data and ``"none"`` otherwise). ``"auto"`` is
+    :func:`choose_selection` on the weighted rows of ``train``; a basis that cannot keep a
+    subset of its functions (a sum of bases, two layers) keeps them all.
+    """
+    from ace_ref.fit.reduction import row_counts
+
+    select = parse_select(text if text is not None else ("auto" if degrees_from_data else None))
+    if select != "auto":
+        return select, "" if select is None else f"greedy selection: keep {select} functions"
+    if not hasattr(basis, "with_columns"):
+        return None, ""
+    n_rows = int(row_counts(train, weights).sum())
+    k = choose_selection(n_rows, len(basis))
+    if k is None:
+        return None, "greedy selection: none (it would keep most of the basis)"
+    return k, (
+        f"greedy selection: keep {k} of the {len(basis)} functions (one per "
+        f"{defaults.ROWS_PER_SELECTED_FUNCTION} of the {n_rows} rows; --select none: all)"
     )

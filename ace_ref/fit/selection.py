@@ -78,11 +78,15 @@ class ColumnSelection:
         return np.sort(self.order[:k])
 
 
-def scaled_gram(system: LinearSystem, gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def scaled_gram(
+    system: LinearSystem, gamma: np.ndarray, overwrite: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """``(G, b)`` of the scaled problem: ``G = Γ⁻¹AᵀAΓ⁻¹`` (full, Fortran order), ``b = Γ⁻¹Aᵀy``.
 
     From a QR summary ``G = R̃ᵀR̃`` with ``R̃ = RΓ⁻¹`` (one triangular matrix product, ``K³``
-    flops), ``b = R̃ᵀz``.
+    flops), ``b = R̃ᵀz``. From a Gram summary one scaled copy, or with ``overwrite`` the
+    summary's own ``G`` scaled in place (no copy of the ``K × K`` matrix; the summary is
+    then spent).
     """
     gamma = np.asarray(gamma, dtype=float)
     if system.method == "qr":
@@ -90,7 +94,12 @@ def scaled_gram(system: LinearSystem, gamma: np.ndarray) -> tuple[np.ndarray, np
         b = Rt.T @ system.z
         G = blas.dtrmm(1.0, Rt, np.array(Rt, order="F"), trans_a=1, overwrite_b=1)
         return np.asfortranarray(G), b
-    G = np.asfortranarray(system.G / np.outer(gamma, gamma))
+    # G is symmetric: its transpose view is the same matrix in Fortran order
+    G = system.G.T if overwrite and system.G.flags.c_contiguous else None
+    if G is None:
+        G = np.array(system.G, order="F")
+    G /= gamma[:, None]
+    G /= gamma[None, :]
     return G, system.b / gamma
 
 
@@ -100,6 +109,7 @@ def greedy_columns(
     lam: float,
     gamma: np.ndarray | None = None,
     block: int = 64,
+    overwrite: bool = False,
 ) -> ColumnSelection:
     """Greedy forward selection of ``n_select`` columns for the ridge objective ``J``.
 
@@ -116,6 +126,9 @@ def greedy_columns(
         Prior scaling ``Γ`` (:func:`~ace_ref.fit.solvers.smoothness_prior`); ``None``: ones.
     block
         Rank-one updates gathered into one matrix product.
+    overwrite
+        Gram summaries: work in the summary's own ``G`` (it is overwritten; saves one
+        ``K × K`` copy). QR summaries always work on a new matrix.
 
     Returns
     -------
@@ -129,7 +142,7 @@ def greedy_columns(
         raise ValueError(f"the ridge λ must be a positive number, got {lam}")
     n_select, block = int(n_select), max(1, int(block))
     gamma = np.ones(K) if gamma is None else np.asarray(gamma, dtype=float)
-    P, c = scaled_gram(system, gamma)
+    P, c = scaled_gram(system, gamma, overwrite)
     P[np.diag_indices(K)] += lam
     d = np.diag(P).copy()
     chosen = np.zeros(K, dtype=bool)
@@ -203,12 +216,17 @@ def selection_ridge(pool: LinearSystem, n_select: int, gamma: np.ndarray) -> flo
 
 
 def select_for_fit(
-    pool: LinearSystem, n_select: int, gamma: np.ndarray, lam: float | None = None
+    pool: LinearSystem,
+    n_select: int,
+    gamma: np.ndarray,
+    lam: float | None = None,
+    overwrite: bool = False,
 ) -> ColumnSelection:
     """Greedy selection of ``n_select`` columns of ``pool`` as :func:`ace_ref.fit.fit` does it.
 
-    ``lam``: the ridge of the objective; ``None``: :func:`selection_ridge`.
+    ``lam``: the ridge of the objective; ``None``: :func:`selection_ridge`. ``overwrite``: see
+    :func:`greedy_columns`.
     """
     if lam is None:
         lam = selection_ridge(pool, n_select, gamma)
-    return greedy_columns(pool, n_select, lam, gamma)
+    return greedy_columns(pool, n_select, lam, gamma, overwrite=overwrite)

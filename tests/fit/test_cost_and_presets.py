@@ -159,3 +159,27 @@ def test_default_element_budgets_name_only_the_elements_present():
     assert default_element_scales(["Ta"]) is None and default_element_scales(["O", "N"]) is None
     with pytest.raises(ValueError, match="must be a dict, None or 'default'"):
         choose_degree_for_data([], ["H"], element_degree_scale="uniform")
+
+
+def test_choose_selection_keeps_one_function_per_rows_of_the_data():
+    from fractions import Fraction
+
+    from ace_ref import defaults
+    from ace_ref.fit.presets import choose_selection, parse_select
+
+    per = defaults.ROWS_PER_SELECTED_FUNCTION
+    assert per == Fraction(13, 2)
+    assert choose_selection(23000, 11046) == 3538  # the quick start
+    assert choose_selection(32800, 16266) == 5046  # 3BPA, one fold of 400 configurations
+    # more than three quarters of the pool: not worth a selection
+    assert choose_selection(23000, 4000) is None
+    assert choose_selection(13, 100) == 2
+    with pytest.raises(ValueError, match="need n_rows ≥ 1 and pool_size ≥ 2"):
+        choose_selection(0, 10)
+    assert parse_select(None) is None and parse_select("none") is None
+    assert parse_select("AUTO") == "auto" and parse_select(" 250 ") == 250
+    for bad, message in (("abc", "takes a number of functions, 'auto' or 'none'"),
+                         ("0", "positive number of functions, got 0"),
+                         ("2.5", "takes a number of functions")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            parse_select(bad)

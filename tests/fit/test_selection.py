@@ -293,3 +293,14 @@ def test_cli_fit_with_select(tmp_path):
     assert f"fit plan: 25 coefficients chosen greedily from {pool}" in out.stdout
     assert f"fitted 25 coefficients (chosen greedily from {pool})" in out.stdout
     assert "selection (pool design rows, Gram, ranking)" in out.stdout
+
+
+def test_ranking_in_place_picks_the_same_columns():
+    """``overwrite=True`` ranks in the Gram summary's own matrix (no ``K × K`` copy)."""
+    _, _, gamma, _, normal = _problem(21)
+    copy = LinearSystem("normal", normal.yy, normal.n_rows, 1, G=normal.G.copy(), b=normal.b)
+    kept = greedy_columns(normal, 12, 0.1, gamma)
+    in_place = greedy_columns(copy, 12, 0.1, gamma, overwrite=True)
+    assert in_place.order.tolist() == kept.order.tolist()
+    np.testing.assert_allclose(in_place.objective, kept.objective, rtol=1e-12)
+    assert not np.allclose(copy.G, normal.G)  # spent: it now holds the Schur complement

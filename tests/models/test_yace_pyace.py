@@ -189,3 +189,25 @@ def test_per_element_degree_budgets_export_exactly(tmp_path, evaluator):
     path = model.export_yace(tmp_path / "budget.yace", report=None).path
     structures = [c.atoms for c in read_configs(ACAC / "test_MD_300K.xyz")[:6]]
     _check(pyace_agreement(model, path, structures, evaluator=evaluator))
+
+
+@pytest.mark.parametrize("evaluator", EVALUATORS)
+def test_greedily_selected_basis_exports_exactly(tmp_path, evaluator):
+    """A basis of selected functions (``with_columns`` after greedy selection) is the union
+    list with the coefficients of the functions left out zero, as for degree budgets."""
+    from ace_ref.fit.selection import greedy_columns
+
+    pool = ACEBasis(
+        ["H", "C", "O"], 3, max_degree=[7, 7, 5], w_L=1, r_cut=4.5,
+        element_degree_scale={"H": 0.8, "C": 1.2},
+    )  # fmt: skip
+    train = read_configs(ACAC / "train_300K.xyz")[:20]
+    e0 = read_e0(ACAC / "isolated_atoms.xyz")
+    system = assemble(pool, train, e0, Weights.parse("energy=30,forces=1,virial=1"), False)
+    gamma = smoothness_prior(pool, 2.0)
+    picked = greedy_columns(system, len(pool) // 3, 1e-8, gamma)
+    basis = pool.with_columns(picked.order)
+    model = _fit(basis, train, e0)
+    path = model.export_yace(tmp_path / "selected.yace", report=None).path
+    structures = [c.atoms for c in read_configs(ACAC / "test_MD_300K.xyz")[:6]]
+    _check(pyace_agreement(model, path, structures, evaluator=evaluator))
