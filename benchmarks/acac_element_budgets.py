@@ -82,6 +82,16 @@ def variant_columns(basis, scales: dict[str, Fraction], base_degree) -> np.ndarr
     return degrees <= bound + 1e-9
 
 
+def set_errors(model, sets: dict, digits: int | None = None) -> dict[str, list[float]]:
+    """``{label: [energy RMSE (meV), force RMSE (meV/Å)]}`` of ``model`` on each set."""
+    out = {}
+    for label, configs in sets.items():
+        s = compute_errors(model, configs, label).sets()[label]
+        pair = [s["energy_rmse_meV"], s["forces_rmse_meV_per_A"]]
+        out[label] = pair if digits is None else [round(x, digits) for x in pair]
+    return out
+
+
 def load_data(data: str, fold: int = 0):
     """``(elements, train, held-out sets, E0, default degrees D_ν)`` of one data set.
 
@@ -165,9 +175,7 @@ def main(
             },
             "effective_parameters": solution.info.get("effective_parameters"),
         }
-        for label, configs in sets.items():
-            s = compute_errors(model, configs, label).sets()[label]
-            row[label] = [s["energy_rmse_meV"], s["forces_rmse_meV_per_A"]]
+        row.update(set_errors(model, sets))
         row["seconds"] = time.perf_counter() - t0
         if save_dir:
             name = "_".join(f"{el}{scales[el]}".replace("/", "-") for el in elements)

@@ -36,14 +36,13 @@ import ace_ref
 from ace_ref import defaults
 from ace_ref.fit.assembly import Weights, assemble
 from ace_ref.fit.data import pair_cutoffs_from_data
-from ace_ref.fit.errors import compute_errors
 from ace_ref.fit.presets import choose_degree_for_data, default_element_scales
 from ace_ref.fit.selection import greedy_columns, subset_system
 from ace_ref.fit.solvers import smoothness_prior, solve
 from ace_ref.models.linear import LinearACEModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from acac_element_budgets import load_data  # noqa: E402
+from acac_element_budgets import load_data, set_errors  # noqa: E402
 
 
 def truncated_columns(basis, scale: Fraction) -> np.ndarray:
@@ -97,9 +96,7 @@ def main(data: str, sizes: list[int], scales: list[Fraction], fold: int, out: st
                 for z, el in enumerate(elements)
             },
         }
-        for name, configs in sets.items():
-            s = compute_errors(model, configs, name).sets()[name]
-            row[name] = [s["energy_rmse_meV"], s["forces_rmse_meV_per_A"]]
+        row.update(set_errors(model, sets))
         row["seconds"] = time.perf_counter() - t
         print(json.dumps(row), flush=True)
         return row, solution

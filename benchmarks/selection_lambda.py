@@ -25,14 +25,13 @@ import ace_ref
 from ace_ref import defaults
 from ace_ref.fit.assembly import Weights, assemble
 from ace_ref.fit.data import pair_cutoffs_from_data
-from ace_ref.fit.errors import compute_errors
 from ace_ref.fit.presets import default_element_scales
 from ace_ref.fit.selection import greedy_columns, selection_ridge, subset_system
 from ace_ref.fit.solvers import smoothness_prior, solve
 from ace_ref.models.linear import LinearACEModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from acac_element_budgets import load_data  # noqa: E402
+from acac_element_budgets import load_data, set_errors  # noqa: E402
 
 LAMBDAS = [1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8]
 
@@ -63,9 +62,7 @@ def main(k: int, out: str | None) -> dict:
         c[S] = solution.coefficients
         model = LinearACEModel(basis, c, e0)
         row["blr_lambda"] = solution.info["lambda"]
-        for name, configs in sets.items():
-            s = compute_errors(model, configs, name).sets()[name]
-            row[name] = [round(s["energy_rmse_meV"], 3), round(s["forces_rmse_meV_per_A"], 3)]
+        row.update(set_errors(model, sets, digits=3))
         print(json.dumps(row), flush=True)
         result["rows"].append(row)
     if out:

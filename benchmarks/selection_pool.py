@@ -32,14 +32,13 @@ from ace_ref import defaults
 from ace_ref.fit.assembly import Weights, assemble
 from ace_ref.fit.cost import measure_flop_rate
 from ace_ref.fit.data import pair_cutoffs_from_data
-from ace_ref.fit.errors import compute_errors
 from ace_ref.fit.presets import default_element_scales
 from ace_ref.fit.selection import greedy_columns, selection_ridge
 from ace_ref.fit.solvers import smoothness_prior, solve
 from ace_ref.models.linear import LinearACEModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from acac_element_budgets import load_data  # noqa: E402
+from acac_element_budgets import load_data, set_errors  # noqa: E402
 
 
 def main(data: str, pool_scale: Fraction, sizes: list[int], fold: int, out: str | None):
@@ -96,9 +95,7 @@ def main(data: str, pool_scale: Fraction, sizes: list[int], fold: int, out: str 
             "seconds_assembly": t_assembly,
             "seconds_fit": time.perf_counter() - t0,
         }
-        for name, configs in sets.items():
-            s = compute_errors(model, configs, name).sets()[name]
-            row[name] = [s["energy_rmse_meV"], s["forces_rmse_meV_per_A"]]
+        row.update(set_errors(model, sets))
         print(json.dumps(row), flush=True)
         result["rows"].append(row)
         if out:

@@ -46,3 +46,16 @@ def emt_configs(rng: np.random.Generator, n: int, symbols: str, *, box: float, m
         e, f = atoms.get_potential_energy(), atoms.get_forces()
         configs.append(Config(atoms, e, f, None, source=f"emt cluster {k}"))
     return configs
+
+
+def write_labelled_xyz(path, configs) -> None:
+    """Write ``Config`` objects as an extxyz training file (``energy`` in info, ``forces``)."""
+    from ase.io import write
+
+    frames = []
+    for c in configs:
+        atoms = c.atoms.copy()
+        atoms.info["energy"] = c.energy
+        atoms.arrays["forces"] = c.forces
+        frames.append(atoms)
+    write(path, frames, format="extxyz")

@@ -27,7 +27,7 @@ from ace_ref.fit.solvers import smoothness_prior
 from ace_ref.models.load import load as load_model
 from ace_ref.verify import check_forces, check_invariance, span_inclusion
 from ace_ref.verify.span import coefficient_inclusion
-from tests.structures import emt_configs, random_cluster
+from tests.structures import emt_configs, random_cluster, write_labelled_xyz
 
 ELEMENTS = ["Al", "Cu"]
 DEGREE = [Fraction(6), Fraction(6), Fraction(5)]
@@ -257,16 +257,8 @@ def test_checks_that_compare_function_lists_refuse_budgets(budgeted):
 
 
 def test_cli_fit_with_element_degrees(tmp_path):
-    from ase.io import write
-
     configs = emt_configs(np.random.default_rng(6), 12, "CuCuAl", box=3.2, min_distance=2.0)
-    frames = []
-    for c in configs:
-        atoms = c.atoms.copy()
-        atoms.info["energy"] = c.energy
-        atoms.arrays["forces"] = c.forces
-        frames.append(atoms)
-    write(tmp_path / "train.xyz", frames, format="extxyz")
+    write_labelled_xyz(tmp_path / "train.xyz", configs)
     common = [sys.executable, "-m", "ace_ref.cli", "fit", str(tmp_path / "train.xyz"),
               "--e0", "Al=0,Cu=0", "--degree", "5,5,3", "--rcut", "4.0",
               "--core", "none"]  # fmt: skip

@@ -267,19 +267,11 @@ def test_cli_fit_with_select(tmp_path):
     import subprocess
     import sys
 
-    from ase.io import write
-
     from ace_ref.models.load import load as load_model
-    from tests.structures import emt_configs
+    from tests.structures import emt_configs, write_labelled_xyz
 
     configs = emt_configs(np.random.default_rng(6), 12, "CuCuAl", box=3.2, min_distance=2.0)
-    frames = []
-    for c in configs:
-        atoms = c.atoms.copy()
-        atoms.info["energy"] = c.energy
-        atoms.arrays["forces"] = c.forces
-        frames.append(atoms)
-    write(tmp_path / "train.xyz", frames, format="extxyz")
+    write_labelled_xyz(tmp_path / "train.xyz", configs)
     out = subprocess.run(
         [sys.executable, "-m", "ace_ref.cli", "fit", str(tmp_path / "train.xyz"),
          "--e0", "Al=0,Cu=0", "--degree", "5,5,3", "--rcut", "4.0", "--core", "none",
