@@ -354,7 +354,7 @@ def cmd_fit(args) -> int:
         cluster_client,
         require_distributed,
     )
-    from ace_ref.fit.presets import parse_select, resolve_select
+    from ace_ref.fit.presets import parse_select, resolve_select, selects
     from ace_ref.fit.solvers import check_order_weights
 
     if args.example:
@@ -429,6 +429,7 @@ def cmd_fit(args) -> int:
                 if args.element_degrees is None
                 else parse_element_scales(args.element_degrees)
             ),
+            for_selection=selects(args.select),
         )
         degrees_from_data = True
         args.degree = ",".join(str(d) for d in choice.max_degree)

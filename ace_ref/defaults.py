@@ -50,12 +50,23 @@ ROWS_PER_COEFFICIENT = 2
 """Data budget of the default basis: at most one coefficient per this many weighted rows
 (the acetylacetone default, 11046 coefficients on 23000 rows, sits just below it)."""
 
-ROWS_PER_SELECTED_FUNCTION = Fraction(13, 2)
+ROWS_PER_SELECTED_FUNCTION = 4
 """Greedy selection where ``ace-ref fit`` chooses the basis from the data: keep one function
-of the pool per this many weighted rows (:func:`ace_ref.fit.presets.choose_selection`). On
-acetylacetone (23 000 rows: 3538 of the 11 046 default functions) and 3BPA fold 0 (32 800
-rows: 5046 of 16 266) the chosen functions fit within a few per cent of the whole pool at a
-third of its size (BENCHMARKS.md, "Greedy function selection")."""
+of the pool per this many weighted rows (:func:`ace_ref.fit.presets.choose_selection`). On 3BPA
+fold 0 (32 800 rows, pool 32 070) 8000 chosen functions give 7.17 meV / 27.4 meV/Å and 5000
+give 8.38 / 28.1; on acetylacetone (23 000 rows, pool 11 046) 5000 give 1.88 / 10.94 and 3500
+give 1.98 / 11.35 (BENCHMARKS.md, "Greedy function selection")."""
+
+ROWS_PER_POOL_FUNCTION = 1
+"""Data budget of the pool when greedy selection follows: at most one function per weighted
+row (:data:`ROWS_PER_COEFFICIENT` applies to a basis fitted whole). The pool only needs its
+Gram summary (``n_rows K²`` flops, ``8 K²`` bytes); on 3BPA a pool of 32 070 instead of 16 266
+lowers fold 0 at 5000 chosen functions from 9.30 / 33.7 to 8.38 / 28.1."""
+
+SELECTION_RIDGE_COLUMNS = 3000
+"""The ridge of the greedy ranking is the BLR ``λ`` of at most this many of the columns the
+prior favours (:func:`ace_ref.fit.selection.selection_ridge`; a Gram solve of ``9 n³``
+flops). On acetylacetone the choice is flat for ``λ`` within a factor 10 of the optimum."""
 
 SELECT_MAX_FRACTION = Fraction(3, 4)
 """No selection where it would keep more than this share of the pool (too little to gain)."""

@@ -35,7 +35,12 @@ from ace_ref import ACEBasis, defaults
 from ace_ref.basis import pair_and_many_body
 from ace_ref.fit.assembly import Weights
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
-from ace_ref.fit.presets import choose_degree_for_data, parse_element_scales, resolve_select
+from ace_ref.fit.presets import (
+    choose_degree_for_data,
+    parse_element_scales,
+    resolve_select,
+    selects,
+)
 from ace_ref.one_particle.radial import RADIAL_KINDS
 
 BPA = Path(__file__).resolve().parents[2] / "shared" / "data" / "3bpa"
@@ -71,7 +76,12 @@ def main(
         test = [configs[i] for i in held]
         if degree is None:
             choice = choose_degree_for_data(
-                train, ELEMENTS, preset=preset, w_L=w_L, element_degree_scale=element_degrees
+                train,
+                ELEMENTS,
+                preset=preset,
+                w_L=w_L,
+                element_degree_scale=element_degrees,
+                for_selection=selects(select),
             )
             fold_degree, reason = choice.max_degree, choice.reason
             scales = choice.element_degree_scale

@@ -27,7 +27,7 @@ import ace_ref
 from ace_ref import ACEBasis, defaults
 from ace_ref.fit.assembly import Weights
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
-from ace_ref.fit.presets import choose_degree_for_data, resolve_select
+from ace_ref.fit.presets import choose_degree_for_data, resolve_select, selects
 
 ETHANOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "ethanol"
 ELEMENTS = ["H", "C", "O"]
@@ -39,7 +39,7 @@ def main(preset: str, order_weights, test_fraction: float, out: str | None, sele
     n_test = int(round(test_fraction * len(configs)))
     test = [configs[i] for i in order[:n_test]]
     train = [configs[i] for i in order[n_test:]]
-    choice = choose_degree_for_data(train, ELEMENTS, preset=preset)
+    choice = choose_degree_for_data(train, ELEMENTS, preset=preset, for_selection=selects(select))
     basis = ACEBasis(
         ELEMENTS,
         defaults.ORDER,

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numba
 import numpy as np
+import scipy.linalg.blas as blas
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -252,12 +254,20 @@ class _Summary:
     inputs give bitwise equal summaries.
     """
 
-    def __init__(self, K: int, method: str, block_rows: int, max_config_rows: int = 0) -> None:
+    def __init__(
+        self,
+        K: int,
+        method: str,
+        block_rows: int,
+        max_config_rows: int = 0,
+        inner_threads: int = 1,
+    ) -> None:
         if method not in ("normal", "qr"):
             raise ValueError(f"unknown assembly method {method!r} (normal or qr)")
         self.K, self.method, self.block_rows = K, method, block_rows
+        self.inner_threads = max(1, int(inner_threads))
         self.T = np.zeros((K + 1, K + 1), order="F") if method == "qr" else None
-        self.G = np.zeros((K, K)) if method == "normal" else None
+        self.G = np.zeros((K, K), order="F") if method == "normal" else None
         self.b = np.zeros(K) if method == "normal" else None
         self._empty = True  # T holds no rows yet
         self._buffer = np.empty((0, K + 1), order="F")
@@ -294,7 +304,7 @@ class _Summary:
         block = self._buffer[:p]
         if self.method == "normal":
             A, y = block[:, : self.K], block[:, self.K]
-            self.G += A.T @ A
+            _add_gram(self.G, A, self.inner_threads)
             self.b += A.T @ y
         elif self._empty:  # first block: a plain QR, which knows T is still zero
             lapack.geqrt(block)
@@ -309,8 +319,54 @@ class _Summary:
         self._fold()
         self._buffer = np.empty((0, self.K + 1), order="F")
         if self.method == "normal":
+            _mirror_upper(self.G)
             return LinearSystem("normal", yy, n_rows, n_configs, G=self.G, b=self.b)
         return system_of_triangle(self.T, yy, n_rows, n_configs)
+
+
+GRAM_TILE = 2048
+"""Column tile of the Gram update (:func:`_add_gram`); fixed, so the sums do not depend on the
+number of threads."""
+
+
+def _add_gram(G: np.ndarray, A: np.ndarray, threads: int = 1) -> None:
+    """``G += AᵀA`` on the upper triangle, in place, tile by tile.
+
+    ``G`` (``K × K``) is cut into ``GRAM_TILE`` column blocks; every upper tile ``(i, j)`` is one
+    single-threaded BLAS product of two column blocks of ``A`` (``dsyrk`` on the diagonal).
+    The tiles are the same for any ``threads``, which only decides how many run at once, so
+    the sums are bitwise the same; ``n K²`` flops for ``n`` rows, and no ``K × K`` temporary.
+    The lower triangle is left to :func:`_mirror_upper`.
+    """
+    K = G.shape[0]
+    edges = list(range(0, K, GRAM_TILE)) + [K]
+    tiles = [(i, j) for i in range(len(edges) - 1) for j in range(i, len(edges) - 1)]
+
+    def add(tile: tuple[int, int]) -> None:
+        i, j = tile
+        a, b = slice(edges[i], edges[i + 1]), slice(edges[j], edges[j + 1])
+        if i == j:
+            G[a, a] += blas.dsyrk(1.0, A[:, a], trans=1, lower=0)
+        else:
+            G[a, b] += A[:, a].T @ A[:, b]
+
+    if threads > 1 and len(tiles) > 1:
+        with ThreadPoolExecutor(min(threads, len(tiles))) as pool:
+            list(pool.map(add, tiles))
+    else:
+        for tile in tiles:
+            add(tile)
+
+
+def _mirror_upper(G: np.ndarray, block: int = 1024) -> None:
+    """Copy the upper triangle of the square ``G`` into its lower one, in place (a block of
+    columns at a time, so no ``K × K`` temporary)."""
+    K = G.shape[0]
+    for j0 in range(0, K, block):
+        j1 = min(j0 + block, K)
+        G[j1:, j0:j1] = G[j0:j1, j1:].T
+        diagonal = G[j0:j1, j0:j1]
+        diagonal[np.tril_indices(j1 - j0, -1)] = diagonal.T[np.tril_indices(j1 - j0, -1)]
 
 
 def summarise(
@@ -321,14 +377,20 @@ def summarise(
     method: str = "qr",
     block_rows: int | None = None,
     on_config: Callable[[], None] | None = None,
+    inner_threads: int = 1,
 ) -> LinearSystem:
     """The summary of ``configs``' rows, folded in their order (one partition's work).
 
-    ``on_config`` is called after each configuration (progress bars)."""
+    ``on_config`` is called after each configuration (progress bars). ``inner_threads``: how
+    many tiles of a Gram update run at once (the result does not depend on it)."""
     K = len(basis)
     rows = row_counts(configs, weights)
     summary = _Summary(
-        K, method, block_rows or default_block_rows(K), int(rows.max()) if len(rows) else 0
+        K,
+        method,
+        block_rows or default_block_rows(K),
+        int(rows.max()) if len(rows) else 0,
+        inner_threads,
     )
     yy = 0.0
     for c, n in zip(configs, rows.tolist(), strict=True):
@@ -381,6 +443,7 @@ def assemble(
         return summarise(basis, configs, e0, weights, method, block_rows)
     rows = row_counts(configs, weights)
     parts = partition_bounds(rows, plan_partitions(int(rows.sum()), K))
+    inner = max(1, threads // len(parts)) if method == "normal" else 1  # spare threads: tiles
     threads = min(threads, len(parts))
     bar = tqdm(total=len(configs), desc="design matrix", unit="config", disable=not progress)
 
@@ -388,7 +451,7 @@ def assemble(
         a, b = parts[k]
         if threads > 1:  # this thread's Numba kernels run serially; the lanes are parallel
             numba.set_num_threads(1)
-        return summarise(basis, configs[a:b], e0, weights, method, block_rows, bar.update)
+        return summarise(basis, configs[a:b], e0, weights, method, block_rows, bar.update, inner)
 
     merges = itertools.count()
     last_merge = len(parts) - 2  # the root: it starts when nothing else runs
@@ -473,13 +536,15 @@ def merge(systems: list[LinearSystem], consume: bool = False, threads: int = 1) 
     sizes = {s.n_columns for s in systems}
     if len(methods) != 1 or len(sizes) != 1:
         raise ValueError(f"cannot merge systems of methods {methods} and sizes {sizes}")
-    K, method = sizes.pop(), methods.pop()
+    method = methods.pop()
     yy = float(sum(s.yy for s in systems))
     n_rows = sum(s.n_rows for s in systems)
     n_configs = sum(s.n_configs for s in systems)
     if method == "normal":
-        G, b = np.zeros((K, K)), np.zeros(K)
-        for s in systems:
+        # summed in list order; with consume the first summary's storage holds the sum
+        G = systems[0].G if consume else np.array(systems[0].G, order="F")
+        b = np.array(systems[0].b, copy=True)
+        for s in systems[1:]:
             G += s.G
             b += s.b
         return LinearSystem("normal", yy, n_rows, n_configs, G=G, b=b)

@@ -250,7 +250,7 @@ def estimate_fit_cost(
         )
         gram = 8 * (pool + 1) ** 2 + 8 * default_block_rows(pool) * (pool + 1)
         copies = 2 if assembly == "normal" else 1  # ranked in place unless reused after
-        peak = max(peak, BASELINE_BYTES + (lanes + 1) * gram, BASELINE_BYTES + copies * gram)
+        peak = max(peak, BASELINE_BYTES + max(lanes, copies) * gram)
         per_atom *= K / pool  # the chosen basis's rows: about in proportion to its size
     parallel = max(1, min(threads, plan_partitions(n_rows, K)))
     seconds["design rows"] = per_atom * n_atoms / parallel

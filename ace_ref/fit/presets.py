@@ -27,6 +27,7 @@ __all__ = [
     "choose_selection",
     "parse_select",
     "resolve_select",
+    "selects",
     "default_element_scales",
     "parse_element_scales",
 ]
@@ -90,6 +91,7 @@ def choose_degree(
     available_bytes: int | None = None,
     steps: int = 10,
     element_degree_scale: dict | None = None,
+    for_selection: bool = False,
 ) -> DegreeChoice:
     """The largest scaled default degree within the data and memory budgets.
 
@@ -103,14 +105,20 @@ def choose_degree(
         Free memory; ``None``: no memory budget.
     element_degree_scale
         Per-element degree budgets (:class:`~ace_ref.basis.ace.ACEBasis`), counted in the size.
+    for_selection
+        The basis is a pool for greedy selection: one function per
+        :data:`~ace_ref.defaults.ROWS_PER_POOL_FUNCTION` rows, and memory for its Gram matrix
+        alone (``8 K²`` bytes), instead of the budgets of a basis fitted whole.
     """
     if preset not in defaults.PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(defaults.PRESETS)}")
     top = defaults.PRESETS[preset]
-    budget = n_rows / defaults.ROWS_PER_COEFFICIENT
-    why = f"{n_rows} rows / {defaults.ROWS_PER_COEFFICIENT}"
+    per_row = defaults.ROWS_PER_POOL_FUNCTION if for_selection else defaults.ROWS_PER_COEFFICIENT
+    budget = n_rows / per_row
+    why = f"{n_rows} rows / {per_row}"
     if available_bytes is not None:
-        memory_k = math.sqrt(max(available_bytes * defaults.MEMORY_FRACTION, 0) / 24)
+        bytes_per_k2 = 8 if for_selection else 24
+        memory_k = math.sqrt(max(available_bytes * defaults.MEMORY_FRACTION, 0) / bytes_per_k2)
         if memory_k < budget:
             budget, why = memory_k, f"{float(defaults.MEMORY_FRACTION):.0%} of the free memory"
 
@@ -161,6 +169,7 @@ def choose_degree_for_data(
     order: int = defaults.ORDER,
     w_L=defaults.W_L,
     element_degree_scale: dict | str | None = "default",
+    for_selection: bool = False,
 ) -> DegreeChoice:
     """:func:`choose_degree` for the training configurations ``train`` under ``weights``
     (a :class:`~ace_ref.fit.assembly.Weights`; ``None``: the defaults) and the memory free now:
@@ -168,7 +177,8 @@ def choose_degree_for_data(
 
     ``element_degree_scale``: ``"default"`` counts the default per-element budgets
     (:func:`default_element_scales`), ``None`` none; the choice carries what was counted, to
-    be given to the basis."""
+    be given to the basis. ``for_selection``: see :func:`choose_degree` (``ace-ref fit`` passes
+    :func:`selects` of its ``--select``)."""
     if isinstance(element_degree_scale, str):
         if element_degree_scale != "default":
             raise ValueError(
@@ -189,6 +199,7 @@ def choose_degree_for_data(
         w_L=w_L,
         available_bytes=available_memory(),
         element_degree_scale=element_degree_scale,
+        for_selection=for_selection,
     )
 
 
@@ -250,3 +261,9 @@ def resolve_select(
         f"greedy selection: keep {k} of the {len(basis)} functions (one per "
         f"{defaults.ROWS_PER_SELECTED_FUNCTION} of the {n_rows} rows; --select none: all)"
     )
+
+
+def selects(text: str | int | None) -> bool:
+    """Whether ``ace-ref fit --select`` (as given; ``None``: not given) selects functions where
+    the degrees are chosen from the data (the default there is ``"auto"``)."""
+    return parse_select(text if text is not None else "auto") is not None

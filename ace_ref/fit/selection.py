@@ -37,6 +37,7 @@ import numpy as np
 import scipy.linalg
 import scipy.linalg.blas as blas
 
+from ace_ref import defaults
 from ace_ref.fit.assembly import LinearSystem
 from ace_ref.fit.solvers import solve
 
@@ -94,8 +95,11 @@ def scaled_gram(
         b = Rt.T @ system.z
         G = blas.dtrmm(1.0, Rt, np.array(Rt, order="F"), trans_a=1, overwrite_b=1)
         return np.asfortranarray(G), b
-    # G is symmetric: its transpose view is the same matrix in Fortran order
-    G = system.G.T if overwrite and system.G.flags.c_contiguous else None
+    G = None
+    if overwrite and system.G.flags.f_contiguous:
+        G = system.G
+    elif overwrite and system.G.flags.c_contiguous:
+        G = system.G.T  # symmetric: the transpose view is the same matrix in Fortran order
     if G is None:
         G = np.array(system.G, order="F")
     G /= gamma[:, None]
@@ -209,9 +213,11 @@ def subset_system(system: LinearSystem, columns: np.ndarray) -> LinearSystem:
 def selection_ridge(pool: LinearSystem, n_select: int, gamma: np.ndarray) -> float:
     """The ridge ``λ`` at which :func:`select_for_fit` ranks the columns: the evidence-optimal
     ``λ = α/β`` of BLR (:func:`~ace_ref.fit.solvers.solve`) on the ``n_select`` columns the
-    prior favours (smallest ``Γ_kk``: the degree-truncated basis of that size), solved on
-    their sub-summary."""
-    low = np.sort(np.argsort(gamma, kind="stable")[:n_select])
+    prior favours (smallest ``Γ_kk``: the degree-truncated basis of that size; at most
+    :data:`~ace_ref.defaults.SELECTION_RIDGE_COLUMNS` of them), solved on their
+    sub-summary."""
+    n = min(int(n_select), defaults.SELECTION_RIDGE_COLUMNS)
+    low = np.sort(np.argsort(gamma, kind="stable")[:n])
     return float(solve(subset_system(pool, low), "blr", gamma[low]).info["lambda"])
 
 

@@ -162,18 +162,16 @@ def test_default_element_budgets_name_only_the_elements_present():
 
 
 def test_choose_selection_keeps_one_function_per_rows_of_the_data():
-    from fractions import Fraction
-
     from ace_ref import defaults
     from ace_ref.fit.presets import choose_selection, parse_select
 
     per = defaults.ROWS_PER_SELECTED_FUNCTION
-    assert per == Fraction(13, 2)
-    assert choose_selection(23000, 11046) == 3538  # the quick start
-    assert choose_selection(32800, 16266) == 5046  # 3BPA, one fold of 400 configurations
+    assert per == 4
+    assert choose_selection(23000, 11046) == 5750  # the quick start
+    assert choose_selection(32800, 32070) == 8200  # 3BPA, one fold of 400 configurations
     # more than three quarters of the pool: not worth a selection
-    assert choose_selection(23000, 4000) is None
-    assert choose_selection(13, 100) == 2
+    assert choose_selection(23000, 7000) is None
+    assert choose_selection(13, 100) == 3
     with pytest.raises(ValueError, match="need n_rows ≥ 1 and pool_size ≥ 2"):
         choose_selection(0, 10)
     assert parse_select(None) is None and parse_select("none") is None
@@ -183,3 +181,19 @@ def test_choose_selection_keeps_one_function_per_rows_of_the_data():
                          ("2.5", "takes a number of functions")):  # fmt: skip
         with pytest.raises(ValueError, match=message):
             parse_select(bad)
+
+
+def test_a_pool_for_selection_has_the_larger_data_budget():
+    """One pool function per row (defaults.ROWS_PER_POOL_FUNCTION) instead of one coefficient
+    per two rows, and memory for one Gram matrix: 3BPA's 400 training configurations keep
+    the unscaled default degrees."""
+    elements = ["H", "C", "N", "O"]
+    scales = {"H": Fraction(4, 5), "C": Fraction(11, 10)}
+    whole = choose_degree(elements, 32800, element_degree_scale=scales)
+    pool = choose_degree(elements, 32800, element_degree_scale=scales, for_selection=True)
+    assert whole.n_coefficients <= 32800 / defaults.ROWS_PER_COEFFICIENT < 32070
+    assert pool.scale == 1 and pool.n_coefficients == 32070
+    # the memory budget counts 8 bytes per K² for a pool, 24 for a basis fitted whole
+    small = choose_degree(elements, 32800, element_degree_scale=scales, for_selection=True,
+                          available_bytes=2 * 8 * 20000**2)  # fmt: skip
+    assert small.n_coefficients <= 20000 and "free memory" in small.reason

@@ -296,3 +296,26 @@ def test_ranking_in_place_picks_the_same_columns():
     assert in_place.order.tolist() == kept.order.tolist()
     np.testing.assert_allclose(in_place.objective, kept.objective, rtol=1e-12)
     assert not np.allclose(copy.G, normal.G)  # spent: it now holds the Schur complement
+
+
+def test_gram_assembly_is_tiled_and_the_same_for_any_thread_count(monkeypatch):
+    """The pool's Gram summary: ``AᵀA`` by tiles (upper triangle, then mirrored), bitwise the
+    same whether the tiles run on one thread or several."""
+    import ace_ref.fit.assembly as assembly
+
+    monkeypatch.setattr(assembly, "GRAM_TILE", 64)
+    rng = np.random.default_rng(0)
+    K, m = 300, 900
+    A, y = rng.normal(size=(m, K)), rng.normal(size=m)
+    results = []
+    for threads in (1, 2, 3):
+        summary = assembly._Summary(K, "normal", 256, 60, inner_threads=threads)
+        for start in range(0, m, 60):
+            summary.add(A[start : start + 60], y[start : start + 60])
+        results.append(summary.finish(float(y @ y), m, 1))
+    first = results[0]
+    np.testing.assert_allclose(first.G, A.T @ A, rtol=0, atol=1e-10 * np.abs(A.T @ A).max())
+    np.testing.assert_array_equal(first.G, first.G.T)
+    np.testing.assert_allclose(first.b, A.T @ y, atol=1e-10)
+    for other in results[1:]:
+        np.testing.assert_array_equal(other.G, first.G)
