@@ -68,8 +68,11 @@ SELECTION_RIDGE_COLUMNS = 3000
 prior favours (:func:`ace_ref.fit.selection.selection_ridge`; a Gram solve of ``9 n³``
 flops). On acetylacetone the choice is flat for ``λ`` within a factor 10 of the optimum."""
 
-SELECT_MAX_FRACTION = Fraction(3, 4)
-"""No selection where it would keep more than this share of the pool (too little to gain)."""
+SELECT_POOL_FRACTION = Fraction(1, 3)
+"""…and at most this share of the pool. On both acetylacetone and 3BPA the chosen third of the
+pool fits as well as all of it (BENCHMARKS.md, "Greedy function selection"); on acetylacetone
+more functions fit 300 K slightly better and extrapolate to 600 K worse (5750 of 11 046:
+300 K 1.87 / 10.74, 600 K 10.1 / 34.3; 3538: 1.96 / 11.23 and 7.37 / 31.4)."""
 
 MEMORY_FRACTION = Fraction(1, 2)
 """Memory budget of the default basis: its estimated peak at most this share of what the

@@ -18,7 +18,8 @@ when the estimate is made:
 * **peak memory** — one ``(K+1)²`` float64 triangle per thread folding in parallel and one
   for the merge, the row blocks, and the working copy of the solve;
 * **selection** (``select=k`` of a pool of ``K``): the pool's Gram summary as above, then
-  the ridge for the ranking (a Gram BLR solve of ``k`` columns, ``9 k³``) and the greedy picks
+  the ridge for the ranking (a Gram BLR solve of ``n = min(k, 3000)`` columns, ``9 n³``;
+  :data:`ace_ref.defaults.SELECTION_RIDGE_COLUMNS`) and the greedy picks
   (``2 K² k`` in matrix products, ``block`` rank-one updates at a time) at
   :data:`QR_EFFICIENCY`; the design rows of the chosen basis (counted as ``k/K`` of the pool's)
   and the summary and solve of ``k`` columns follow as without selection.
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ace_ref import defaults
 from ace_ref.fit.assembly import Weights, default_block_rows
 from ace_ref.fit.data import Config
 from ace_ref.fit.reduction import plan_partitions, row_counts
@@ -244,8 +246,9 @@ def estimate_fit_cost(
         seconds["design rows (pool)"] = per_atom * n_atoms / lanes
         seconds["Gram (pool)"] = n_rows * pool**2 / (single_rate * lanes)
         flops["Gram (pool)"] = float(n_rows) * pool**2
-        flops["selection"] = 9.0 * K**3 + 2.0 * pool**2 * K
-        seconds["selection"] = 9.0 * K**3 / (BIDIAGONAL_EFFICIENCY * flop_rate) + (
+        ridge = min(K, defaults.SELECTION_RIDGE_COLUMNS)
+        flops["selection"] = 9.0 * ridge**3 + 2.0 * pool**2 * K
+        seconds["selection"] = 9.0 * ridge**3 / (BIDIAGONAL_EFFICIENCY * flop_rate) + (
             2.0 * pool**2 * K / (QR_EFFICIENCY * flop_rate)
         )
         gram = 8 * (pool + 1) ** 2 + 8 * default_block_rows(pool) * (pool + 1)

@@ -203,18 +203,16 @@ def choose_degree_for_data(
     )
 
 
-def choose_selection(n_rows: int, pool_size: int) -> int | None:
+def choose_selection(n_rows: int, pool_size: int) -> int:
     """How many of a pool's ``pool_size`` functions ``ace-ref fit`` keeps by greedy selection
     when it chooses the basis from the data: one per
-    :data:`~ace_ref.defaults.ROWS_PER_SELECTED_FUNCTION` weighted rows, or ``None`` (no
-    selection) where that would keep more than
-    :data:`~ace_ref.defaults.SELECT_MAX_FRACTION` of the pool."""
+    :data:`~ace_ref.defaults.ROWS_PER_SELECTED_FUNCTION` weighted rows, and at most
+    :data:`~ace_ref.defaults.SELECT_POOL_FRACTION` of the pool."""
     if n_rows < 1 or pool_size < 2:
         raise ValueError(f"need n_rows ≥ 1 and pool_size ≥ 2, got {n_rows}, {pool_size}")
-    k = max(1, round(Fraction(n_rows) / defaults.ROWS_PER_SELECTED_FUNCTION))
-    if k > defaults.SELECT_MAX_FRACTION * pool_size:
-        return None
-    return int(k)
+    by_rows = round(Fraction(n_rows) / defaults.ROWS_PER_SELECTED_FUNCTION)
+    by_pool = math.floor(defaults.SELECT_POOL_FRACTION * pool_size)
+    return int(max(1, min(by_rows, by_pool)))
 
 
 def parse_select(text: str | None) -> int | str | None:
@@ -255,11 +253,10 @@ def resolve_select(
         return None, ""
     n_rows = int(row_counts(train, weights).sum())
     k = choose_selection(n_rows, len(basis))
-    if k is None:
-        return None, "greedy selection: none (it would keep most of the basis)"
     return k, (
         f"greedy selection: keep {k} of the {len(basis)} functions (one per "
-        f"{defaults.ROWS_PER_SELECTED_FUNCTION} of the {n_rows} rows; --select none: all)"
+        f"{defaults.ROWS_PER_SELECTED_FUNCTION} of the {n_rows} rows, at most "
+        f"{defaults.SELECT_POOL_FRACTION} of them; --select none: all)"
     )
 
 

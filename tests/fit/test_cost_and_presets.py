@@ -167,11 +167,11 @@ def test_choose_selection_keeps_one_function_per_rows_of_the_data():
 
     per = defaults.ROWS_PER_SELECTED_FUNCTION
     assert per == 4
-    assert choose_selection(23000, 11046) == 5750  # the quick start
-    assert choose_selection(32800, 32070) == 8200  # 3BPA, one fold of 400 configurations
-    # more than three quarters of the pool: not worth a selection
-    assert choose_selection(23000, 7000) is None
+    assert defaults.SELECT_POOL_FRACTION == Fraction(1, 3)
+    assert choose_selection(23000, 11046) == 3682  # the quick start: a third of the pool
+    assert choose_selection(32800, 32070) == 8200  # 3BPA, one fold: one per 4 rows
     assert choose_selection(13, 100) == 3
+    assert choose_selection(13, 2) == 1
     with pytest.raises(ValueError, match="need n_rows ≥ 1 and pool_size ≥ 2"):
         choose_selection(0, 10)
     assert parse_select(None) is None and parse_select("none") is None
