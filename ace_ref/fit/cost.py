@@ -10,7 +10,8 @@ when the estimate is made:
   one each;
 * **QR folds** — ``2 n_rows K²`` flops (Householder QR of ``[T; block]``, ``dtpqrt``) plus
   ``(2/3) K³`` per merge of two partition triangles, at :data:`QR_EFFICIENCY` of the
-  measured ``dgemm`` rate; ``"normal"`` assembly: ``n_rows K²`` (``dsyrk``) at the full rate;
+  measured ``dgemm`` rate; ``"normal"`` assembly: ``n_rows K²`` (tiles of ``dsyrk``/``dgemm``
+  on all threads) at the full rate;
 * **solve** — BLR/ridge on a QR summary: the two-stage bidiagonalization of ``R Γ⁻¹``,
   ``(8/3) K³`` flops at :data:`BIDIAGONAL_EFFICIENCY` of the ``dgemm`` rate; on a Gram
   summary the symmetric eigendecomposition, ``9 K³`` at the same efficiency; one such solve
@@ -244,7 +245,7 @@ def estimate_fit_cost(
         pool, K = K, int(select)
         lanes = max(1, min(threads, plan_partitions(n_rows, pool)))
         seconds["design rows (pool)"] = per_atom * n_atoms / lanes
-        seconds["Gram (pool)"] = n_rows * pool**2 / (single_rate * lanes)
+        seconds["Gram (pool)"] = n_rows * pool**2 / flop_rate  # lanes, and tiles within them
         flops["Gram (pool)"] = float(n_rows) * pool**2
         ridge = min(K, defaults.SELECTION_RIDGE_COLUMNS)
         flops["selection"] = 9.0 * ridge**3 + 2.0 * pool**2 * K
@@ -265,7 +266,7 @@ def estimate_fit_cost(
         flops["QR folds"] = 2.0 * n_rows * K**2 + (partitions - 1) * (2.0 / 3.0) * K**3
         solve_flops = (8.0 / 3.0) * K**3
     elif pool is None:
-        seconds["Gram"] = n_rows * K**2 / (single_rate * parallel)
+        seconds["Gram"] = n_rows * K**2 / flop_rate  # lanes, and tiles within them
         flops["Gram"] = float(n_rows) * K**2
         solve_flops = 9.0 * K**3
     else:  # the chosen columns' Gram summary is a sub-matrix of the pool's
