@@ -63,6 +63,13 @@ row (:data:`ROWS_PER_COEFFICIENT` applies to a basis fitted whole). The pool onl
 Gram summary (``n_rows K²`` flops, ``8 K²`` bytes); on 3BPA a pool of 32 070 instead of 16 266
 lowers fold 0 at 5000 chosen functions from 9.30 / 33.7 to 8.38 / 28.1."""
 
+SELECT_KEEP_ORDERS = (1,)
+"""Correlation orders whose functions greedy selection keeps whatever their score (before the
+greedy picks): every pair function, so that the chosen basis describes the two-body part
+(bond stretching, dissociation, short range) completely. Without them 3 of 10 Langevin runs
+of the acetylacetone quick start at 600 K broke (BENCHMARKS.md, "Greedy function
+selection")."""
+
 SELECTION_RIDGE_COLUMNS = 3000
 """The ridge of the greedy ranking is the BLR ``λ`` of at most this many of the columns the
 prior favours (:func:`ace_ref.fit.selection.selection_ridge`; a Gram solve of ``9 n³``

@@ -320,7 +320,16 @@ def fit(
         pool = _summary(basis, train, e0, weights, "normal", client, progress)
         reuse = assembly == "normal" and len(grid) * len(weight_grid) == 1
         # rank in the pool's own Gram matrix unless its sub-matrix is the summary reused below
-        picked = select_for_fit(pool, select, pool_gamma, overwrite=not reuse)
+        keep_orders = np.isin(basis.column_orders(), defaults.SELECT_KEEP_ORDERS)
+        if select <= keep_orders.sum():
+            raise ValueError(
+                f"select={select} keeps no more than the {int(keep_orders.sum())} functions of "
+                f"orders {defaults.SELECT_KEEP_ORDERS} that selection always keeps; choose more "
+                "functions, or no selection"
+            )
+        picked = select_for_fit(
+            pool, select, pool_gamma, overwrite=not reuse, forced=np.flatnonzero(keep_orders)
+        )
         pool_size = len(basis)
         basis = basis.with_columns(picked.order)
         if reuse:

@@ -17,6 +17,8 @@ import math
 from fractions import Fraction
 from typing import NamedTuple
 
+import numpy as np
+
 from ace_ref import defaults
 from ace_ref.basis.ace import ACEBasis
 
@@ -253,6 +255,9 @@ def resolve_select(
         return None, ""
     n_rows = int(row_counts(train, weights).sum())
     k = choose_selection(n_rows, len(basis))
+    always = int(np.isin(basis.column_orders(), defaults.SELECT_KEEP_ORDERS).sum())
+    if k <= always:
+        return None, "greedy selection: none (the basis is too small to choose from)"
     return k, (
         f"greedy selection: keep {k} of the {len(basis)} functions (one per "
         f"{defaults.ROWS_PER_SELECTED_FUNCTION} of the {n_rows} rows, at most "

@@ -114,6 +114,7 @@ def greedy_columns(
     gamma: np.ndarray | None = None,
     block: int = 64,
     overwrite: bool = False,
+    forced=None,
 ) -> ColumnSelection:
     """Greedy forward selection of ``n_select`` columns for the ridge objective ``J``.
 
@@ -133,6 +134,9 @@ def greedy_columns(
     overwrite
         Gram summaries: work in the summary's own ``G`` (it is overwritten; saves one
         ``K × K`` copy). QR summaries always work on a new matrix.
+    forced
+        Columns taken first, in the order given, whatever their score (e.g. every pair
+        function); they count towards ``n_select``. The greedy picks follow.
 
     Returns
     -------
@@ -155,10 +159,18 @@ def greedy_columns(
     J = float(system.yy)
     V = np.zeros((K, block), order="F")
     pending = 0
+    forced = [] if forced is None else [int(j) for j in forced]
+    if len(set(forced)) != len(forced) or any(not 0 <= j < K for j in forced):
+        raise ValueError(f"forced columns must be distinct indices in [0, {K})")
+    if len(forced) > n_select:
+        raise ValueError(f"{len(forced)} forced columns are more than n_select = {n_select}")
     for step in range(n_select):
-        score = c * c / d
-        score[chosen] = -np.inf
-        j = int(np.argmax(score))
+        if step < len(forced):
+            j = forced[step]
+        else:
+            score = c * c / d
+            score[chosen] = -np.inf
+            j = int(np.argmax(score))
         p = P[:, j] - V[:, :pending] @ V[j, :pending]
         root = np.sqrt(p[j])
         v = p / root
@@ -227,12 +239,13 @@ def select_for_fit(
     gamma: np.ndarray,
     lam: float | None = None,
     overwrite: bool = False,
+    forced=None,
 ) -> ColumnSelection:
     """Greedy selection of ``n_select`` columns of ``pool`` as :func:`ace_ref.fit.fit` does it.
 
-    ``lam``: the ridge of the objective; ``None``: :func:`selection_ridge`. ``overwrite``: see
-    :func:`greedy_columns`.
+    ``lam``: the ridge of the objective; ``None``: :func:`selection_ridge`. ``overwrite`` and
+    ``forced``: see :func:`greedy_columns`.
     """
     if lam is None:
         lam = selection_ridge(pool, n_select, gamma)
-    return greedy_columns(pool, n_select, lam, gamma, overwrite=overwrite)
+    return greedy_columns(pool, n_select, lam, gamma, overwrite=overwrite, forced=forced)

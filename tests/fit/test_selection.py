@@ -66,6 +66,29 @@ def test_greedy_is_the_exact_best_addition_at_every_step(seed, lam, block):
         assert np.all(np.diff(selection.objective) <= 1e-12)
 
 
+def test_forced_columns_come_first_and_the_greedy_continues_from_them():
+    A, y, gamma, qr, normal = _problem(13)
+    lam, forced = 0.05, [7, 2]
+    chosen, values = list(forced), []
+    for _ in range(8):
+        value, j = min(
+            (_objective(A, y, gamma, lam, chosen + [j]), j)
+            for j in range(A.shape[1])
+            if j not in chosen
+        )
+        chosen.append(j)
+        values.append(value)
+    for system in (qr, normal):
+        picked = greedy_columns(system, 10, lam, gamma, forced=forced)
+        assert picked.order.tolist() == chosen
+        np.testing.assert_allclose(picked.objective[2:], values, rtol=1e-9)
+        assert picked.objective[1] == pytest.approx(_objective(A, y, gamma, lam, forced))
+    with pytest.raises(ValueError, match="forced columns must be distinct"):
+        greedy_columns(qr, 5, lam, forced=[1, 1])
+    with pytest.raises(ValueError, match="3 forced columns are more than n_select = 2"):
+        greedy_columns(qr, 2, lam, forced=[0, 1, 2])
+
+
 def test_delayed_updates_pick_the_same_columns_on_a_larger_problem():
     rng = np.random.default_rng(3)
     m, K = 400, 160
@@ -180,8 +203,11 @@ def test_fit_keeps_the_greedy_columns_and_fits_them_exactly(selected_fit):
     weights = Weights.parse(ace_ref.defaults.WEIGHTS)
     gram = assemble(pool, configs, e0, weights, False, method="normal")
     gamma = smoothness_prior(pool, ace_ref.defaults.SMOOTHNESS, ace_ref.defaults.ORDER_WEIGHTS)
-    picked = select_for_fit(gram, 60, gamma)
+    pairs = np.flatnonzero(np.isin(pool.column_orders(), ace_ref.defaults.SELECT_KEEP_ORDERS))
+    assert 0 < len(pairs) < 60
+    picked = select_for_fit(gram, 60, gamma, forced=pairs)
     assert picked.order.tolist() == meta["order"]
+    assert picked.order[: len(pairs)].tolist() == pairs.tolist()  # every pair function kept
     assert picked.lam == pytest.approx(meta["lambda"], rel=1e-10)
     columns = picked.first(60)
     np.testing.assert_array_equal(basis.column_degrees(), pool.column_degrees()[columns])
