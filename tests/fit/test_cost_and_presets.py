@@ -197,3 +197,28 @@ def test_a_pool_for_selection_has_the_larger_data_budget():
     small = choose_degree(elements, 32800, element_degree_scale=scales, for_selection=True,
                           available_bytes=2 * 8 * 20000**2)  # fmt: skip
     assert small.n_coefficients <= 20000 and "free memory" in small.reason
+
+
+def test_resolve_select_follows_the_command_line_rules(coupling_cache):
+    """``--select`` as ``ace-ref fit`` reads it: auto only where the degrees come from the
+    data, nothing where the basis is too small to choose beyond its pair functions."""
+    from ace_ref.fit.presets import resolve_select, selects
+    from tests.structures import emt_configs
+
+    configs = emt_configs(np.random.default_rng(2), 12, "CuCuAl", box=3.2, min_distance=2.0)
+    weights = Weights.parse(defaults.WEIGHTS)
+    basis = ACEBasis(["Al", "Cu"], 3, max_degree=[6, 6, 5], r_cut=4.0, cache_dir=coupling_cache)
+    pairs = int(np.isin(basis.column_orders(), defaults.SELECT_KEEP_ORDERS).sum())
+    assert resolve_select(None, configs, weights, basis, False) == (None, "")
+    assert resolve_select("none", configs, weights, basis, True) == (None, "")
+    assert resolve_select("40", configs, weights, basis, False)[0] == 40
+    k, line = resolve_select(None, configs, weights, basis, True)
+    rows = int(row_counts(configs, weights).sum())
+    expected = min(round(rows / 4), len(basis) // 3)
+    assert expected > pairs  # 12 configurations: enough rows to choose beyond the pairs
+    assert k == expected and f"keep {k} of the {len(basis)} functions" in line
+    few = configs[:2]  # too few rows: the choice would keep no more than the pair functions
+    assert min(round(int(row_counts(few, weights).sum()) / 4), len(basis) // 3) <= pairs
+    k, line = resolve_select(None, few, weights, basis, True)
+    assert k is None and "too small to choose from" in line
+    assert selects(None) and selects("auto") and selects("12") and not selects("none")
