@@ -20,7 +20,7 @@
 #
 # To stay under a minute, the basis is small (total degree [8, 8, 6]) and only 200 of the 500
 # training configurations are used. The [Getting started](../getting-started.md) page shows the
-# full-size fit, `ace-ref fit --example acac`, with test errors of 1.952 meV and 11.248 meV/Å
+# full-size fit, `ace-ref fit --example acac`, with test errors of 1.973 meV and 11.335 meV/Å
 # (the README's table; this notebook's smaller fit is less accurate). Symbols follow the
 # [notation page](../theory/notation.md).
 #
