@@ -33,8 +33,9 @@ def _objective(A, y, gamma, lam, S) -> float:
     return float(np.sum((M @ d - t) ** 2))
 
 
-def _brute_force_greedy(A, y, gamma, lam, n):
-    chosen, values = [], []
+def _brute_force_greedy(A, y, gamma, lam, n, start=()):
+    """``n`` greedy picks after the columns ``start``, by a dense solve for every candidate."""
+    chosen, values = list(start), []
     for _ in range(n):
         value, j = min(
             (_objective(A, y, gamma, lam, chosen + [j]), j)
@@ -69,15 +70,7 @@ def test_greedy_is_the_exact_best_addition_at_every_step(seed, lam, block):
 def test_forced_columns_come_first_and_the_greedy_continues_from_them():
     A, y, gamma, qr, normal = _problem(13)
     lam, forced = 0.05, [7, 2]
-    chosen, values = list(forced), []
-    for _ in range(8):
-        value, j = min(
-            (_objective(A, y, gamma, lam, chosen + [j]), j)
-            for j in range(A.shape[1])
-            if j not in chosen
-        )
-        chosen.append(j)
-        values.append(value)
+    chosen, values = _brute_force_greedy(A, y, gamma, lam, 8, start=forced)
     for system in (qr, normal):
         picked = greedy_columns(system, 10, lam, gamma, forced=forced)
         assert picked.order.tolist() == chosen
