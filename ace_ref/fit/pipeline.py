@@ -256,6 +256,13 @@ def fit(
                 f"not {type(basis).__name__}"
             )
         select = int(select)
+        always = int(np.isin(basis.column_orders(), defaults.SELECT_KEEP_ORDERS).sum())
+        if select <= always:  # refused before any work
+            raise ValueError(
+                f"select={select} keeps no more than the {always} functions of orders "
+                f"{defaults.SELECT_KEEP_ORDERS} that selection always keeps; choose more "
+                "functions, or no selection"
+            )
     grid = [float(p) for p in np.atleast_1d(smoothness)]
     weight_grid = _order_weight_grid(order_weights)
     if len(grid) * len(weight_grid) > 1 and solver == "tsvd":
@@ -321,12 +328,6 @@ def fit(
         reuse = assembly == "normal" and len(grid) * len(weight_grid) == 1
         # rank in the pool's own Gram matrix unless its sub-matrix is the summary reused below
         keep_orders = np.isin(basis.column_orders(), defaults.SELECT_KEEP_ORDERS)
-        if select <= keep_orders.sum():
-            raise ValueError(
-                f"select={select} keeps no more than the {int(keep_orders.sum())} functions of "
-                f"orders {defaults.SELECT_KEEP_ORDERS} that selection always keeps; choose more "
-                "functions, or no selection"
-            )
         picked = select_for_fit(
             pool, select, pool_gamma, overwrite=not reuse, forced=np.flatnonzero(keep_orders)
         )

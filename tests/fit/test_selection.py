@@ -266,6 +266,8 @@ def test_bad_selections_are_refused(selected_fit):
     for bad in (0, len(pool), -3, 2.5, True):
         with pytest.raises(ValueError, match="select must be a whole number of functions"):
             ace_ref.fit(configs, pool, e0=e0, select=bad)
+    with pytest.raises(ValueError, match="keeps no more than the .* functions of orders"):
+        ace_ref.fit(configs, pool, e0=e0, select=2)
     with pytest.raises(ValueError, match="the chosen columns leave no function for"):
         pool.with_columns(pool.species_columns(1))
     spec = pool.to_dict()
