@@ -256,7 +256,8 @@ def fit(
                 f"not {type(basis).__name__}"
             )
         select = int(select)
-        always = int(np.isin(basis.column_orders(), defaults.SELECT_KEEP_ORDERS).sum())
+        kept_always = np.flatnonzero(np.isin(basis.column_orders(), defaults.SELECT_KEEP_ORDERS))
+        always = len(kept_always)
         if select <= always:  # refused before any work
             raise ValueError(
                 f"select={select} keeps no more than the {always} functions of orders "
@@ -327,10 +328,7 @@ def fit(
         pool = _summary(basis, train, e0, weights, "normal", client, progress)
         reuse = assembly == "normal" and len(grid) * len(weight_grid) == 1
         # rank in the pool's own Gram matrix unless its sub-matrix is the summary reused below
-        keep_orders = np.isin(basis.column_orders(), defaults.SELECT_KEEP_ORDERS)
-        picked = select_for_fit(
-            pool, select, pool_gamma, overwrite=not reuse, forced=np.flatnonzero(keep_orders)
-        )
+        picked = select_for_fit(pool, select, pool_gamma, overwrite=not reuse, forced=kept_always)
         pool_size = len(basis)
         basis = basis.with_columns(picked.order)
         if reuse:
