@@ -6,6 +6,7 @@ Run::
     python benchmarks/bpa_cv.py [--degree 10,10,7 --wl 1 | --preset default] [--rcut 4.5]
                                 [--radial sbessel] [--pair-rcut 6 [--pair-max-n 16]]
                                 [--element-degrees H=0.8,C=1.1|none] [--select K|auto|none]
+                                [--ranking-rows N]
                                 [--folds 5] [--only 0 1] [--json out.json]
 
 Folds are a seeded random partition of the 500 configurations; each fold is fitted on the
@@ -60,6 +61,7 @@ def main(
     pair_max_n=defaults.PAIR_MAX_N,
     element_degrees="default",
     select=None,
+    ranking_rows=None,
 ) -> None:
     configs = read_configs(BPA / "train_300K.xyz")
     order = np.random.default_rng(0).permutation(len(configs))
@@ -118,6 +120,7 @@ def main(
             test={"fold": test},
             on_plan=lambda cost: print(cost.format(), flush=True),
             select=fold_select,
+            ranking_rows=ranking_rows,
         )
         row = result.errors.sets()["fold"]
         print(result.summary(), flush=True)
@@ -125,6 +128,7 @@ def main(
             "fold": k,
             "n_coefficients": len(result.model.basis),
             "pool": len(basis) if fold_select is not None else None,
+            "ranking_rows": (result.model.metadata.get("selection") or {}).get("ranking_rows"),
             "degree": [str(d) for d in fold_degree],
             "element_degree_scale": {el: str(v) for el, v in (scales or {}).items()},
             "energy_rmse_meV": row["energy_rmse_meV"],
@@ -182,6 +186,12 @@ if __name__ == "__main__":
         help="greedy selection as ace-ref fit takes it: K, 'auto' or 'none'; default: auto "
         "where the degree is chosen from the data, otherwise none",
     )
+    p.add_argument(
+        "--ranking-rows",
+        type=int,
+        help="with selection: rank on the Gram summary of at most this many rows "
+        "(configurations drawn at random); default: all",
+    )
     a = p.parse_args()
     element_degrees = a.element_degrees
     if element_degrees != "default":
@@ -200,4 +210,5 @@ if __name__ == "__main__":
         a.pair_max_n,
         element_degrees,
         a.select,
+        a.ranking_rows,
     )

@@ -21,9 +21,10 @@ when the estimate is made:
 * **selection** (``select=k`` of a pool of ``K``): the pool's Gram summary as above, then
   the ridge for the ranking (a Gram BLR solve of ``n = min(k, 3000)`` columns, ``9 n³``;
   :data:`ace_ref.defaults.SELECTION_RIDGE_COLUMNS`) and the greedy picks
-  (``2 K² k`` in matrix products, ``block`` rank-one updates at a time) at
-  :data:`QR_EFFICIENCY`; the design rows of the chosen basis (counted as ``k/K`` of the pool's)
-  and the summary and solve of ``k`` columns follow as without selection.
+  (``Σ_t n_t² ≈ K² k (1 − x + x²/3)``, ``x = k/K``, in symmetric rank-``block`` products on
+  the ``n_t`` columns not yet chosen) at :data:`QR_EFFICIENCY`; the design rows of the chosen
+  basis (counted as ``k/K`` of the pool's) and the summary and solve of ``k`` columns follow as
+  without selection. With ``ranking_rows`` the pool's stages count that share of the rows.
 
 The efficiencies were measured on the machine of BENCHMARKS.md (see "Cost estimate" there):
 they are ratios to that machine's ``dgemm`` rate, so the estimate follows a slower or faster
@@ -199,6 +200,7 @@ def estimate_fit_cost(
     test_atoms: int = 0,
     solves: int = 1,
     select: int | None = None,
+    ranking_rows: int | None = None,
 ) -> FitCost:
     """Estimate what fitting ``basis`` to ``train`` will cost (see the module docstring).
 
@@ -216,6 +218,9 @@ def estimate_fit_cost(
     select
         Greedy selection of this many of ``basis``'s functions (:func:`ace_ref.fit.fit`'s
         ``select``): the stages of the pool come first (module docstring).
+    ranking_rows
+        With ``select``: the pool's Gram summary from at most this many rows of the training
+        data (:func:`ace_ref.fit.fit`'s ``ranking_rows``; ``None``: all).
     """
     import numba
 
@@ -243,17 +248,22 @@ def estimate_fit_cost(
     pool = None
     if select is not None:
         pool, K = K, int(select)
-        lanes = max(1, min(threads, plan_partitions(n_rows, pool)))
-        seconds["design rows (pool)"] = per_atom * n_atoms / lanes
-        seconds["Gram (pool)"] = n_rows * pool**2 / flop_rate  # lanes, and tiles within them
-        flops["Gram (pool)"] = float(n_rows) * pool**2
+        share = 1.0 if ranking_rows is None else min(1.0, ranking_rows / max(n_rows, 1))
+        pool_rows = n_rows * share
+        lanes = max(1, min(threads, plan_partitions(int(pool_rows), pool)))
+        seconds["design rows (pool)"] = per_atom * n_atoms * share / lanes
+        seconds["Gram (pool)"] = pool_rows * pool**2 / flop_rate  # lanes, tiles within them
+        flops["Gram (pool)"] = float(pool_rows) * pool**2
         ridge = min(K, defaults.SELECTION_RIDGE_COLUMNS)
-        flops["selection"] = 9.0 * ridge**3 + 2.0 * pool**2 * K
+        x = K / pool
+        ranking = float(pool) ** 2 * K * (1.0 - x + x * x / 3.0)
+        flops["selection"] = 9.0 * ridge**3 + ranking
         seconds["selection"] = 9.0 * ridge**3 / (BIDIAGONAL_EFFICIENCY * flop_rate) + (
-            2.0 * pool**2 * K / (QR_EFFICIENCY * flop_rate)
+            ranking / (QR_EFFICIENCY * flop_rate)
         )
         gram = 8 * (pool + 1) ** 2 + 8 * default_block_rows(pool) * (pool + 1)
-        copies = 2 if assembly == "normal" else 1  # ranked in place unless reused after
+        # ranked in place unless its sub-matrix is the summary reused after
+        copies = 2 if assembly == "normal" and share == 1.0 else 1
         peak = max(peak, BASELINE_BYTES + max(lanes, copies) * gram)
         per_atom *= K / pool  # the chosen basis's rows: about in proportion to its size
     parallel = max(1, min(threads, plan_partitions(n_rows, K)))

@@ -25,7 +25,8 @@ from ace_ref.fit.assembly import LinearSystem, Weights, assemble, config_row_wei
 from ace_ref.fit.cost import FitCost, estimate_fit_cost
 from ace_ref.fit.data import Config, elements_of, fit_e0, mean_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
-from ace_ref.fit.selection import select_for_fit, subset_system
+from ace_ref.fit.reduction import row_counts
+from ace_ref.fit.selection import ranking_configurations, select_for_fit, subset_system
 from ace_ref.fit.solvers import (
     SOLVERS,
     Solution,
@@ -172,6 +173,7 @@ def fit(
     core: str | None = defaults.CORE,
     core_radii: tuple[float, float] = (defaults.CORE_INNER, defaults.CORE_OUTER),
     select: int | None = None,
+    ranking_rows: int | None = None,
 ) -> FitResult:
     """Fit a linear model on ``basis`` to ``train`` and report its errors.
 
@@ -228,6 +230,17 @@ def fit(
         pair), so that atoms cannot collapse where no data constrained the polynomial;
         ``None``: no core.
 
+    select
+        Keep only this many of ``basis``'s functions, chosen by greedy selection
+        (:mod:`~ace_ref.fit.selection`) on the Gram summary of the whole basis (the pool),
+        every function of ``defaults.SELECT_KEEP_ORDERS`` first; the chosen functions are
+        then fitted exactly (``metadata["selection"]``).
+    ranking_rows
+        With ``select``: assemble the pool's Gram summary for the ranking from training
+        configurations drawn at random (``seed``) up to this many rows
+        (:func:`~ace_ref.fit.selection.ranking_configurations`); ``None``: all of them. The
+        fit proper uses every configuration.
+
     Returns
     -------
     FitResult
@@ -256,6 +269,12 @@ def fit(
                 f"not {type(basis).__name__}"
             )
         select = int(select)
+        if ranking_rows is not None and (
+            isinstance(ranking_rows, bool) or int(ranking_rows) != ranking_rows or ranking_rows < 1
+        ):
+            raise ValueError(
+                f"ranking_rows must be a whole number of rows ≥ 1, got {ranking_rows!r}"
+            )
         kept_always = np.flatnonzero(np.isin(basis.column_orders(), defaults.SELECT_KEEP_ORDERS))
         always = len(kept_always)
         if select <= always:  # refused before any work
@@ -299,6 +318,7 @@ def fit(
         test_atoms=sum(len(c.atoms) for cs in test_sets.values() for c in cs),
         solves=n_priors + 1 if n_priors > 1 else 1,
         select=select,
+        ranking_rows=ranking_rows,
     )
     if on_plan is not None:
         on_plan(cost)
@@ -325,18 +345,25 @@ def fit(
     if select is not None:
         t_selection = time.perf_counter()
         pool_gamma = smoothness_prior(basis, grid[0], weight_grid[0])
-        pool = _summary(basis, train, e0, weights, "normal", client, progress)
-        reuse = assembly == "normal" and len(grid) * len(weight_grid) == 1
+        ranked = ranking_configurations(row_counts(train, weights), ranking_rows, seed)
+        ranking_train = train if len(ranked) == len(train) else [train[i] for i in ranked]
+        pool = _summary(basis, ranking_train, e0, weights, "normal", client, progress)
+        reuse = (
+            assembly == "normal" and len(grid) * len(weight_grid) == 1 and ranking_train is train
+        )
         # rank in the pool's own Gram matrix unless its sub-matrix is the summary reused below
         picked = select_for_fit(pool, select, pool_gamma, overwrite=not reuse, forced=kept_always)
         pool_size = len(basis)
         basis = basis.with_columns(picked.order)
         if reuse:
             selected_system = subset_system(pool, picked.first(select))
+        ranking_rows_used = int(pool.n_rows)
         del pool
         selection_meta = {
             "pool": pool_size,
             "kept": select,
+            "ranking_configs": len(ranked),
+            "ranking_rows": ranking_rows_used,
             "lambda": picked.lam,
             "objective_pool_start": picked.initial,
             "objective_kept": float(picked.objective[-1]),

@@ -82,7 +82,7 @@ def test_forced_columns_come_first_and_the_greedy_continues_from_them():
         greedy_columns(qr, 2, lam, forced=[0, 1, 2])
 
 
-def test_delayed_updates_pick_the_same_columns_on_a_larger_problem():
+def test_delayed_and_packed_updates_pick_the_same_columns_on_a_larger_problem():
     rng = np.random.default_rng(3)
     m, K = 400, 160
     A = rng.normal(size=(m, K)) @ (np.eye(K) + 0.3 * rng.normal(size=(K, K)) / np.sqrt(K))
@@ -90,9 +90,11 @@ def test_delayed_updates_pick_the_same_columns_on_a_larger_problem():
     Q, R = np.linalg.qr(A)
     system = LinearSystem("qr", float(y @ y), m, 1, R=R, z=Q.T @ y)
     one = greedy_columns(system, 120, 1e-3, block=1)
-    blocked = greedy_columns(system, 120, 1e-3, block=16)
-    assert one.order.tolist() == blocked.order.tolist()
-    np.testing.assert_allclose(one.objective, blocked.objective, rtol=1e-10)
+    # blocks of several sizes; each packs the chosen columns out of P at other steps
+    for block in [3, 16, 48]:
+        blocked = greedy_columns(system, 120, 1e-3, block=block)
+        assert one.order.tolist() == blocked.order.tolist(), block
+        np.testing.assert_allclose(one.objective, blocked.objective, rtol=1e-10)
 
 
 def test_greedy_finds_the_columns_that_made_the_data():
@@ -256,6 +258,61 @@ def test_normal_assembly_reuses_the_pool_summary(selected_fit):
     np.testing.assert_allclose(
         normal.model.coefficients, result.model.coefficients, rtol=1e-6, atol=1e-9
     )
+
+
+def test_ranking_configurations_stay_within_the_rows_and_are_seeded():
+    from ace_ref.fit.selection import ranking_configurations
+
+    counts = np.array([10, 31, 7, 7, 46, 1, 22, 13])
+    np.testing.assert_array_equal(ranking_configurations(counts, None, 0), np.arange(8))
+    np.testing.assert_array_equal(ranking_configurations(counts, 137, 0), np.arange(8))
+    for rows in (1, 20, 50, 100):
+        for seed in (0, 1):
+            taken = ranking_configurations(counts, rows, seed)
+            assert len(taken) >= 1 and np.all(np.diff(taken) > 0)
+            assert counts[taken].sum() <= rows or len(taken) == 1
+            # drawing one more configuration (in the seeded order) would pass the budget
+            drawn = np.random.default_rng(seed).permutation(8)
+            assert set(taken) == set(drawn[: len(taken)])
+            if len(taken) < 8:
+                assert counts[drawn[: len(taken) + 1]].sum() > rows
+            np.testing.assert_array_equal(taken, ranking_configurations(counts, rows, seed))
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="ranking_rows must be a whole number"):
+            ranking_configurations(counts, bad, 0)
+
+
+def test_ranking_on_part_of_the_rows_is_the_ranking_of_those_configurations(selected_fit):
+    """``fit(select=k, ranking_rows=n)`` ranks on the Gram summary of the configurations
+    :func:`ranking_configurations` draws and fits the chosen columns on all of them."""
+    import ace_ref
+    from ace_ref.fit.assembly import Weights, assemble
+    from ace_ref.fit.reduction import row_counts
+    from ace_ref.fit.selection import ranking_configurations, select_for_fit
+    from ace_ref.fit.solvers import smoothness_prior
+
+    pool, configs, e0, result = selected_fit
+    weights = Weights.parse(ace_ref.defaults.WEIGHTS)
+    counts = row_counts(configs, weights)
+    rows = int(counts.sum()) // 2
+    part = ace_ref.fit(configs, pool, e0=e0, select=60, ranking_rows=rows, committee_size=0,
+                       active_set_size=0)  # fmt: skip
+    meta = part.model.metadata["selection"]
+    taken = ranking_configurations(counts, rows, ace_ref.defaults.SEED)
+    assert 1 <= len(taken) < len(configs) and meta["ranking_configs"] == len(taken)
+    assert meta["ranking_rows"] == counts[taken].sum() <= rows
+    gram = assemble(pool, [configs[i] for i in taken], e0, weights, False, method="normal")
+    gamma = smoothness_prior(pool, ace_ref.defaults.SMOOTHNESS, ace_ref.defaults.ORDER_WEIGHTS)
+    pairs = np.flatnonzero(np.isin(pool.column_orders(), ace_ref.defaults.SELECT_KEEP_ORDERS))
+    picked = select_for_fit(gram, 60, gamma, forced=pairs)
+    assert picked.order.tolist() == meta["order"]
+    assert part.n_rows == counts.sum()  # the fit proper: every configuration
+    direct = ace_ref.fit(configs, pool.with_columns(picked.first(60)), e0=e0, committee_size=0,
+                         active_set_size=0)  # fmt: skip
+    np.testing.assert_allclose(part.model.coefficients, direct.model.coefficients, rtol=1e-9)
+    assert part.cost.flops["Gram (pool)"] < result.cost.flops["Gram (pool)"]
+    with pytest.raises(ValueError, match="ranking_rows must be a whole number"):
+        ace_ref.fit(configs, pool, e0=e0, select=60, ranking_rows=0)
 
 
 def test_bad_selections_are_refused(selected_fit):
