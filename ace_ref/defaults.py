@@ -77,9 +77,9 @@ flops). On acetylacetone the choice is flat for ``λ`` within a factor 10 of the
 
 SELECTION_BLOCK = 32
 """Greedy selection (:func:`ace_ref.fit.selection.greedy_columns`) applies this many rank-one
-updates of the Schur complement at a time, as one matrix product. Ranking the acetylacetone
-pool (3682 of 11 046, idle 2-core VM): 10 s with 32, 12.5 s with 48, 13.4 s with 64, 15 s
-with 16 (15.3 s before the chosen columns were packed out, with 64)."""
+updates of the Schur complement at a time, as one symmetric matrix product on its lower
+triangle. Ranking the acetylacetone pool (3682 of 11 046, idle 2-core VM): 5.8 s with 32,
+9.0 s with 64 (15.3 s before: rank-64 updates of the whole matrix, nothing packed out)."""
 
 SELECT_POOL_FRACTION = Fraction(1, 3)
 """…and at most this share of the pool. On both acetylacetone and 3BPA the chosen third of the

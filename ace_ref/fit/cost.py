@@ -21,8 +21,8 @@ when the estimate is made:
 * **selection** (``select=k`` of a pool of ``K``): the pool's Gram summary as above, then
   the ridge for the ranking (a Gram BLR solve of ``n = min(k, 3000)`` columns, ``9 n³``;
   :data:`ace_ref.defaults.SELECTION_RIDGE_COLUMNS`) and the greedy picks
-  (``2 Σ_t n_t² ≈ 2 K² k (1 − x + x²/3)``, ``x = k/K``, in rank-``block`` products on the
-  ``n_t`` columns not yet chosen) at :data:`QR_EFFICIENCY`; the design rows of the chosen
+  (``Σ_t n_t² ≈ K² k (1 − x + x²/3)``, ``x = k/K``, in symmetric rank-``block`` products on
+  the ``n_t`` columns not yet chosen) at :data:`QR_EFFICIENCY`; the design rows of the chosen
   basis (counted as ``k/K`` of the pool's) and the summary and solve of ``k`` columns follow as
   without selection. With ``ranking_rows`` the pool's stages count that share of the rows.
 
@@ -256,7 +256,7 @@ def estimate_fit_cost(
         flops["Gram (pool)"] = float(pool_rows) * pool**2
         ridge = min(K, defaults.SELECTION_RIDGE_COLUMNS)
         x = K / pool
-        ranking = 2.0 * float(pool) ** 2 * K * (1.0 - x + x * x / 3.0)
+        ranking = float(pool) ** 2 * K * (1.0 - x + x * x / 3.0)
         flops["selection"] = 9.0 * ridge**3 + ranking
         seconds["selection"] = 9.0 * ridge**3 / (BIDIAGONAL_EFFICIENCY * flop_rate) + (
             ranking / (QR_EFFICIENCY * flop_rate)

@@ -22,9 +22,9 @@ pursuit which ranks by ``|c_j|`` alone), then updates ``c``, ``diag P`` and ``J`
 Schur step ``P ← P − p pᵀ / p_jj`` (``p = P[:, j]``).
 
 The rank-one updates of the ``K × K`` matrix ``P`` are delayed and applied ``block`` at a time
-as one matrix product, and the chosen columns are packed out of it as they accumulate: about
-``2 K² n (1 − x + x²/3)`` flops (``x = n/K``) for ``n`` selected columns, at matrix-product
-speed, and exactly the same picks as the step-by-step algorithm.
+as one symmetric matrix product on its lower triangle, and the chosen columns are packed out
+of it as they accumulate: about ``K² n (1 − x + x²/3)`` flops (``x = n/K``) for ``n`` selected
+columns, at matrix-product speed, and exactly the same picks as the step-by-step algorithm.
 Forming ``G`` from ``R`` is ``K³``.
 
 :func:`subset_system` then gives the exact summary of the chosen columns (``‖A c − y‖² =
@@ -40,6 +40,7 @@ import scipy.linalg
 import scipy.linalg.blas as blas
 
 from ace_ref import defaults
+from ace_ref.fit._lapack import syrk_lower
 from ace_ref.fit.assembly import LinearSystem
 from ace_ref.fit.solvers import solve
 
@@ -122,14 +123,13 @@ def greedy_columns(
     """Greedy forward selection of ``n_select`` columns for the ridge objective ``J``.
 
     Every pick is the exact ``argmax ΔJ`` over the columns not yet chosen (module
-    docstring). The rank-one updates of the Schur complement ``P`` are delayed and applied
-    ``block`` at a time as one matrix product (``dgemm``); meanwhile each pick's column is its
-    stored column corrected by the pending updates. Chosen columns drop out of ``P``: when
-    they are a tenth of it, the others are packed into a smaller matrix in the same storage.
-    The cost is about ``2 Σ_t n_t² ≈ 2 K² n (1 − x + x²/3)`` flops (``x = n/K``) for ``n``
-    picks, at matrix-product speed. (Both triangles are updated: the symmetric ``dsyrk`` of
-    OpenBLAS 0.3.30, as SciPy 1.17 ships it, returns wrong numbers or crashes on two threads
-    for ``K`` above about 27 000; single-threaded, or below that size, it is right.)
+    docstring). Only the lower triangle of the Schur complement ``P`` is kept up to date. Its
+    rank-one updates are delayed and applied ``block`` at a time as one symmetric matrix
+    product (:func:`ace_ref.fit._lapack.syrk_lower`, in tiles); meanwhile each pick's column
+    is its stored column corrected by the pending updates. Chosen columns drop out of ``P``:
+    when they are a tenth of it, the others are packed into a smaller matrix in the same
+    storage. The cost is about ``Σ_t n_t² ≈ K² n (1 − x + x²/3)`` flops (``x = n/K``) for
+    ``n`` picks, at matrix-product speed.
 
     Parameters
     ----------
@@ -189,7 +189,9 @@ def greedy_columns(
             score = c * c / d
             score[chosen] = -np.inf
             j = int(np.argmax(score))
-        p = P[:, j].copy()
+        p = np.empty(n)
+        p[j:] = P[j:, j]
+        p[:j] = P[j, :j]  # the upper half, from the lower triangle's row
         if pending:
             p -= V[:n, :pending] @ V[j, :pending]
         root = np.sqrt(p[j])
@@ -203,14 +205,11 @@ def greedy_columns(
         V[:n, pending] = v
         pending += 1
         if pending == block and step + 1 < n_select:
-            W = V if n == K else V[:n]  # a copy when packed: small
-            P = blas.dgemm(-1.0, W, W, beta=1.0, c=P, trans_b=1, overwrite_c=1)
-            if P.ctypes.data != storage.ctypes.data:  # BLAS must have worked in place
-                raise RuntimeError("the Schur complement was copied, not updated in place")
+            syrk_lower(P, V[:n], -1.0, 1.0)
             pending = 0
             if chosen.sum() * 10 >= n:  # pack the columns not chosen
                 keep = np.flatnonzero(~chosen)
-                P = _pack(storage, n, keep)
+                P = _pack_lower(storage, n, keep)
                 live, c, d = live[keep], c[keep], d[keep]
                 chosen = np.zeros(len(keep), dtype=bool)
                 where = np.full(K, -1, dtype=np.int64)
@@ -218,13 +217,15 @@ def greedy_columns(
     return ColumnSelection(order, objective, float(system.yy), float(lam))
 
 
-def _pack(storage: np.ndarray, n: int, keep: np.ndarray) -> np.ndarray:
-    """``P[keep, keep]`` packed into the front of ``storage``, which holds ``P`` (``n × n``,
-    Fortran order); returned as an ``m × m`` Fortran-order view. Column ``i`` of the result is
-    written before where any later column of ``P`` starts, so nothing unread is overwritten."""
+def _pack_lower(storage: np.ndarray, n: int, keep: np.ndarray) -> np.ndarray:
+    """The lower triangle of ``P[keep, keep]`` packed into the front of ``storage``, which
+    holds ``P`` (``n × n``, Fortran order); returned as an ``m × m`` Fortran-order view.
+    Column ``i`` of the result is written before where any later column of ``P`` starts, so
+    nothing unread is overwritten."""
     m = len(keep)
     for new, old in enumerate(keep):
-        storage[new * m : (new + 1) * m] = storage[old * n + keep]  # the gather is a copy
+        column = storage[old * n + keep[new:]]  # a copy: the lower part of column ``old``
+        storage[new * m + new : (new + 1) * m] = column
     return storage[: m * m].reshape((m, m), order="F")
 
 

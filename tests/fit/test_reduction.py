@@ -129,6 +129,34 @@ def test_tpqrt_parallel_is_the_qr_and_independent_of_threads(
     np.testing.assert_allclose(np.triu(T), results[0], atol=1e-12 * scale)
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 90),
+    k=st.integers(1, 12),
+    tile=st.integers(1, 40),
+    spare_rows=st.integers(0, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_tiled_syrk_updates_the_lower_triangle_only(n, k, tile, spare_rows, seed):
+    """``syrk_lower``: ``C ← α AAᵀ + βC`` on and below the diagonal, the upper triangle
+    untouched, for any tile width, with ``A`` a row slice of a larger Fortran buffer and ``C``
+    updated in place."""
+    rng = np.random.default_rng(seed)
+    c = np.asfortranarray(rng.normal(size=(n, n)))
+    buffer = np.asfortranarray(rng.normal(size=(n + spare_rows, k)))
+    a = buffer[:n]
+    alpha, beta = rng.normal(), rng.normal()
+    before = c.copy()
+    address = c.ctypes.data
+    lapack.syrk_lower(c, a, alpha, beta, tile)
+    assert c.ctypes.data == address
+    lower = np.tril_indices(n)
+    expected = alpha * (a @ a.T) + beta * before
+    np.testing.assert_allclose(c[lower], expected[lower], rtol=1e-12, atol=1e-12)
+    upper = np.triu_indices(n, 1)
+    np.testing.assert_array_equal(c[upper], before[upper])
+
+
 def test_lapack_refuses_what_it_cannot_fold_in_place():
     with pytest.raises(ValueError, match="Fortran order"):
         lapack.geqrt(np.zeros((5, 4)))
