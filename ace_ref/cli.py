@@ -354,7 +354,13 @@ def cmd_fit(args) -> int:
         cluster_client,
         require_distributed,
     )
-    from ace_ref.fit.presets import parse_select, resolve_select, selects
+    from ace_ref.fit.presets import (
+        parse_ranking_rows,
+        parse_select,
+        resolve_ranking_rows,
+        resolve_select,
+        selects,
+    )
     from ace_ref.fit.solvers import check_order_weights
 
     if args.example:
@@ -374,6 +380,7 @@ def cmd_fit(args) -> int:
     _check_writable(args.output, "-o")
     e0 = _e0_option(None if args.e0 is None else str(args.e0))
     parse_select(args.select)  # refuse a malformed --select before any work
+    parse_ranking_rows(args.ranking_rows)
     if args.threads is not None:
         import numba
 
@@ -456,6 +463,11 @@ def cmd_fit(args) -> int:
     )
     if line:
         print(line)
+    ranking_rows, line = resolve_ranking_rows(
+        args.ranking_rows, select, train, Weights.parse(args.weights), basis
+    )
+    if line:
+        print(line)
     try:
         with cluster_client(args.workers, args.scheduler) as client:
             result = fit(
@@ -481,6 +493,7 @@ def cmd_fit(args) -> int:
                 on_plan=lambda cost: print(cost.format(), flush=True),
                 memory_limit=None if args.no_memory_check else "available",
                 select=select,
+                ranking_rows=ranking_rows,
                 **read_options,
             )
     except (MissingDependency, ClusterError) as exc:
@@ -779,6 +792,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(docs/guide/fitting.md, 'Greedy function selection'); auto: one per "
         f"{defaults.ROWS_PER_SELECTED_FUNCTION} training rows. Default: auto where the degrees "
         "are chosen from the data (no --degree/--max-n), otherwise none",
+    )
+    p.add_argument(
+        "--ranking-rows",
+        metavar="N|auto|all",
+        help="with --select: rank the pool on the Gram summary of at most N training rows "
+        "(configurations drawn at random; the fit proper uses every row). auto (default): "
+        "all rows while the pool's Gram costs at most defaults.RANKING_GRAM_FLOPS "
+        f"({defaults.RANKING_GRAM_FLOPS:.1e} flops), otherwise as many as that allows",
     )
     p.add_argument(
         "--assembly",

@@ -63,6 +63,14 @@ row (:data:`ROWS_PER_COEFFICIENT` applies to a basis fitted whole). The pool onl
 Gram summary (``n_rows K²`` flops, ``8 K²`` bytes); on 3BPA a pool of 32 070 instead of 16 266
 lowers fold 0 at 5000 chosen functions from 9.30 / 33.7 to 8.38 / 28.1."""
 
+RANKING_GRAM_FLOPS = 1.2e13
+"""Cost cap of the pool's Gram summary for the greedy ranking where ``ace-ref fit`` resolves
+``--ranking-rows auto``: at most ``RANKING_GRAM_FLOPS / K²`` rows of a pool of ``K``
+(configurations drawn at random; :func:`ace_ref.fit.presets.choose_ranking_rows`), about
+5 minutes at 38 GFLOP/s. The fit proper always uses every row. Acetylacetone (23 000 rows,
+pool 11 046: 2.8e12 flops) ranks on all its rows; a 3BPA fold (32 800 rows, pool 32 070)
+on 11 667 of them."""
+
 SELECT_KEEP_ORDERS = (1,)
 """Correlation orders whose functions greedy selection keeps whatever their score (before the
 greedy picks): every pair function, so that the chosen basis describes the two-body part

@@ -6,7 +6,7 @@ Run::
     python benchmarks/bpa_cv.py [--degree 10,10,7 --wl 1 | --preset default] [--rcut 4.5]
                                 [--radial sbessel] [--pair-rcut 6 [--pair-max-n 16]]
                                 [--element-degrees H=0.8,C=1.1|none] [--select K|auto|none]
-                                [--ranking-rows N]
+                                [--ranking-rows N|auto|all]
                                 [--folds 5] [--only 0 1] [--json out.json]
 
 Folds are a seeded random partition of the 500 configurations; each fold is fitted on the
@@ -15,8 +15,8 @@ others by :func:`ace_ref.fit` (BLR, smoothness prior, data-driven pair cutoffs, 
 chosen from the fold's data and the free memory as ``ace-ref fit`` chooses them
 (:func:`ace_ref.fit.presets.choose_degree_for_data`), with ``ace-ref fit``'s per-element degree
 budgets (``defaults.ELEMENT_DEGREE_SCALE``) unless ``--element-degrees`` says otherwise, and
-its greedy selection (``--select``, as ``ace-ref fit`` resolves it:
-:func:`ace_ref.fit.presets.resolve_select`).
+its greedy selection (``--select`` and ``--ranking-rows``, as ``ace-ref fit`` resolves them:
+:func:`ace_ref.fit.presets.resolve_select`, :func:`~ace_ref.fit.presets.resolve_ranking_rows`).
 ``--only`` runs a subset of the folds (the CV line then covers those folds only). Every fold
 prints the plan (estimated time and memory) before it starts.
 """
@@ -39,6 +39,7 @@ from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
 from ace_ref.fit.presets import (
     choose_degree_for_data,
     parse_element_scales,
+    resolve_ranking_rows,
     resolve_select,
     selects,
 )
@@ -113,6 +114,11 @@ def main(
         )
         if line:
             print(line, flush=True)
+        fold_ranking_rows, line = resolve_ranking_rows(
+            ranking_rows, fold_select, train, Weights.parse(defaults.WEIGHTS), basis
+        )
+        if line:
+            print(line, flush=True)
         result = ace_ref.fit(
             train,
             basis,
@@ -120,7 +126,7 @@ def main(
             test={"fold": test},
             on_plan=lambda cost: print(cost.format(), flush=True),
             select=fold_select,
-            ranking_rows=ranking_rows,
+            ranking_rows=fold_ranking_rows,
         )
         row = result.errors.sets()["fold"]
         print(result.summary(), flush=True)
@@ -188,9 +194,8 @@ if __name__ == "__main__":
     )
     p.add_argument(
         "--ranking-rows",
-        type=int,
-        help="with selection: rank on the Gram summary of at most this many rows "
-        "(configurations drawn at random); default: all",
+        help="with selection: rank on the Gram summary of at most N rows (configurations "
+        "drawn at random), 'auto' (default, as ace-ref fit resolves it) or 'all'",
     )
     a = p.parse_args()
     element_degrees = a.element_degrees

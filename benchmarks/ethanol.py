@@ -27,7 +27,12 @@ import ace_ref
 from ace_ref import ACEBasis, defaults
 from ace_ref.fit.assembly import Weights
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
-from ace_ref.fit.presets import choose_degree_for_data, resolve_select, selects
+from ace_ref.fit.presets import (
+    choose_degree_for_data,
+    resolve_ranking_rows,
+    resolve_select,
+    selects,
+)
 
 ETHANOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "ethanol"
 ELEMENTS = ["H", "C", "O"]
@@ -49,6 +54,10 @@ def main(preset: str, order_weights, test_fraction: float, out: str | None, sele
     )
     print(f"{len(basis)} coefficients ({choice.reason})", flush=True)
     select, line = resolve_select(select, train, Weights.parse(defaults.WEIGHTS), basis, True)
+    ranking_rows, ranking_line = resolve_ranking_rows(
+        None, select, train, Weights.parse(defaults.WEIGHTS), basis
+    )
+    line = "\n".join(x for x in (line, ranking_line) if x)
     if line:
         print(line, flush=True)
     t0 = time.perf_counter()
@@ -60,6 +69,7 @@ def main(preset: str, order_weights, test_fraction: float, out: str | None, sele
         order_weights=order_weights,
         on_plan=lambda cost: print(cost.format(), flush=True),
         select=select,
+        ranking_rows=ranking_rows,
     )
     print(result.summary())
     print(result.errors.format())

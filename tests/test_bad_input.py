@@ -246,6 +246,16 @@ CASES = [
         2, r"--select takes a number of functions, 'auto' or 'none', got 'half'", _data,
     ),
     Case(
+        "ranking rows that are not a number",
+        ["fit", "cu.xyz", *SMALL, "--select", "5", "--ranking-rows", "some", "-o", "m.npz"],
+        2, r"--ranking-rows takes a number of rows, 'auto' or 'all', got 'some'", _data,
+    ),
+    Case(
+        "ranking rows without greedy selection",
+        ["fit", "cu.xyz", *SMALL, "--ranking-rows", "50", "-o", "m.npz"],
+        2, r"--ranking-rows goes with greedy selection \(--select\)", _data,
+    ),
+    Case(
         "cutoff below any bond",
         ["fit", "cu.xyz", *SMALL, "--rcut", "1e-9", "-o", "m.npz"],
         2, r"cutoff must be a number ≥ 0\.5 Å, got 1e-09", _data,

@@ -265,6 +265,61 @@ def resolve_select(
     )
 
 
+def choose_ranking_rows(n_rows: int, pool_size: int) -> int | None:
+    """How many rows ``ace-ref fit --ranking-rows auto`` ranks a pool of ``pool_size`` on:
+    ``None`` (all ``n_rows``) while the pool's Gram summary costs at most
+    :data:`~ace_ref.defaults.RANKING_GRAM_FLOPS` (``n_rows · pool_size²`` flops), otherwise
+    as many rows as that cost allows."""
+    if n_rows < 1 or pool_size < 1:
+        raise ValueError(f"need n_rows ≥ 1 and pool_size ≥ 1, got {n_rows}, {pool_size}")
+    cap = max(1, math.floor(defaults.RANKING_GRAM_FLOPS / float(pool_size) ** 2))
+    return None if n_rows <= cap else cap
+
+
+def parse_ranking_rows(text: str | None) -> int | str | None:
+    """``ace-ref fit --ranking-rows``: a whole number of rows, ``"auto"``
+    (:func:`choose_ranking_rows`) or ``"all"`` (``None``); ``None`` (not given) is ``"auto"``."""
+    word = "auto" if text is None else str(text).strip().lower()
+    if word in ("auto", "all"):
+        return None if word == "all" else "auto"
+    try:
+        rows = int(word)
+    except ValueError:
+        raise ValueError(
+            f"--ranking-rows takes a number of rows, 'auto' or 'all', got {text!r}"
+        ) from None
+    if rows < 1:
+        raise ValueError(f"--ranking-rows takes a positive number of rows, got {rows}")
+    return rows
+
+
+def resolve_ranking_rows(
+    text: str | int | None, select: int | None, train, weights, basis
+) -> tuple[int | None, str]:
+    """What ``ace-ref fit --ranking-rows`` means for this fit: ``(rows or None, a line for
+    the user)``. Without selection there is no ranking; a number given then is refused."""
+    from ace_ref.fit.reduction import row_counts
+
+    rows = parse_ranking_rows(None if text is None else str(text))
+    if select is None:
+        if text is not None and rows not in (None, "auto"):
+            raise ValueError("--ranking-rows goes with greedy selection (--select)")
+        return None, ""
+    n_rows = int(row_counts(train, weights).sum())
+    if rows == "auto":
+        rows = choose_ranking_rows(n_rows, len(basis))
+        if rows is None:
+            return None, ""
+        return rows, (
+            f"ranking on {rows} of the {n_rows} rows (configurations drawn at random; the "
+            f"pool's Gram summary within {defaults.RANKING_GRAM_FLOPS:.1e} flops; "
+            "--ranking-rows all: every row)"
+        )
+    if rows is None or rows >= n_rows:
+        return None, ""
+    return rows, f"ranking on {rows} of the {n_rows} rows (configurations drawn at random)"
+
+
 def selects(text: str | int | None) -> bool:
     """Whether ``ace-ref fit --select`` (as given; ``None``: not given) selects functions where
     the degrees are chosen from the data (the default there is ``"auto"``)."""

@@ -222,3 +222,34 @@ def test_resolve_select_follows_the_command_line_rules(coupling_cache):
     k, line = resolve_select(None, few, weights, basis, True)
     assert k is None and "too small to choose from" in line
     assert selects(None) and selects("auto") and selects("12") and not selects("none")
+
+
+def test_ranking_rows_cap_the_cost_of_the_pool_gram(coupling_cache):
+    """``--ranking-rows auto``: every row while the pool's Gram summary costs at most
+    ``defaults.RANKING_GRAM_FLOPS``, otherwise as many rows as that allows; a number is
+    taken as given, and refused without selection."""
+    from ace_ref.fit.presets import choose_ranking_rows, parse_ranking_rows, resolve_ranking_rows
+    from tests.structures import emt_configs
+
+    cap = defaults.RANKING_GRAM_FLOPS
+    assert choose_ranking_rows(23000, 11046) is None  # acetylacetone: 2.8e12 flops
+    rows = choose_ranking_rows(32800, 32070)  # a 3BPA fold: 3.4e13 flops
+    assert rows * 32070**2 <= cap < (rows + 1) * 32070**2
+    assert choose_ranking_rows(10**9, 10**8) == 1
+    assert parse_ranking_rows(None) == "auto" == parse_ranking_rows(" Auto ")
+    assert parse_ranking_rows("all") is None and parse_ranking_rows("1200") == 1200
+    for bad, message in (("0", "positive number"), ("half", "'auto' or 'all'")):
+        with pytest.raises(ValueError, match=message):
+            parse_ranking_rows(bad)
+    configs = emt_configs(np.random.default_rng(2), 12, "CuCuAl", box=3.2, min_distance=2.0)
+    weights = Weights.parse(defaults.WEIGHTS)
+    basis = ACEBasis(["Al", "Cu"], 3, max_degree=[6, 6, 5], r_cut=4.0, cache_dir=coupling_cache)
+    n_rows = int(row_counts(configs, weights).sum())
+    assert resolve_ranking_rows(None, 40, configs, weights, basis) == (None, "")  # small: all
+    assert resolve_ranking_rows(None, None, configs, weights, basis) == (None, "")
+    assert resolve_ranking_rows("all", None, configs, weights, basis) == (None, "")
+    rows, line = resolve_ranking_rows("50", 40, configs, weights, basis)
+    assert rows == 50 and f"ranking on 50 of the {n_rows} rows" in line
+    assert resolve_ranking_rows(str(n_rows), 40, configs, weights, basis) == (None, "")
+    with pytest.raises(ValueError, match="goes with greedy selection"):
+        resolve_ranking_rows("50", None, configs, weights, basis)
