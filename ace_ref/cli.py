@@ -371,16 +371,19 @@ def cmd_fit(args) -> int:
         args.output = args.output or f"{args.example}_model.npz"
     if not args.train:
         raise ValueError("give training files or --example acac")
-    if not args.output:
+    if not args.output and not args.plan_only:
         raise ValueError("give -o MODEL")
     # cheap checks first: nothing is read or built before the inputs and output are sound
     _check_elements(args.elements)
     _check_readable(args.train, "training data")
     _check_readable(args.test or [], "--test")
-    _check_writable(args.output, "-o")
+    if args.output:
+        _check_writable(args.output, "-o")
     e0 = _e0_option(None if args.e0 is None else str(args.e0))
     parse_select(args.select)  # refuse a malformed --select before any work
     parse_ranking_rows(args.ranking_rows)
+    if args.flop_rate is not None and not (0 < args.flop_rate < float("inf")):
+        raise ValueError(f"--flop-rate must be a positive number of GFLOP/s, got {args.flop_rate}")
     if args.threads is not None:
         import numba
 
@@ -468,33 +471,44 @@ def cmd_fit(args) -> int:
     )
     if line:
         print(line)
+    options = dict(
+        e0=e0,
+        test={Path(p).name: [p] for p in args.test or []},
+        keys=keys,
+        solver=args.solver,
+        weights=args.weights,
+        smoothness=smoothness if len(smoothness) > 1 else smoothness[0],
+        order_weights=args.order_weights if len(args.order_weights) > 1 else args.order_weights[0],
+        lam=args.lam,
+        assembly=args.assembly,
+        progress=not args.quiet,
+        metadata={"train_files": [str(p) for p in args.train], "weights": args.weights},
+        committee_size=args.committee,
+        core=None if args.core == "none" else args.core,
+        active_set_size=args.active_set,
+        memory_limit=None if args.no_memory_check else "available",
+        select=select,
+        ranking_rows=ranking_rows,
+        flop_rate=None if args.flop_rate is None else args.flop_rate * 1e9,
+        **read_options,
+    )
+    if args.plan_only:
+        from ace_ref.fit.pipeline import plan
+
+        cost = plan(train, basis, **options)
+        print(cost.format())
+        if not cost.fits_in_memory:
+            print("a fit would be refused: the estimated peak exceeds the memory available")
+        print("--plan-only: nothing assembled, no model written")
+        return 0
     try:
         with cluster_client(args.workers, args.scheduler) as client:
             result = fit(
                 train,
                 basis,
-                e0=e0,
-                test={Path(p).name: [p] for p in args.test or []},
-                keys=keys,
-                solver=args.solver,
-                weights=args.weights,
-                smoothness=smoothness if len(smoothness) > 1 else smoothness[0],
-                order_weights=args.order_weights
-                if len(args.order_weights) > 1
-                else args.order_weights[0],
-                lam=args.lam,
-                assembly=args.assembly,
                 client=client,
-                progress=not args.quiet,
-                metadata={"train_files": [str(p) for p in args.train], "weights": args.weights},
-                committee_size=args.committee,
-                core=None if args.core == "none" else args.core,
-                active_set_size=args.active_set,
                 on_plan=lambda cost: print(cost.format(), flush=True),
-                memory_limit=None if args.no_memory_check else "available",
-                select=select,
-                ranking_rows=ranking_rows,
-                **read_options,
+                **options,
             )
     except (MissingDependency, ClusterError) as exc:
         raise ValueError(str(exc)) from exc
@@ -800,6 +814,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(configurations drawn at random; the fit proper uses every row). auto (default): "
         "all rows while the pool's Gram costs at most defaults.RANKING_GRAM_FLOPS "
         f"({defaults.RANKING_GRAM_FLOPS:.1e} flops), otherwise as many as that allows",
+    )
+    p.add_argument(
+        "--plan-only",
+        action="store_true",
+        help="print the fit plan (coefficients, rows, peak memory, time per stage) and stop: "
+        "nothing is assembled and no model is written",
+    )
+    p.add_argument(
+        "--flop-rate",
+        type=float,
+        metavar="GFLOPS",
+        help="plan with this dgemm rate (GFLOP/s on all threads) instead of the one measured "
+        "now, e.g. 38 for a 2-core machine whose single-core dgemm runs at 19",
     )
     p.add_argument(
         "--assembly",

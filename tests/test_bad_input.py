@@ -256,6 +256,11 @@ CASES = [
         2, r"--ranking-rows goes with greedy selection \(--select\)", _data,
     ),
     Case(
+        "a dgemm rate for the plan that is not positive",
+        ["fit", "cu.xyz", *SMALL, "--flop-rate", "-5", "-o", "m.npz"],
+        2, r"--flop-rate must be a positive number of GFLOP/s, got -5\.0", _data,
+    ),
+    Case(
         "cutoff below any bond",
         ["fit", "cu.xyz", *SMALL, "--rcut", "1e-9", "-o", "m.npz"],
         2, r"cutoff must be a number ≥ 0\.5 Å, got 1e-09", _data,

@@ -6,7 +6,8 @@ r"""Stage 6 — fitting: data, design rows, streamed assembly, solvers, the one 
 * :mod:`~ace_ref.fit.distributed` — the same summary assembled on a Dask cluster;
 * :mod:`~ace_ref.fit.solvers` — ridge, Bayesian linear regression, truncated SVD, LSQR with the
   smoothness prior ``Γ_kk = (1 + deg_k)^p`` (the LAPACK layer behind them is private);
-* :mod:`~ace_ref.fit.pipeline` — :func:`fit`, the library's one fit call, and
+* :mod:`~ace_ref.fit.pipeline` — :func:`fit`, the library's one fit call (:func:`plan`: its
+  cost without running it), and
   :mod:`~ace_ref.fit.errors` — :func:`compute_errors` and its :class:`ErrorReport`.
 
 Paper: the linear least-squares fit of ACE (Drautz 2019; arXiv:2205.06643 Sec. 7 for the
@@ -26,7 +27,7 @@ from ace_ref.fit.assembly import (
 )
 from ace_ref.fit.data import Config, elements_of, fit_e0, mean_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
-from ace_ref.fit.pipeline import FitResult, fit
+from ace_ref.fit.pipeline import FitResult, fit, plan
 from ace_ref.fit.solvers import SOLVERS, Solution, smoothness_prior, solve
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "compute_errors",
     "elements_of",
     "fit",
+    "plan",
     "fit_e0",
     "mean_e0",
     "merge",

@@ -117,6 +117,8 @@ class FitCost:
     notes: list[str] = field(default_factory=list)
     pool_coefficients: int | None = None
     """With greedy selection: the size of the basis the coefficients are chosen from."""
+    flop_rate_given: bool = False
+    """Whether :attr:`flop_rate` was given (a plan for another machine) rather than measured."""
     flops: dict[str, float] = field(default_factory=dict)
     """Floating-point operations of the stages that are dense linear algebra (the keys of
     :attr:`seconds` they belong to: ``"QR folds"`` or ``"Gram"``, and ``"solve"``)."""
@@ -146,7 +148,8 @@ class FitCost:
                 f"{100 * rate / self.flop_rate:.0f} %"
             )
         return (
-            f"dense linear algebra against the measured dgemm peak of "
+            f"dense linear algebra against the "
+            f"{'given' if self.flop_rate_given else 'measured'} dgemm peak of "
             f"{self.flop_rate / 1e9:.0f} GFLOP/s on {self.threads} thread"
             f"{'s' if self.threads > 1 else ''}: " + "; ".join(parts)
         )
@@ -175,7 +178,8 @@ class FitCost:
             f"{self.n_configs} configurations ({self.n_atoms} atoms); peak memory about "
             f"{memory}\n"
             f"estimated time {_duration(self.total_seconds)} ({stages}) on {self.threads} "
-            f"thread{'s' if self.threads > 1 else ''} at the measured dgemm rate "
+            f"thread{'s' if self.threads > 1 else ''} at the "
+            f"{'given' if self.flop_rate_given else 'measured'} dgemm rate "
             f"{self.flop_rate / 1e9:.0f} GFLOP/s"
         )
 
@@ -229,6 +233,7 @@ def estimate_fit_cost(
     rows = row_counts(train, weights)
     n_rows = int(rows.sum())
     n_atoms = sum(len(c.atoms) for c in train)
+    flop_rate_given = flop_rate is not None
     if flop_rate is None:
         flop_rate = measure_flop_rate()
     # design rows: seconds per atom on a few configurations of middle size
@@ -300,6 +305,7 @@ def estimate_fit_cost(
         peak_bytes=int(peak),
         seconds=seconds,
         flop_rate=flop_rate,
+        flop_rate_given=flop_rate_given,
         threads=threads,
         available_bytes=available_memory(),
         flops=flops,

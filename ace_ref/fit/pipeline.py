@@ -44,6 +44,7 @@ __all__ = [
     "UnderdeterminedFitWarning",
     "check_observations",
     "fit",
+    "plan",
     "resolve_e0",
     "training_uncertainty",
 ]
@@ -174,6 +175,8 @@ def fit(
     core_radii: tuple[float, float] = (defaults.CORE_INNER, defaults.CORE_OUTER),
     select: int | None = None,
     ranking_rows: int | None = None,
+    flop_rate: float | None = None,
+    _stop_after_plan: bool = False,
 ) -> FitResult:
     """Fit a linear model on ``basis`` to ``train`` and report its errors.
 
@@ -240,6 +243,10 @@ def fit(
         configurations drawn at random (``seed``) up to this many rows
         (:func:`~ace_ref.fit.selection.ranking_configurations`); ``None``: all of them. The
         fit proper uses every configuration.
+    flop_rate
+        The ``dgemm`` rate (flop/s, all threads) the plan's times are computed from;
+        ``None``: measured now (:func:`~ace_ref.fit.cost.measure_flop_rate`). To see what a fit
+        costs without running it, use :func:`plan`.
 
     Returns
     -------
@@ -319,9 +326,12 @@ def fit(
         solves=n_priors + 1 if n_priors > 1 else 1,
         select=select,
         ranking_rows=ranking_rows,
+        flop_rate=flop_rate,
     )
     if on_plan is not None:
         on_plan(cost)
+    if _stop_after_plan:
+        return cost
     t_plan = time.perf_counter()
     limit = cost.available_bytes if memory_limit == "available" else memory_limit
     if limit is not None and cost.peak_bytes > limit:
@@ -549,6 +559,20 @@ def training_uncertainty(
         features = {el: np.array(rows) for el, rows in blocks.items() if rows}
         active = ActiveSet.from_features(features, active_set_size)
     return Uncertainty(coverage, committee, active)
+
+
+def plan(train: Configs, basis: Basis, **options) -> FitCost:
+    """What :func:`fit` with the same arguments would cost, without fitting: the plan it prints
+    before any assembly (coefficients, rows, peak memory against what is free, seconds per
+    stage and flops; :class:`~ace_ref.fit.cost.FitCost`).
+
+    The training and test data are read and checked, and the options are validated, as
+    :func:`fit` does it before its plan (``e0`` is resolved only by a fit); nothing is
+    assembled. ``flop_rate=38e9`` plans for a machine whose ``dgemm`` runs at 38 GFLOP/s on
+    all its threads (the design rows are still timed on this one).
+    """
+    options.pop("on_plan", None)
+    return fit(train, basis, _stop_after_plan=True, **options)
 
 
 def _summary(basis, configs, e0, weights, method, client, progress) -> LinearSystem:

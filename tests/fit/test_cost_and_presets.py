@@ -253,3 +253,51 @@ def test_ranking_rows_cap_the_cost_of_the_pool_gram(coupling_cache):
     assert resolve_ranking_rows(str(n_rows), 40, configs, weights, basis) == (None, "")
     with pytest.raises(ValueError, match="goes with greedy selection"):
         resolve_ranking_rows("50", None, configs, weights, basis)
+
+
+def test_plan_is_the_fits_plan_without_the_fit(coupling_cache, monkeypatch):
+    """``ace_ref.fit.plan`` returns the estimate :func:`fit` prints, at a given dgemm rate,
+    and assembles nothing."""
+    import ace_ref.fit.pipeline as pipeline
+    from tests.structures import emt_configs
+
+    configs = emt_configs(np.random.default_rng(5), 30, "CuCuCuAlAl", box=3.5, min_distance=2.0)
+    basis = ACEBasis(["Al", "Cu"], 3, max_degree=[6, 6, 5], r_cut=4.0, cache_dir=coupling_cache)
+    printed = []
+    fitted = ace_ref.fit(configs, basis, e0={"Al": 0.0, "Cu": 0.0}, select=30, ranking_rows=200,
+                         flop_rate=38e9, on_plan=printed.append, committee_size=0,
+                         active_set_size=0)  # fmt: skip
+
+    def no_assembly(*args, **kwargs):
+        raise AssertionError("plan must not assemble")
+
+    monkeypatch.setattr(pipeline, "_summary", no_assembly)
+    cost = ace_ref.fit.plan(configs, basis, e0={"Al": 0.0, "Cu": 0.0}, select=30,
+                            ranking_rows=200, flop_rate=38e9)  # fmt: skip
+    assert cost.flops == printed[0].flops == fitted.cost.flops
+    assert cost.flop_rate == 38e9 and cost.flop_rate_given
+    assert cost.pool_coefficients == len(basis) and cost.n_coefficients == 30
+    assert "at the given dgemm rate 38 GFLOP/s" in cost.format()
+    assert "against the given dgemm peak of 38 GFLOP/s" in fitted.achieved()
+    with pytest.raises(ValueError, match="select must be a whole number"):
+        ace_ref.fit.plan(configs, basis, select=len(basis))
+
+
+def test_cli_plan_only_writes_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.structures import emt_configs, write_labelled_xyz
+
+    configs = emt_configs(np.random.default_rng(6), 8, "CuCuAl", box=3.2, min_distance=2.0)
+    write_labelled_xyz(tmp_path / "train.xyz", configs)
+    out = subprocess.run(
+        [sys.executable, "-m", "ace_ref.cli", "fit", str(tmp_path / "train.xyz"),
+         "--e0", "Al=0,Cu=0", "--degree", "5,5,3", "--rcut", "4.0", "--plan-only",
+         "--flop-rate", "38"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "fit plan:" in out.stdout and "at the given dgemm rate 38 GFLOP/s" in out.stdout
+    assert "--plan-only: nothing assembled, no model written" in out.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.xyz"]
