@@ -217,23 +217,29 @@ def choose_selection(n_rows: int, pool_size: int) -> int:
     return int(max(1, min(by_rows, by_pool)))
 
 
+def _parse_count(text, option: str, unit: str, everything: str) -> int | str | None:
+    """An option that takes a positive whole number of ``unit``, ``"auto"`` or ``everything``
+    (returned as ``None``); anything else is refused with a message naming ``option``."""
+    word = str(text).strip().lower()
+    if word in ("auto", everything):
+        return None if word == everything else "auto"
+    try:
+        count = int(word)
+    except ValueError:
+        raise ValueError(
+            f"{option} takes a number of {unit}, 'auto' or '{everything}', got {text!r}"
+        ) from None
+    if count < 1:
+        raise ValueError(f"{option} takes a positive number of {unit}, got {count}")
+    return count
+
+
 def parse_select(text: str | None) -> int | str | None:
     """``ace-ref fit --select``: a whole number of functions, ``"auto"``
     (:func:`choose_selection`) or ``"none"`` (``None``); ``None`` passes through."""
     if text is None:
         return None
-    word = str(text).strip().lower()
-    if word in ("auto", "none"):
-        return None if word == "none" else "auto"
-    try:
-        k = int(word)
-    except ValueError:
-        raise ValueError(
-            f"--select takes a number of functions, 'auto' or 'none', got {text!r}"
-        ) from None
-    if k < 1:
-        raise ValueError(f"--select takes a positive number of functions, got {k}")
-    return k
+    return _parse_count(text, "--select", "functions", "none")
 
 
 def resolve_select(
@@ -279,18 +285,7 @@ def choose_ranking_rows(n_rows: int, pool_size: int) -> int | None:
 def parse_ranking_rows(text: str | None) -> int | str | None:
     """``ace-ref fit --ranking-rows``: a whole number of rows, ``"auto"``
     (:func:`choose_ranking_rows`) or ``"all"`` (``None``); ``None`` (not given) is ``"auto"``."""
-    word = "auto" if text is None else str(text).strip().lower()
-    if word in ("auto", "all"):
-        return None if word == "all" else "auto"
-    try:
-        rows = int(word)
-    except ValueError:
-        raise ValueError(
-            f"--ranking-rows takes a number of rows, 'auto' or 'all', got {text!r}"
-        ) from None
-    if rows < 1:
-        raise ValueError(f"--ranking-rows takes a positive number of rows, got {rows}")
-    return rows
+    return _parse_count("auto" if text is None else text, "--ranking-rows", "rows", "all")
 
 
 def resolve_ranking_rows(
