@@ -264,6 +264,10 @@ def fit(
     for name, value in (("committee_size", committee_size), ("active_set_size", active_set_size)):
         if isinstance(value, bool) or int(value) != value or value < 0:
             raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
+    if ranking_rows is not None and select is None:
+        raise ValueError("ranking_rows goes with greedy selection (select=k)")
+    if flop_rate is not None and not (np.isfinite(flop_rate) and flop_rate > 0):
+        raise ValueError(f"flop_rate must be a positive number of flop/s, got {flop_rate!r}")
     if select is not None:
         if isinstance(select, bool) or int(select) != select or not 1 <= select < len(basis):
             raise ValueError(

@@ -281,6 +281,11 @@ def test_plan_is_the_fits_plan_without_the_fit(coupling_cache, monkeypatch):
     assert "against the given dgemm peak of 38 GFLOP/s" in fitted.achieved()
     with pytest.raises(ValueError, match="select must be a whole number"):
         ace_ref.fit.plan(configs, basis, select=len(basis))
+    with pytest.raises(ValueError, match="ranking_rows goes with greedy selection"):
+        ace_ref.fit.plan(configs, basis, ranking_rows=100)
+    for bad in (0.0, -1e9, float("nan")):
+        with pytest.raises(ValueError, match="flop_rate must be a positive number"):
+            ace_ref.fit.plan(configs, basis, flop_rate=bad)
 
 
 def test_cli_plan_only_writes_nothing(tmp_path):
