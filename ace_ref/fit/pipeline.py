@@ -26,7 +26,12 @@ from ace_ref.fit.cost import FitCost, estimate_fit_cost
 from ace_ref.fit.data import Config, elements_of, fit_e0, mean_e0, read_configs, read_e0
 from ace_ref.fit.errors import ErrorReport, compute_errors
 from ace_ref.fit.reduction import row_counts
-from ace_ref.fit.selection import ranking_configurations, select_for_fit, subset_system
+from ace_ref.fit.selection import (
+    check_ranking_rows,
+    ranking_configurations,
+    select_for_fit,
+    subset_system,
+)
 from ace_ref.fit.solvers import (
     SOLVERS,
     Solution,
@@ -280,12 +285,7 @@ def fit(
                 f"not {type(basis).__name__}"
             )
         select = int(select)
-        if ranking_rows is not None and (
-            isinstance(ranking_rows, bool) or int(ranking_rows) != ranking_rows or ranking_rows < 1
-        ):
-            raise ValueError(
-                f"ranking_rows must be a whole number of rows ≥ 1, got {ranking_rows!r}"
-            )
+        check_ranking_rows(ranking_rows)
         kept_always = np.flatnonzero(np.isin(basis.column_orders(), defaults.SELECT_KEEP_ORDERS))
         always = len(kept_always)
         if select <= always:  # refused before any work

@@ -282,7 +282,7 @@ def choose_ranking_rows(n_rows: int, pool_size: int) -> int | None:
     return None if n_rows <= cap else cap
 
 
-def parse_ranking_rows(text: str | None) -> int | str | None:
+def parse_ranking_rows(text: str | int | None) -> int | str | None:
     """``ace-ref fit --ranking-rows``: a whole number of rows, ``"auto"``
     (:func:`choose_ranking_rows`) or ``"all"`` (``None``); ``None`` (not given) is ``"auto"``."""
     return _parse_count("auto" if text is None else text, "--ranking-rows", "rows", "all")
@@ -295,9 +295,9 @@ def resolve_ranking_rows(
     the user)``. Without selection there is no ranking; a number given then is refused."""
     from ace_ref.fit.reduction import row_counts
 
-    rows = parse_ranking_rows(None if text is None else str(text))
+    rows = parse_ranking_rows(text)
     if select is None:
-        if text is not None and rows not in (None, "auto"):
+        if isinstance(rows, int):  # a number of rows, but nothing to rank
             raise ValueError("--ranking-rows goes with greedy selection (--select)")
         return None, ""
     n_rows = int(row_counts(train, weights).sum())

@@ -46,6 +46,7 @@ from ace_ref.fit.solvers import solve
 
 __all__ = [
     "ColumnSelection",
+    "check_ranking_rows",
     "ranking_configurations",
     "greedy_columns",
     "scaled_gram",
@@ -274,6 +275,14 @@ def selection_ridge(pool: LinearSystem, n_select: int, gamma: np.ndarray) -> flo
     return float(solve(subset_system(pool, low), "blr", gamma[low]).info["lambda"])
 
 
+def check_ranking_rows(max_rows) -> None:
+    """Refuse a ``ranking_rows`` that is not ``None`` or a whole number of rows ≥ 1."""
+    if max_rows is not None and (
+        isinstance(max_rows, bool) or int(max_rows) != max_rows or max_rows < 1
+    ):
+        raise ValueError(f"ranking_rows must be a whole number of rows ≥ 1, got {max_rows!r}")
+
+
 def ranking_configurations(row_counts: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
     """Which training configurations the pool's Gram summary is assembled from for the
     ranking: all (``max_rows`` ``None`` or at least their rows), or configurations drawn at
@@ -283,11 +292,10 @@ def ranking_configurations(row_counts: np.ndarray, max_rows: int | None, seed: i
     A ranking on part of the data is an approximation of the ranking on all of it; the
     chosen functions are then fitted exactly on every configuration.
     """
+    check_ranking_rows(max_rows)
     counts = np.asarray(row_counts, dtype=np.int64)
     if max_rows is None or max_rows >= counts.sum():
         return np.arange(len(counts))
-    if isinstance(max_rows, bool) or int(max_rows) != max_rows or max_rows < 1:
-        raise ValueError(f"ranking_rows must be a whole number of rows ≥ 1, got {max_rows!r}")
     drawn = np.random.default_rng(seed).permutation(len(counts))
     n = int(np.searchsorted(np.cumsum(counts[drawn]), int(max_rows), side="right"))
     return np.sort(drawn[: max(n, 1)])
