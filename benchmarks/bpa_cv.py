@@ -6,7 +6,7 @@ Run::
     python benchmarks/bpa_cv.py [--degree 10,10,7 --wl 1 | --preset default] [--rcut 4.5]
                                 [--radial sbessel] [--pair-rcut 6 [--pair-max-n 16]]
                                 [--element-degrees H=0.8,C=1.1|none] [--select K|auto|none]
-                                [--ranking-rows N|auto|all]
+                                [--ranking-rows N|auto|all] [--weights energy=30,forces=1]
                                 [--folds 5] [--only 0 1] [--json out.json]
 
 Folds are a seeded random partition of the 500 configurations; each fold is fitted on the
@@ -63,7 +63,9 @@ def main(
     element_degrees="default",
     select=None,
     ranking_rows=None,
+    weights=defaults.WEIGHTS,
 ) -> None:
+    weights_text, weights = weights, Weights.parse(weights)
     configs = read_configs(BPA / "train_300K.xyz")
     order = np.random.default_rng(0).permutation(len(configs))
     parts = np.array_split(order, folds)
@@ -109,13 +111,11 @@ def main(
             )
         degrees = ",".join(str(d) for d in fold_degree)
         print(f"fold {k}: {len(basis)} coefficients, degree {degrees} ({reason})", flush=True)
-        fold_select, line = resolve_select(
-            select, train, Weights.parse(defaults.WEIGHTS), basis, degree is None
-        )
+        fold_select, line = resolve_select(select, train, weights, basis, degree is None)
         if line:
             print(line, flush=True)
         fold_ranking_rows, line = resolve_ranking_rows(
-            ranking_rows, fold_select, train, Weights.parse(defaults.WEIGHTS), basis
+            ranking_rows, fold_select, train, weights, basis
         )
         if line:
             print(line, flush=True)
@@ -127,6 +127,7 @@ def main(
             on_plan=lambda cost: print(cost.format(), flush=True),
             select=fold_select,
             ranking_rows=fold_ranking_rows,
+            weights=weights,
         )
         row = result.errors.sets()["fold"]
         print(result.summary(), flush=True)
@@ -158,6 +159,7 @@ def main(
         "radial": radial,
         "pair_rcut": pair_rcut,
         "pair_max_n": pair_max_n if pair_rcut is not None else None,
+        "weights": weights_text,
         "cv_energy_rmse_meV": float(np.sqrt(e_sq / n_e)),
         "cv_forces_rmse_meV_per_A": float(np.sqrt(f_sq / n_f)),
         "seconds": time.perf_counter() - t0,
@@ -197,6 +199,11 @@ if __name__ == "__main__":
         help="with selection: rank on the Gram summary of at most N rows (configurations "
         "drawn at random), 'auto' (default, as ace-ref fit resolves it) or 'all'",
     )
+    p.add_argument(
+        "--weights",
+        default=defaults.WEIGHTS,
+        help="observable weights as ace-ref fit --weights takes them (default: its default)",
+    )
     a = p.parse_args()
     element_degrees = a.element_degrees
     if element_degrees != "default":
@@ -216,4 +223,5 @@ if __name__ == "__main__":
         element_degrees,
         a.select,
         a.ranking_rows,
+        a.weights,
     )

@@ -4,6 +4,7 @@
 Run::
 
     python benchmarks/ethanol.py [--preset default] [--order-weights 30,3,1]
+                                 [--weights energy=30,forces=1,virial=1]
         [--select K|auto|none] [--json out.json]
 
 The degree is chosen from the training rows and the free memory exactly as ``ace-ref fit``
@@ -38,7 +39,15 @@ ETHANOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "ethanol"
 ELEMENTS = ["H", "C", "O"]
 
 
-def main(preset: str, order_weights, test_fraction: float, out: str | None, select=None) -> dict:
+def main(
+    preset: str,
+    order_weights,
+    test_fraction: float,
+    out: str | None,
+    select=None,
+    weights: str = defaults.WEIGHTS,
+) -> dict:
+    weights_text, row_weights = weights, Weights.parse(weights)
     configs = read_configs(ETHANOL / "train.xyz")
     order = np.random.default_rng(0).permutation(len(configs))
     n_test = int(round(test_fraction * len(configs)))
@@ -53,10 +62,8 @@ def main(preset: str, order_weights, test_fraction: float, out: str | None, sele
         element_degree_scale=choice.element_degree_scale,
     )
     print(f"{len(basis)} coefficients ({choice.reason})", flush=True)
-    select, line = resolve_select(select, train, Weights.parse(defaults.WEIGHTS), basis, True)
-    ranking_rows, ranking_line = resolve_ranking_rows(
-        None, select, train, Weights.parse(defaults.WEIGHTS), basis
-    )
+    select, line = resolve_select(select, train, row_weights, basis, True)
+    ranking_rows, ranking_line = resolve_ranking_rows(None, select, train, row_weights, basis)
     line = "\n".join(x for x in (line, ranking_line) if x)
     if line:
         print(line, flush=True)
@@ -67,6 +74,7 @@ def main(preset: str, order_weights, test_fraction: float, out: str | None, sele
         e0=ETHANOL / "isolated_atoms.xyz",
         test={"held_out": test},
         order_weights=order_weights,
+        weights=row_weights,
         on_plan=lambda cost: print(cost.format(), flush=True),
         select=select,
         ranking_rows=ranking_rows,
@@ -81,6 +89,7 @@ def main(preset: str, order_weights, test_fraction: float, out: str | None, sele
         "pool": len(basis) if select is not None else None,
         "degree": [str(d) for d in choice.max_degree],
         "order_weights": None if order_weights is None else list(order_weights),
+        "weights": weights_text,
         "energy_rmse_meV": row["energy_rmse_meV"],
         "forces_rmse_meV_per_A": row["forces_rmse_meV_per_A"],
         "seconds": time.perf_counter() - t0,
@@ -103,6 +112,7 @@ if __name__ == "__main__":
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.add_argument("--json", help="write the numbers here")
     p.add_argument("--select", help="greedy selection as ace-ref fit: K, 'auto' (default), 'none'")
+    p.add_argument("--weights", default=defaults.WEIGHTS, help="as ace-ref fit --weights")
     a = p.parse_args()
     weights = tuple(float(x) for x in a.order_weights.split(","))
-    main(a.preset, weights, a.test_fraction, a.json, a.select)
+    main(a.preset, weights, a.test_fraction, a.json, a.select, a.weights)

@@ -39,6 +39,7 @@ import numpy as np
 from numba.extending import get_cython_function_address
 
 __all__ = [
+    "add_gram_tile",
     "bdsqr_values",
     "syrk_lower",
     "gbbrd_upper",
@@ -113,6 +114,39 @@ def syrk_lower(c: np.ndarray, a: np.ndarray, alpha: float, beta: float, tile: in
                 a.ctypes.data + item * j1, _int(lda), a.ctypes.data + item * j0, _int(lda),
                 _double(beta), c.ctypes.data + item * (j1 + j0 * ldc), _int(ldc),
             )  # fmt: skip
+
+
+def add_gram_tile(c: np.ndarray, a: np.ndarray, rows: slice, columns: slice) -> None:
+    """``C[rows, columns] += A[:, rows]ᵀ A[:, columns]``, in place, for a tile on or above the
+    diagonal of the ``K × K`` ``c`` (``a``: ``m × K``, contiguous columns).
+
+    A diagonal tile (``rows == columns``) is one ``dsyrk`` on its upper triangle, any other
+    one ``dgemm``; both accumulate into ``c`` with ``β = 1`` (no temporary of the tile, and
+    ``c`` is read and written once per call, not three times as by ``c[t] += a.T @ b``).
+    """
+    ldc, lda = _leading_dimension("c", c), _leading_dimension("a", a)
+    m, K = a.shape
+    i0, i1, _ = rows.indices(K)
+    j0, j1, _ = columns.indices(K)
+    if i1 <= i0 or j1 <= j0:
+        return  # an empty tile
+    if c.shape != (K, K) or i0 > j0 or (i0 == j0 and i1 != j1) or (i0 < j0 and i1 > j0):
+        raise ValueError(f"need c {K} × {K} and a tile on or above its diagonal")
+    if m == 0:
+        return
+    item = c.itemsize
+    if i0 == j0:
+        _blas_routine("dsyrk", 10)(
+            _char("U"), _char("T"), _int(j1 - j0), _int(m), _double(1.0),
+            a.ctypes.data + item * lda * j0, _int(lda), _double(1.0),
+            c.ctypes.data + item * (j0 + j0 * ldc), _int(ldc),
+        )  # fmt: skip
+        return
+    _blas_routine("dgemm", 13)(
+        _char("T"), _char("N"), _int(i1 - i0), _int(j1 - j0), _int(m), _double(1.0),
+        a.ctypes.data + item * lda * i0, _int(lda), a.ctypes.data + item * lda * j0, _int(lda),
+        _double(1.0), c.ctypes.data + item * (i0 + j0 * ldc), _int(ldc),
+    )  # fmt: skip
 
 
 def _int(value: int):

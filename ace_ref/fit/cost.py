@@ -36,11 +36,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+from ase.data import atomic_numbers
 
 from ace_ref import defaults
+from ace_ref.basis.interface import species_columns
 from ace_ref.fit.assembly import Weights, default_block_rows
 from ace_ref.fit.data import Config
 from ace_ref.fit.reduction import plan_partitions, row_counts
@@ -120,23 +123,27 @@ class FitCost:
     flop_rate_given: bool = False
     """Whether :attr:`flop_rate` was given (a plan for another machine) rather than measured."""
     flops: dict[str, float] = field(default_factory=dict)
-    """Floating-point operations of the stages that are dense linear algebra (the keys of
-    :attr:`seconds` they belong to: ``"QR folds"`` or ``"Gram"``, and ``"solve"``)."""
+    """Floating-point operations of the stages that are dense linear algebra, by the keys of
+    :attr:`seconds` they belong to (``"QR folds"`` or ``"Gram"``, ``"solve"``; with selection
+    ``"Gram (pool)"`` and ``"selection"``, the ranking), and ``"active set"`` (its pivots,
+    part of ``"errors and active set"``)."""
 
     def achieved(
-        self, assembly_seconds: float, solve_seconds: float, selection_seconds: float = 0.0
+        self,
+        assembly_seconds: float,
+        solve_seconds: float,
+        pool_gram_seconds: float = 0.0,
+        ranking_seconds: float = 0.0,
     ) -> str:
         """One line: how fast the dense linear algebra ran against the ``dgemm`` rate measured
         for the plan. The assembly's seconds include computing the design rows, so its rate
-        is a lower bound for the QR folds (or Gram products) alone; so is the selection's,
-        which includes the pool's design rows and Gram products."""
+        is a lower bound for the QR folds (or Gram products) alone; so is the pool Gram's,
+        which includes the pool's design rows."""
         build = "QR folds" if "QR folds" in self.flops else "Gram"
-        selection = None
-        if "selection" in self.flops:
-            selection = self.flops["selection"] + self.flops.get("Gram (pool)", 0.0)
         parts = []
         for label, flops, t in (
-            ("selection (pool design rows, Gram, ranking)", selection, selection_seconds),
+            ("pool Gram (and its design rows)", self.flops.get("Gram (pool)"), pool_gram_seconds),
+            ("ranking", self.flops.get("selection"), ranking_seconds),
             (f"assembly ({build} and design rows)", self.flops.get(build), assembly_seconds),
             ("solve", self.flops.get("solve"), solve_seconds),
         ):
@@ -205,6 +212,7 @@ def estimate_fit_cost(
     solves: int = 1,
     select: int | None = None,
     ranking_rows: int | None = None,
+    active_set_size: int = 0,
 ) -> FitCost:
     """Estimate what fitting ``basis`` to ``train`` will cost (see the module docstring).
 
@@ -225,6 +233,11 @@ def estimate_fit_cost(
     ranking_rows
         With ``select``: the pool's Gram summary from at most this many rows of the training
         data (:func:`ace_ref.fit.fit`'s ``ranking_rows``; ``None``: all).
+    active_set_size
+        Functions of the active sets (:func:`ace_ref.fit.fit`'s ``active_set_size``; 0: none):
+        their pivots cost one Gram matrix of each element's block of the fitted basis over
+        that element's training environments, ``Σ_el n_el K_el²`` flops
+        (:func:`ace_ref.models.uncertainty.pivoted_columns`).
     """
     import numba
 
@@ -293,6 +306,17 @@ def estimate_fit_cost(
     seconds["errors and active set"] = (
         POST_FIT_PASSES * per_atom * (n_atoms + test_atoms) / max(threads, 1)
     )
+    if active_set_size > 0:
+        fitted_share = 1.0 if pool is None else K / pool
+        environments = Counter(z for c in train for z in c.atoms.numbers.tolist())
+        block_sizes = {
+            atomic_numbers[el]: len(species_columns(basis, s)) * fitted_share
+            for s, el in enumerate(basis.elements)
+        }
+        flops["active set"] = float(
+            sum(n * block_sizes.get(z, 0.0) ** 2 for z, n in environments.items())
+        )
+        seconds["errors and active set"] += flops["active set"] / flop_rate
     triangle = 8 * (K + 1) ** 2
     block = 8 * default_block_rows(K) * (K + 1)
     peak = max(peak, BASELINE_BYTES + (parallel + 1) * (triangle + block))

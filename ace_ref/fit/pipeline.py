@@ -85,7 +85,10 @@ class FitResult:
             return ""
         solves = self.timings["solve"] + self.timings.get("prior choice", 0.0)
         return self.cost.achieved(
-            self.timings["assembly"], solves, self.timings.get("selection", 0.0)
+            self.timings["assembly"],
+            solves,
+            self.timings.get("pool Gram", 0.0),
+            self.timings.get("ranking", 0.0),
         )
 
     def summary(self) -> str:
@@ -331,6 +334,7 @@ def fit(
         select=select,
         ranking_rows=ranking_rows,
         flop_rate=flop_rate,
+        active_set_size=active_set_size,
     )
     if on_plan is not None:
         on_plan(cost)
@@ -355,13 +359,14 @@ def fit(
             basis, [train[i] for i in idx[:n_val]], e0, weights, assembly, client, False
         )
         train = [train[i] for i in idx[n_val:]]
-    t_selection, selection_meta, selected_system = 0.0, None, None
+    t_selection, t_pool_gram, selection_meta, selected_system = 0.0, 0.0, None, None
     if select is not None:
         t_selection = time.perf_counter()
         pool_gamma = smoothness_prior(basis, grid[0], weight_grid[0])
         ranked = ranking_configurations(row_counts(train, weights), ranking_rows, seed)
         ranking_train = train if len(ranked) == len(train) else [train[i] for i in ranked]
         pool = _summary(basis, ranking_train, e0, weights, "normal", client, progress)
+        t_pool_gram = time.perf_counter() - t_selection
         reuse = (
             assembly == "normal" and len(grid) * len(weight_grid) == 1 and ranking_train is train
         )
@@ -456,7 +461,11 @@ def fit(
         errors = errors | compute_errors(model, configs, label)
     timings = {
         "reading and plan": t_plan - t0,
-        **({"selection": t_selection} if select is not None else {}),
+        **(
+            {"pool Gram": t_pool_gram, "ranking": t_selection - t_pool_gram}
+            if select is not None
+            else {}
+        ),
         "assembly": t0 + t_assembly - t_plan - t_trials - t_selection,
         **({"prior choice": t_trials} if t_trials else {}),
         "solve": t_solve - t0 - t_assembly,
@@ -595,6 +604,8 @@ def _weights_text(weights: Weights) -> str:
         f"forces={weights.forces:g}",
         f"virial={weights.virial:g}",
     ]
+    if weights.energy_per != "atom":
+        parts.append(f"energy_per={weights.energy_per}")
     parts += [f"{k}={v:g}" for k, v in weights.config_types.items()]
     parts += [f"{t}:{o}={v:g}" for (t, o), v in weights.observable_types.items()]
     return ",".join(parts)

@@ -273,8 +273,21 @@ def test_plan_is_the_fits_plan_without_the_fit(coupling_cache, monkeypatch):
 
     monkeypatch.setattr(pipeline, "_summary", no_assembly)
     cost = ace_ref.fit.plan(configs, basis, e0={"Al": 0.0, "Cu": 0.0}, select=30,
-                            ranking_rows=200, flop_rate=38e9)  # fmt: skip
+                            ranking_rows=200, flop_rate=38e9, committee_size=0,
+                            active_set_size=0)  # fmt: skip
     assert cost.flops == printed[0].flops == fitted.cost.flops
+    assert "active set" not in cost.flops
+    # with active sets: one Gram matrix per element over its environments, on the element's
+    # share (30 of the pool's functions) of its block
+    with_active = ace_ref.fit.plan(configs, basis, select=30, ranking_rows=200, flop_rate=38e9)
+    share = 30 / len(basis)
+    n_env = {"Al": 2 * len(configs), "Cu": 3 * len(configs)}
+    expected = sum(
+        n_env[el] * (len(basis.species_columns(s)) * share) ** 2
+        for s, el in enumerate(basis.elements)
+    )
+    assert with_active.flops["active set"] == pytest.approx(expected, rel=1e-12)
+    assert with_active.seconds["errors and active set"] > expected / 38e9
     assert cost.flop_rate == 38e9 and cost.flop_rate_given
     assert cost.pool_coefficients == len(basis) and cost.n_coefficients == 30
     assert "at the given dgemm rate 38 GFLOP/s" in cost.format()

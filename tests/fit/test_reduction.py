@@ -157,6 +157,41 @@ def test_tiled_syrk_updates_the_lower_triangle_only(n, k, tile, spare_rows, seed
     np.testing.assert_array_equal(c[upper], before[upper])
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    K=st.integers(1, 40),
+    m=st.integers(0, 30),
+    cuts=st.lists(st.integers(0, 40), min_size=3, max_size=3),
+    spare_rows=st.integers(0, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_gram_tile_accumulates_in_place_on_and_above_the_diagonal(K, m, cuts, spare_rows, seed):
+    """``add_gram_tile``: ``C[r, c] += A[:, r]ᵀA[:, c]`` for a diagonal tile (its upper
+    triangle only) or a tile above the diagonal, in place, everything else untouched, with
+    ``A`` a row slice of a larger Fortran buffer."""
+    rng = np.random.default_rng(seed)
+    i0, j0, j1 = sorted(min(x, K) for x in cuts)
+    c = np.asfortranarray(rng.normal(size=(K, K)))
+    a = np.asfortranarray(rng.normal(size=(m + spare_rows, K)))[:m]
+    for rows, columns in ((slice(j0, j1), slice(j0, j1)), (slice(i0, j0), slice(j0, j1))):
+        before = c.copy()
+        lapack.add_gram_tile(c, a, rows, columns)
+        expected = before.copy()
+        update = a[:, rows].T @ a[:, columns]
+        if rows == columns:
+            update = np.triu(update)
+            expected[rows, columns] = np.where(
+                np.triu(np.ones_like(update, dtype=bool)), before[rows, columns] + update,
+                before[rows, columns],
+            )  # fmt: skip
+        else:
+            expected[rows, columns] += update
+        np.testing.assert_allclose(c, expected, rtol=1e-12, atol=1e-12)
+    if 0 < j0 < K:
+        with pytest.raises(ValueError, match="on or above its diagonal"):
+            lapack.add_gram_tile(c, a, slice(j0, K), slice(0, j0))
+
+
 def test_lapack_refuses_what_it_cannot_fold_in_place():
     with pytest.raises(ValueError, match="Fortran order"):
         lapack.geqrt(np.zeros((5, 4)))

@@ -128,6 +128,30 @@ def test_config_type_weights_change_the_fit(small_basis, tmp_path):
         Weights.parse("odd:stress=1")
 
 
+def test_energy_row_weight_is_per_atom_or_per_square_root_of_atoms(small_basis, tmp_path):
+    """The energy row's weight is w_E / N by default and w_E / √N with energy_per=sqrt_atoms;
+    the force rows do not change. The text form round-trips through the model metadata."""
+    from ace_ref.fit.assembly import config_row_weights
+    from ace_ref.fit.pipeline import _weights_text
+
+    rng = np.random.default_rng(3)
+    truth = LinearACEModel(small_basis, rng.normal(size=len(small_basis)) * 0.1)
+    write(tmp_path / "d.xyz", _synthetic(truth, 2, 5), format="extxyz")
+    (config, _) = read_configs(tmp_path / "d.xyz")
+    n = len(config.atoms)
+    per_atom = config_row_weights(config, Weights.parse("energy=30"))
+    per_root = config_row_weights(config, Weights.parse("energy=30,energy_per=sqrt_atoms"))
+    assert per_atom.energy == pytest.approx(30 / n, rel=1e-15)
+    assert per_root.energy == pytest.approx(30 / np.sqrt(n), rel=1e-15)
+    np.testing.assert_array_equal(per_atom.forces, per_root.forces)
+    text = _weights_text(Weights.parse("energy=7,energy_per=sqrt_atoms,odd=2"))
+    assert Weights.parse(text) == Weights.parse("energy=7,odd=2,energy_per=sqrt_atoms")
+    with pytest.raises(ValueError, match="energy_per='cube'"):
+        Weights.parse("energy_per=cube")
+    with pytest.raises(ValueError, match="energy_per='molecule'"):
+        Weights(energy_per="molecule")
+
+
 def test_smoothness_grid_is_chosen_on_held_out_configurations(coupling_cache):
     """fit(smoothness=[…]) scores every exponent on held-out configurations, keeps the best and
     solves on all the data: the same model as fitting with that exponent directly."""

@@ -7,7 +7,10 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.linalg
 from ase import Atoms
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ace_ref
 from ace_ref import ACEBasis
@@ -15,7 +18,7 @@ from ace_ref.basis.tables import DesignRows
 from ace_ref.fit.solvers import solve
 from ace_ref.models.calculator import ExtrapolationWarning
 from ace_ref.models.files import ModelFileError
-from ace_ref.models.uncertainty import ActiveSet, Committee, Coverage, maxvol
+from ace_ref.models.uncertainty import ActiveSet, Committee, Coverage, maxvol, pivoted_columns
 from tests.structures import emt_configs
 
 
@@ -27,6 +30,39 @@ def test_maxvol_finds_a_dominant_submatrix():
     assert np.max(np.abs(X @ np.linalg.inv(X[rows]))) <= 1.01
     with pytest.raises(ValueError, match="at least as many rows"):
         maxvol(X[:5])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    K=st.integers(1, 2100),
+    k=st.integers(1, 40),
+    dependent=st.integers(0, 5),
+    seed=st.integers(0, 2**31),
+)
+def test_pivoted_columns_are_the_pivots_of_qr_with_column_pivoting(n, K, k, dependent, seed):
+    """The first pivots of LAPACK's dgeqp3 (SciPy), in order, up to the rank it reveals: on
+    columns of scales from 1e-3 to 1e3, with exact linear combinations of other columns and,
+    for K > 2048, the Gram computed in more than one column block."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, K)) * np.exp(rng.uniform(-7, 7, size=K))
+    X = X[:, rng.permutation(K)]
+    if K > 2 and dependent:
+        rank = max(1, min(n, K) - dependent)
+        X = X[:, :rank] @ rng.normal(size=(rank, K)) if rank < min(n, K) else X
+    R, reference = scipy.linalg.qr(X, pivoting=True, mode="r")
+    d = np.abs(np.diag(R))
+    expected = reference[: min(k, int(np.sum(d > d[0] * 1e-10)))]
+    picks = pivoted_columns(X, k)
+    assert picks.tolist() == expected.tolist()
+
+
+def test_pivoted_columns_of_nothing_or_zeros():
+    assert pivoted_columns(np.zeros((5, 0)), 3).tolist() == []
+    assert pivoted_columns(np.zeros((5, 4)), 3).tolist() == []
+    X = np.zeros((5, 4))
+    X[:, 2] = 1.0
+    assert pivoted_columns(X, 3).tolist() == [2]
 
 
 def test_gamma_is_the_volume_ratio_of_brute_force_d_optimality():
