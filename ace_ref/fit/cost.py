@@ -22,9 +22,9 @@ when the estimate is made:
   the ridge for the ranking (a Gram BLR solve of ``n = min(k, 3000)`` columns, ``9 n³``;
   :data:`ace_ref.defaults.SELECTION_RIDGE_COLUMNS`) and the greedy picks
   (``Σ_t n_t² ≈ K² k (1 − x + x²/3)``, ``x = k/K``, in symmetric rank-``block`` products on
-  the ``n_t`` columns not yet chosen) at :data:`QR_EFFICIENCY`; the design rows of the chosen
-  basis (counted as ``k/K`` of the pool's) and the summary and solve of ``k`` columns follow as
-  without selection. With ``ranking_rows`` the pool's stages count that share of the rows.
+  the ``n_t`` columns not yet chosen) at :data:`RANKING_EFFICIENCY`; the design rows of the
+  chosen basis (counted as ``k/K`` of the pool's) and the summary and solve of ``k`` columns
+  follow as without selection. With ``ranking_rows`` the pool's stages count that share of the rows.
 
 The efficiencies were measured on the machine of BENCHMARKS.md (see "Cost estimate" there):
 they are ratios to that machine's ``dgemm`` rate, so the estimate follows a slower or faster
@@ -52,6 +52,7 @@ __all__ = [
     "BIDIAGONAL_EFFICIENCY",
     "POST_FIT_PASSES",
     "QR_EFFICIENCY",
+    "RANKING_EFFICIENCY",
     "FitCost",
     "available_memory",
     "estimate_fit_cost",
@@ -62,6 +63,14 @@ QR_EFFICIENCY = 0.8
 """Share of the ``dgemm`` rate (all threads) the blocked Householder folds (``dtpqrt``) and the
 merge reach. Measured on ``ace-ref fit --example acac`` (K = 11469, 7.0e12 flops of folds and
 merge): 0.69 at 100 GFLOP/s, 0.9 at 38 GFLOP/s (BENCHMARKS.md, "Fit plan")."""
+
+RANKING_EFFICIENCY = 0.6
+"""Share of the ``dgemm`` rate the greedy ranking reaches
+(:func:`ace_ref.fit.selection.greedy_columns`: symmetric rank-32 updates in tiles, plus per
+pick one strided row of the packed Schur complement and a few vector passes). Measured idle
+(BENCHMARKS.md, "Fit plan", two cheaper passes): 0.58 on the 3BPA pool (32 070, 10 250 picks,
+7.8e12 flops in 134 s at about 100 GFLOP/s), 0.67 on the acac pool (11 046, 3682 picks, with
+the ridge's solve)."""
 
 BIDIAGONAL_EFFICIENCY = 0.45
 """Share of the ``dgemm`` rate the solve reaches: the two-stage bidiagonalization (half of it
@@ -277,7 +286,7 @@ def estimate_fit_cost(
         ranking = float(pool) ** 2 * K * (1.0 - x + x * x / 3.0)
         flops["selection"] = 9.0 * ridge**3 + ranking
         seconds["selection"] = 9.0 * ridge**3 / (BIDIAGONAL_EFFICIENCY * flop_rate) + (
-            ranking / (QR_EFFICIENCY * flop_rate)
+            ranking / (RANKING_EFFICIENCY * flop_rate)
         )
         gram = 8 * (pool + 1) ** 2 + 8 * default_block_rows(pool) * (pool + 1)
         # ranked in place unless its sub-matrix is the summary reused after
