@@ -71,8 +71,8 @@ RANKING_GRAM_FLOPS = 1.2e13
 pool 11 046: 2.8e12 flops) ranks on all its rows; a 3BPA fold (32 800 rows, pool 32 070)
 on at most 11 667 of them. On 3BPA this halves the fit and costs 6.5 % in energy and 3.8 % in
 forces (5-fold CV 8.78 / 29.11 against 8.24 / 28.03 ranking on every row; BENCHMARKS.md); the
-default 3BPA fit on all 500 configurations then plans 19 minutes at 38 GFLOP/s instead of
-about 32."""
+default 3BPA fit on all 500 configurations then plans about 20 minutes at 38 GFLOP/s instead
+of about 33 (19.7 with the ranking at its measured efficiency, ``cost.RANKING_EFFICIENCY``)."""
 
 SELECT_KEEP_ORDERS = (1,)
 """Correlation orders whose functions greedy selection keeps whatever their score (before the
