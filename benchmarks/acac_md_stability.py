@@ -17,6 +17,12 @@ Usage (from the repository root)::
 
     ace-ref fit --example acac -o acac.npz
     python benchmarks/acac_md_stability.py acac.npz --json md.json
+
+Any molecule's model and frames work the same way, e.g. 3BPA (BENCHMARKS.md, "Beyond RMSE on
+3BPA")::
+
+    python benchmarks/acac_md_stability.py bpa_full.npz \
+        --frames ../shared/data/3bpa/train_300K.xyz --temperature 300 --json md.json
 """
 
 from __future__ import annotations
