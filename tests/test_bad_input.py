@@ -261,6 +261,11 @@ CASES = [
         2, r"--flop-rate must be a positive number of GFLOP/s, got -5\.0", _data,
     ),
     Case(
+        "an energy normalisation that does not exist",
+        ["fit", "cu.xyz", *SMALL, "--weights", "energy=30,energy_per=cube", "-o", "m.npz"],
+        2, r"energy_per='cube': expected one of atom, sqrt_atoms", _data,
+    ),
+    Case(
         "cutoff below any bond",
         ["fit", "cu.xyz", *SMALL, "--rcut", "1e-9", "-o", "m.npz"],
         2, r"cutoff must be a number ≥ 0\.5 Å, got 1e-09", _data,

@@ -77,10 +77,12 @@ class Weights:
     ENERGY_PER = ("atom", "sqrt_atoms")
 
     def __post_init__(self) -> None:
-        if self.energy_per not in self.ENERGY_PER:
-            raise ValueError(
-                f"energy_per={self.energy_per!r}: expected one of {', '.join(self.ENERGY_PER)}"
-            )
+        self._check_energy_per(self.energy_per)
+
+    @classmethod
+    def _check_energy_per(cls, value: str) -> None:
+        if value not in cls.ENERGY_PER:
+            raise ValueError(f"energy_per={value!r}: expected one of {', '.join(cls.ENERGY_PER)}")
 
     @classmethod
     def parse(cls, text: str) -> Weights:
@@ -96,10 +98,7 @@ class Weights:
                 raise ValueError(f"weight {item!r} is not of the form name=value")
             key, value = (part.strip() for part in item.split("=", 1))
             if key == "energy_per":
-                if value not in cls.ENERGY_PER:
-                    raise ValueError(
-                        f"energy_per={value!r}: expected one of {', '.join(cls.ENERGY_PER)}"
-                    )
+                cls._check_energy_per(value)
                 w.energy_per = value
                 continue
             try:

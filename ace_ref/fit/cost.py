@@ -40,7 +40,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from ase.data import atomic_numbers
 
 from ace_ref import defaults
 from ace_ref.basis.interface import species_columns
@@ -317,13 +316,12 @@ def estimate_fit_cost(
     )
     if active_set_size > 0:
         fitted_share = 1.0 if pool is None else K / pool
-        environments = Counter(z for c in train for z in c.atoms.numbers.tolist())
+        environments = Counter(el for c in train for el in c.atoms.get_chemical_symbols())
         block_sizes = {
-            atomic_numbers[el]: len(species_columns(basis, s)) * fitted_share
-            for s, el in enumerate(basis.elements)
+            el: len(species_columns(basis, s)) * fitted_share for s, el in enumerate(basis.elements)
         }
         flops["active set"] = float(
-            sum(n * block_sizes.get(z, 0.0) ** 2 for z, n in environments.items())
+            sum(n * block_sizes.get(el, 0.0) ** 2 for el, n in environments.items())
         )
         seconds["errors and active set"] += flops["active set"] / flop_rate
     triangle = 8 * (K + 1) ** 2

@@ -242,7 +242,7 @@ def pivoted_columns(X: np.ndarray, k: int, rtol: float = 1e-10) -> np.ndarray:
         column = (gram_column(p) - L[:, :t] @ L[p, :t]) / np.sqrt(residual[p])
         L[:, t] = column
         residual -= column**2
-        residual[picks + [p]] = -np.inf
+        residual[p] = -np.inf  # earlier picks stay at -inf
         picks.append(p)
     picks_array = np.array(picks, dtype=int)
     if not len(picks_array):
