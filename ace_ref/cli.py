@@ -143,6 +143,8 @@ def _build_basis(args, elements, r_cut=None):
     r_cut = args.rcut if r_cut is None else r_cut
     kwargs = dict(order=args.order, r_cut=r_cut, radial=args.radial, w_L=Fraction(args.wl))
     kwargs.update(_sparsification_kwargs(args))
+    if getattr(args, "purify", False):
+        kwargs["purify"] = True
     scales = parse_element_scales(getattr(args, "element_degrees", None))
     if scales is not None:
         kwargs["element_degree_scale"] = scales
@@ -226,6 +228,13 @@ def _add_basis_options(p):
         default=defaults.RADIAL,
         choices=list(RADIAL_KINDS),
         help="radial basis (every one exports to LAMMPS: ace-ref export)",
+    )
+    p.add_argument(
+        "--purify",
+        action="store_true",
+        help="self-interaction-free functions: every product sums over distinct neighbours, "
+        "so an order-ν function is exactly (ν+1)-body (docs/theory/purification.md); "
+        "invariant features only, no .yace export, prediction through the design rows",
     )
     g = p.add_argument_group("NequIP-style sparsifications (docs/theory/sparsification.md)")
     g.add_argument(

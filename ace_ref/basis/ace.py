@@ -48,6 +48,7 @@ from ase import Atoms
 from ase.data import atomic_numbers
 
 from ace_ref import defaults
+from ace_ref.basis.purification import PurifiedTables, purify_products
 from ace_ref.basis.tables import AtomicBaseGradients, BasisTables, DesignRows, assemble_tables
 from ace_ref.coupling.cache import CouplingCache
 from ace_ref.coupling.multisets import (
@@ -176,6 +177,12 @@ class ACEBasis:
         ``{element: indices}``: each element keeps only these functions of the union list
         (ascending, distinct, within the element's budget; every element needs at least one).
         Usually made by :meth:`with_columns` from a greedy selection.
+    purify
+        Self-interaction-free functions (:mod:`ace_ref.basis.purification`): every product
+        ``Π_t A_{a_t}`` is replaced by its sum over *distinct* neighbours, so a function of
+        correlation order ν is a pure (ν+1)-body function (zero on fewer than ν neighbours).
+        Same functions count, same labels; the atomic base gains the pointwise products of
+        one-particle functions the corrections need. Invariant features only (``L = 0``).
     """
 
     has_equivariant_features = True
@@ -202,6 +209,7 @@ class ACEBasis:
         max_output_L: int = defaults.MAX_OUTPUT_L,
         element_degree_scale: dict | None = None,
         selected_functions: dict | None = None,
+        purify: bool = False,
     ) -> None:
         if isinstance(elements, str):
             elements = [elements]
@@ -233,6 +241,10 @@ class ACEBasis:
             top = max(self.element_degree_scale.values())
             self._union_degree = [d * top for d in self.max_degree]
         self.max_functions = int(max_functions)
+        if not isinstance(purify, bool | np.bool_):
+            raise ValueError(f"purify must be True or False, got {purify!r}")
+        self.purify = bool(purify)
+        self._purified: PurifiedTables | None = None
         self._set_sparsification(coupling, lmax_hidden, channels, independent)
         self._caps = [self._order_caps(nu) for nu in range(1, self.order + 1)]
         if any(nmax < 1 for nmax, _ in self._caps):
@@ -786,8 +798,20 @@ class ACEBasis:
 
     @property
     def n_slot(self) -> int:
-        """One-particle functions per neighbour species: ``n_max (l_max + 1)^2``."""
+        """One-particle functions per neighbour species: ``n_max (l_max + 1)^2``, plus the
+        pointwise products of a purified basis (:attr:`extra_slots`)."""
+        if getattr(self, "_purified", None) is not None:
+            return self._purified.n_slot
         return self.n_max * self.n_lm
+
+    @property
+    def extra_slots(self) -> np.ndarray:
+        """Pointwise products ``ψ_e = Π_t φ_{extra_slots[e, t]}`` a purified basis adds to
+        the one-particle functions (indices inside a species block, ``-1`` padding); they sit
+        at ``s n_slot + n_max (l_max+1)² + e``. Empty unless ``purify``."""
+        if getattr(self, "_purified", None) is None:
+            return np.zeros((0, self.order), dtype=np.int64)
+        return self._purified.extra_index
 
     def one_particle_index(self, s: int, n: int, l: int, m) -> np.ndarray:
         """``a = s n_slot + (n − 1)(l_max+1)^2 + l² + l + m``."""
@@ -811,6 +835,11 @@ class ACEBasis:
         key = L if parity == (-1) ** L else (L, parity)
         if key in self._tables:
             return self._tables[key]
+        if self.purify and key != 0:
+            raise ValueError(
+                f"a purified basis (purify=True) gives invariant features only; L = {L} with "
+                f"parity {parity:+d} needs purify=False"
+            )
         prod_rows, c_rows, c_cols, c_vals, labels = [], [], [], [], []
         n_products = 0
         k = 0
@@ -858,9 +887,22 @@ class ACEBasis:
             L, k, width, prod_rows, c_rows, c_cols, c_vals, self.order,
             self.n_neighbour_slots, self.n_slot, labels,
         )  # fmt: skip
+        if self.purify:
+            tables = self._purified_tables(tables)
         self._tables[key] = tables
         self._n_paths[key] = n_paths
         return tables
+
+    def _purified_tables(self, raw: BasisTables) -> BasisTables:
+        """The invariant tables rewritten on distinct neighbours (sets :attr:`extra_slots`)."""
+        p = purify_products(
+            raw.product_index, raw.product_order, raw.coupling_matrix, self.n_slot, self.order
+        )
+        self._purified = p
+        return assemble_tables(
+            0, raw.n_functions, 1, [p.product_index], [p.rows], [p.cols], [p.vals], self.order,
+            self.n_neighbour_slots, p.n_slot, raw.labels,
+        )  # fmt: skip
 
     def n_paths(self, L: int = 0) -> int:
         """Number of coupling paths per species before any reduction: for ``coupling="chain"``
@@ -927,6 +969,12 @@ class ACEBasis:
                 "per-element degree budgets (of the list above): "
                 + ", ".join(f"{el} × {v}" for el, v in self.element_degree_scale.items())
             )
+        if self.purify:
+            lines.append(
+                f"purified (self-interaction-free): distinct neighbours in every product; "
+                f"{len(self.extra_slots)} pointwise products added to the "
+                f"{self.n_max * self.n_lm} one-particle functions"
+            )
         if self.selected_functions is not None:
             lines.append("selected functions (of the list above, e.g. by greedy selection):")
         for s, el in enumerate(self.elements):
@@ -979,6 +1027,8 @@ class ACEBasis:
             d["selected_functions"] = {
                 el: [int(k) for k in f] for el, f in self.selected_functions.items()
             }
+        if self.purify:  # only when set: unpurified fingerprints stay as they were
+            d["purify"] = True
         return d
 
     @classmethod
@@ -1012,6 +1062,7 @@ class ACEBasis:
                 else None
             ),
             selected_functions=d.get("selected_functions"),
+            purify=bool(d.get("purify", False)),
         )
 
     # ------------------------------------------------------------------ evaluation
@@ -1078,8 +1129,14 @@ class ACEBasis:
         """``φ`` (n_pairs, n_slot) and ``∇φ`` (n_pairs, n_slot, 3) of pairs ``D`` whose species
         pair is ``pair_type = z_i n_species + z_j``."""
         if self.pair_radials is not None:
-            return self._pair_basis_from_pair_radials(D, pair_type)
-        return features.pair_basis(D, pair_type, self.radial_parameters(), self.n_max, self.l_max)
+            phi, dphi = self._pair_basis_from_pair_radials(D, pair_type)
+        else:
+            phi, dphi = features.pair_basis(
+                D, pair_type, self.radial_parameters(), self.n_max, self.l_max
+            )
+        if self.purify:  # the pointwise products of the purified functions
+            return features.extend_pair_basis(phi, dphi, self.extra_slots)
+        return phi, dphi
 
     # ------------------------------------------------------------------ user-supplied radials
     def _use_pair_radials(self, radials: PairRadials, radial_options) -> None:
@@ -1155,7 +1212,7 @@ class ACEBasis:
             a, b = structure_offsets[k], structure_offsets[k + 1]
             offsets[a + 1 : b + 1] = p[4][1:] + pair_start[k]
         first, second = first.astype(np.int64), second.astype(np.int64)
-        if self.pair_radials is not None:
+        if self.pair_radials is not None or self.purify:
             slot = self.neighbour_slot(species[second])
             phi, dphi = self.pair_basis(vectors, pair_type.astype(np.int64))
             n_at, ks = int(structure_offsets[-1]), self.n_neighbour_slots

@@ -30,6 +30,7 @@ from ace_ref.one_particle.spherical import real_ylm_with_gradient
 __all__ = [
     "pair_basis",
     "pair_basis_from_radials",
+    "extend_pair_basis",
     "atomic_base",
     "atomic_base_with_gradients",
     "product_features",
@@ -157,6 +158,56 @@ def pair_basis_from_radials(vectors, R, dR, l_max: int):
             l_max, _chunks(len(vectors)), phi, dphi,
         )  # fmt: skip
     return phi, dphi
+
+
+@njit(parallel=True, cache=True)
+def _extend_pair_basis(phi, dphi, extra_index, n_base, bounds, out, dout):
+    n_extra = extra_index.shape[0]
+    for c in prange(len(bounds) - 1):
+        for p in range(bounds[c], bounds[c + 1]):
+            for idx in range(n_base):
+                out[p, idx] = phi[p, idx]
+                for a in range(3):
+                    dout[p, idx, a] = dphi[p, idx, a]
+            for e in range(n_extra):
+                value = 1.0
+                gx = 0.0
+                gy = 0.0
+                gz = 0.0
+                for t in range(extra_index.shape[1]):
+                    idx = extra_index[e, t]
+                    if idx < 0:
+                        break
+                    f = phi[p, idx]
+                    # product rule: ∇(value · f) = ∇value · f + value ∇f
+                    gx = gx * f + value * dphi[p, idx, 0]
+                    gy = gy * f + value * dphi[p, idx, 1]
+                    gz = gz * f + value * dphi[p, idx, 2]
+                    value *= f
+                out[p, n_base + e] = value
+                dout[p, n_base + e, 0] = gx
+                dout[p, n_base + e, 1] = gy
+                dout[p, n_base + e, 2] = gz
+
+
+def extend_pair_basis(phi, dphi, extra_index):
+    """``φ`` and ``∇φ`` of every pair extended by the pointwise products of the purified basis.
+
+    Slot ``n_base + e`` is ``ψ_e = Π_t φ_{extra_index[e, t]}`` (``-1`` padding) and its gradient
+    ``∇ψ_e = Σ_t ∇φ_{i_t} Π_{s≠t} φ_{i_s}`` (product rule, accumulated factor by factor);
+    slots ``< n_base`` are copied. Summed over the neighbours of an atom these are the
+    ``P_B`` of :mod:`ace_ref.basis.purification`.
+    """
+    n_pairs, n_base = phi.shape
+    n_slot = n_base + len(extra_index)
+    out = np.empty((n_pairs, n_slot))
+    dout = np.empty((n_pairs, n_slot, 3))
+    if n_pairs:
+        _extend_pair_basis(
+            np.ascontiguousarray(phi), np.ascontiguousarray(dphi),
+            np.ascontiguousarray(extra_index, dtype=np.int64), n_base, _chunks(n_pairs), out, dout,
+        )  # fmt: skip
+    return out, dout
 
 
 @njit(parallel=True, cache=True)

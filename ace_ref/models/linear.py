@@ -64,10 +64,13 @@ class LinearACEModel(FittedModel):
         self._ctilde = np.stack([Ct @ c[z * K : (z + 1) * K] for z in range(ns)])
         self._tree = build_product_tree(t.product_index, t.product_order, self._ctilde)
         self._n_lm_of_n = predict.lm_limits(self._tree, basis.n_max, basis.l_max)
-        # user-supplied radials (ace_ref.one_particle.pair_radials) have no packed rows: such
-        # a model predicts through the design rows (exact, slower)
+        # user-supplied radials (ace_ref.one_particle.pair_radials) have no packed rows, and
+        # the fused tree kernel knows only the plain one-particle functions (not the pointwise
+        # products of a purified basis): such a model predicts through the design rows (exact,
+        # slower)
         on_pair_radials = getattr(basis, "pair_radials", None) is not None
-        self._radial_params = None if on_pair_radials else basis.radial_parameters()
+        by_design_rows = on_pair_radials or getattr(basis, "purify", False)
+        self._radial_params = None if by_design_rows else basis.radial_parameters()
 
     # ------------------------------------------------------------------ prediction
     def predict(self, atoms: Atoms, where: str = "structure") -> dict:

@@ -189,6 +189,12 @@ def _check_model(model) -> None:
             "pair one cutoff and one radial basis for its rank-1 and many-body functions alike, "
             "so this sum has no exact .yace form; fit without --pair-rcut to export"
         )
+    if getattr(basis, "purify", False):
+        raise YaceExportError(
+            "the model's basis is purified (self-interaction-free, ace-ref fit --purify): its "
+            "products use pointwise products of one-particle functions, which ML-PACE's .yace "
+            "format has no slot for; fit without --purify to export"
+        )
     if type(basis) is not ACEBasis:
         raise YaceExportError(
             f"the model's basis is a {type(basis).__name__}, not an ace_ref ACEBasis: the "

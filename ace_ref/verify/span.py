@@ -370,6 +370,11 @@ def span_inclusion(
 # ---------------------------------------------------------------------------- exact check
 def _monomial_keys(basis, tables) -> list[tuple]:
     """``(s, n, l, m)`` of every factor of every product (sorted: the monomial's identity)."""
+    if getattr(basis, "purify", False):
+        raise ValueError(
+            "the exact span check compares monomials of the plain atomic base; a purified "
+            "basis (purify=True) also has pointwise products: compare unpurified bases"
+        )
     n_lm = basis.n_lm
     keys = []
     for row, order in zip(tables.product_index, tables.product_order, strict=True):
