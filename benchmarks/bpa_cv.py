@@ -7,6 +7,7 @@ Run::
                                 [--radial sbessel] [--pair-rcut 6 [--pair-max-n 16]]
                                 [--element-degrees H=0.8,C=1.1|none] [--select K|auto|none]
                                 [--ranking-rows N|auto|all] [--weights energy=30,forces=1]
+                                [--purify]
                                 [--folds 5] [--only 0 1] [--json out.json]
 
 Folds are a seeded random partition of the 500 configurations; each fold is fitted on the
@@ -64,6 +65,7 @@ def main(
     select=None,
     ranking_rows=None,
     weights=defaults.WEIGHTS,
+    purify=False,
 ) -> None:
     weights_text, weights = weights, Weights.parse(weights)
     configs = read_configs(BPA / "train_300K.xyz")
@@ -101,6 +103,7 @@ def main(
             r_cut=pair_cutoffs_from_data(train, ELEMENTS, r_cut),
             radial=radial,
             element_degree_scale=scales,
+            purify=purify,
         )
         if pair_rcut is not None:  # as ace-ref fit --pair-rcut R (data pair cutoffs)
             basis = pair_and_many_body(
@@ -160,6 +163,7 @@ def main(
         "pair_rcut": pair_rcut,
         "pair_max_n": pair_max_n if pair_rcut is not None else None,
         "weights": weights_text,
+        "purify": purify,
         "cv_energy_rmse_meV": float(np.sqrt(e_sq / n_e)),
         "cv_forces_rmse_meV_per_A": float(np.sqrt(f_sq / n_f)),
         "seconds": time.perf_counter() - t0,
@@ -204,6 +208,9 @@ if __name__ == "__main__":
         default=defaults.WEIGHTS,
         help="observable weights as ace-ref fit --weights takes them (default: its default)",
     )
+    p.add_argument(
+        "--purify", action="store_true", help="self-interaction-free basis (ace-ref fit --purify)"
+    )
     a = p.parse_args()
     element_degrees = a.element_degrees
     if element_degrees != "default":
@@ -224,4 +231,5 @@ if __name__ == "__main__":
         a.select,
         a.ranking_rows,
         a.weights,
+        a.purify,
     )

@@ -81,6 +81,12 @@ def _model(d: Path) -> None:
     LinearACEModel(basis, rng.normal(size=len(basis)) * 0.01, {"Cu": -1.0}).save(d / "m.npz")
 
 
+def _purified_model(d: Path) -> None:
+    basis = ACEBasis(["Cu"], 2, max_degree=[4, 4], cache_dir=None, purify=True)
+    rng = np.random.default_rng(2)
+    LinearACEModel(basis, rng.normal(size=len(basis)) * 0.01, {"Cu": -1.0}).save(d / "pm.npz")
+
+
 def _tampered_e0(d: Path) -> None:
     _model(d)
     with np.load(d / "m.npz") as f:
@@ -138,6 +144,11 @@ def _config(text: str):
 SMALL = ["--order", "2", "--degree", "4", "--quiet"]
 
 CASES = [
+    Case(
+        "a purified model exported to .yace (no slot for pointwise products)",
+        ["export", "pm.npz", "-o", "pm.yace"],
+        2, r"the model's basis is purified .* fit without --purify to export", _purified_model,
+    ),
     Case(
         "basis far too large (it hung at 9 GB)",
         ["basis", "--elements", "H", "C", "O", "--order", "2", "--max-n", "1000,1000",

@@ -33,7 +33,7 @@ from ace_ref.kernels.simd import WIDTH, row_axpy, row_copy, row_fill, row_fma, r
 from ace_ref.one_particle.radial import radial_with_derivative
 from ace_ref.one_particle.spherical import real_ylm_with_gradient
 
-__all__ = ["energy_forces", "lm_limits", "atom_batches"]
+__all__ = ["energy_forces", "energy_forces_from_base", "lm_limits", "atom_batches"]
 
 
 def lm_limits(tree: ProductTree, n_max: int, l_max: int) -> np.ndarray:
@@ -279,6 +279,95 @@ def energy_forces(
         _energy_forces(
             offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max, l_max,
             n_species, n_lm_of_n, batches, batch_species, bounds, max_nb,
+            tree.slot, tree.coeff, tree.child_start, tree.child_mid, tree.child_end,
+            tree.internal, tree.child_ipos, tree.segments, E_atom, dE_dr,
+        )  # fmt: skip
+    forces = np.zeros((n_atoms, 3))
+    virial = np.zeros((3, 3))
+    _gather_forces(i_of_pair, j_of_pair, vectors, dE_dr, forces, virial)
+    return E_atom, forces, virial
+
+
+@njit(parallel=True, cache=True)
+def _energy_forces_from_base(
+    A, dphi, offsets, species_of_j, n_slot, batches, batch_species, bounds,
+    slot, coeff, child_start, child_mid, child_end, internal, child_ipos, segments,
+    E_atom, dE_dr,
+):  # fmt: skip
+    n_A = A.shape[1]
+    n_species = segments.shape[0]
+    max_internal = 0
+    for z in range(n_species):
+        max_internal = max(max_internal, segments[z, 4] - segments[z, 3])
+    for chunk in prange(len(bounds) - 1):
+        At = np.zeros((n_A, WIDTH))
+        dEdAt = np.zeros((n_A, WIDTH))
+        value = np.empty((max(max_internal, 1), WIDTH))
+        adj = np.empty((max(max_internal, 1), WIDTH))
+        acc = np.empty((4, WIDTH))
+        energy = np.empty((1, WIDTH))
+        for b in range(bounds[chunk], bounds[chunk + 1]):
+            for w in range(WIDTH):
+                i = batches[b, w]
+                for a in range(n_A):
+                    At[a, w] = A[i, a] if i >= 0 else 0.0
+                    dEdAt[a, w] = 0.0
+            _tree_sweep(
+                At, slot, coeff, child_start, child_mid, child_end, internal, child_ipos,
+                segments[batch_species[b]], value, adj, acc, dEdAt, energy,
+            )  # fmt: skip
+            for w in range(WIDTH):
+                i = batches[b, w]
+                if i < 0:
+                    continue
+                E_atom[i] = energy[0, w]
+                for p in range(offsets[i], offsets[i + 1]):
+                    base = species_of_j[p] * n_slot
+                    gx = 0.0
+                    gy = 0.0
+                    gz = 0.0
+                    for idx in range(n_slot):
+                        g = dEdAt[base + idx, w]
+                        if g != 0.0:
+                            gx += g * dphi[p, idx, 0]
+                            gy += g * dphi[p, idx, 1]
+                            gz += g * dphi[p, idx, 2]
+                    dE_dr[p, 0] = gx
+                    dE_dr[p, 1] = gy
+                    dE_dr[p, 2] = gz
+
+
+def energy_forces_from_base(
+    A: np.ndarray,
+    dphi: np.ndarray,
+    offsets: np.ndarray,
+    species: np.ndarray,
+    i_of_pair: np.ndarray,
+    j_of_pair: np.ndarray,
+    neighbour_slot: np.ndarray,
+    vectors: np.ndarray,
+    tree: ProductTree,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`energy_forces` from an atomic base computed outside the kernel.
+
+    For one-particle functions the fused kernel cannot evaluate itself (user-supplied radials,
+    the pointwise products of a purified basis): ``A`` (n_atoms, n_blocks n_slot) and
+    ``dphi = ∇_{r_ij} φ`` (n_pairs, n_slot, 3) come from the basis, the tree sweeps are the
+    same, and ``∂E_i/∂r_ij = Σ_idx (∂E_i/∂A_i)[s_j n_slot + idx] ∇φ_idx(r_ij)`` with
+    ``s_j = neighbour_slot[p]``. Same returns as :func:`energy_forces`.
+    """
+    n_atoms = len(offsets) - 1
+    n_slot = dphi.shape[1]
+    E_atom = np.zeros(n_atoms)
+    dE_dr = np.zeros((len(vectors), 3))
+    if n_atoms:
+        n_species = tree.segments.shape[0]
+        batches, batch_species = atom_batches(species, n_species)
+        n_chunks = max(1, min(len(batches), numba.get_num_threads()))
+        bounds = np.linspace(0, len(batches), n_chunks + 1).astype(np.int64)
+        _energy_forces_from_base(
+            np.ascontiguousarray(A), np.ascontiguousarray(dphi), offsets,
+            np.asarray(neighbour_slot, dtype=np.int64), n_slot, batches, batch_species, bounds,
             tree.slot, tree.coeff, tree.child_start, tree.child_mid, tree.child_end,
             tree.internal, tree.child_ipos, tree.segments, E_atom, dE_dr,
         )  # fmt: skip

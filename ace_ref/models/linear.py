@@ -21,7 +21,7 @@ import numpy as np
 from ase import Atoms
 
 from ace_ref.basis.ace import ACEBasis
-from ace_ref.kernels import predict
+from ace_ref.kernels import features, predict
 from ace_ref.kernels.product_tree import build_product_tree
 from ace_ref.models.base import FittedModel
 from ace_ref.models.core import RepulsiveCore
@@ -64,13 +64,12 @@ class LinearACEModel(FittedModel):
         self._ctilde = np.stack([Ct @ c[z * K : (z + 1) * K] for z in range(ns)])
         self._tree = build_product_tree(t.product_index, t.product_order, self._ctilde)
         self._n_lm_of_n = predict.lm_limits(self._tree, basis.n_max, basis.l_max)
-        # user-supplied radials (ace_ref.one_particle.pair_radials) have no packed rows, and
-        # the fused tree kernel knows only the plain one-particle functions (not the pointwise
-        # products of a purified basis): such a model predicts through the design rows (exact,
-        # slower)
+        # the fused kernel evaluates the built-in radials times Y_lm itself; user-supplied
+        # radials (ace_ref.one_particle.pair_radials) and the pointwise products of a purified
+        # basis come from the basis instead (predict.energy_forces_from_base, same tree)
         on_pair_radials = getattr(basis, "pair_radials", None) is not None
-        by_design_rows = on_pair_radials or getattr(basis, "purify", False)
-        self._radial_params = None if by_design_rows else basis.radial_parameters()
+        from_base = on_pair_radials or getattr(basis, "purify", False)
+        self._radial_params = None if from_base else basis.radial_parameters()
 
     # ------------------------------------------------------------------ prediction
     def predict(self, atoms: Atoms, where: str = "structure") -> dict:
@@ -82,7 +81,7 @@ class LinearACEModel(FittedModel):
         pairs = b.pairs(atoms, where)
         species, i, j, D, offsets, pair_type = pairs
         if self._radial_params is None:
-            E_atom, forces, virial = self._predict_by_design_rows(atoms, where)
+            E_atom, forces, virial = self._predict_from_base(pairs)
         else:
             E_atom, forces, virial = self._predict_by_tree(pairs)
         e0 = np.array([self.e0[el] for el in b.elements])[species]
@@ -103,12 +102,14 @@ class LinearACEModel(FittedModel):
             len(b.elements), self._tree, self._n_lm_of_n,
         )  # fmt: skip
 
-    def _predict_by_design_rows(self, atoms: Atoms, where: str):
-        """Per-atom energies ``Σ_k c_{z_i k} B_{ik}``, forces and virial from the design rows."""
-        c = self.coefficients
-        E_atom = self.basis.features(atoms, where=where) @ c
-        rows = self.basis.design_rows(atoms, where)
-        return E_atom, rows.forces @ c, rows.virial @ c
+    def _predict_from_base(self, pairs):
+        """The tree sweeps on ``A`` and ``∇φ`` evaluated by the basis (not in the kernel)."""
+        b = self.basis
+        species, i, j, D, offsets, pair_type = pairs
+        phi, dphi = b.pair_basis(D, pair_type)
+        slot = b.neighbour_slot(species[j])
+        A = features.atomic_base(offsets, slot, phi, b.n_neighbour_slots, b.n_slot)
+        return predict.energy_forces_from_base(A, dphi, offsets, species, i, j, slot, D, self._tree)
 
     # ------------------------------------------------------------------ files
     def export_yace(
