@@ -1125,16 +1125,17 @@ class ACEBasis:
         """Body order ``ν_max + 1`` of every invariant of this basis."""
         return self.order + 1
 
-    def pair_basis(self, D, pair_type):
+    def pair_basis(self, D, pair_type, extended: bool = True):
         """``φ`` (n_pairs, n_slot) and ``∇φ`` (n_pairs, n_slot, 3) of pairs ``D`` whose species
-        pair is ``pair_type = z_i n_species + z_j``."""
+        pair is ``pair_type = z_i n_species + z_j``. ``extended=False``: without the pointwise
+        products of a purified basis (:attr:`extra_slots`), only ``n_max (l_max+1)²`` slots."""
         if self.pair_radials is not None:
             phi, dphi = self._pair_basis_from_pair_radials(D, pair_type)
         else:
             phi, dphi = features.pair_basis(
                 D, pair_type, self.radial_parameters(), self.n_max, self.l_max
             )
-        if self.purify:  # the pointwise products of the purified functions
+        if self.purify and extended:  # the pointwise products of the purified functions
             return features.extend_pair_basis(phi, dphi, self.extra_slots)
         return phi, dphi
 

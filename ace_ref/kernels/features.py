@@ -31,6 +31,7 @@ __all__ = [
     "pair_basis",
     "pair_basis_from_radials",
     "extend_pair_basis",
+    "extend_pair_values",
     "atomic_base",
     "atomic_base_with_gradients",
     "product_features",
@@ -208,6 +209,36 @@ def extend_pair_basis(phi, dphi, extra_index):
             np.ascontiguousarray(extra_index, dtype=np.int64), n_base, _chunks(n_pairs), out, dout,
         )  # fmt: skip
     return out, dout
+
+
+@njit(parallel=True, cache=True)
+def _extend_pair_values(phi, extra_index, n_base, bounds, out):
+    for c in prange(len(bounds) - 1):
+        for p in range(bounds[c], bounds[c + 1]):
+            for idx in range(n_base):
+                out[p, idx] = phi[p, idx]
+            for e in range(extra_index.shape[0]):
+                value = 1.0
+                for t in range(extra_index.shape[1]):
+                    idx = extra_index[e, t]
+                    if idx < 0:
+                        break
+                    value *= phi[p, idx]
+                out[p, n_base + e] = value
+
+
+def extend_pair_values(phi, extra_index):
+    """``φ`` extended as :func:`extend_pair_basis`, without the gradients (prediction folds
+    the products' adjoints onto ``∇φ`` instead:
+    :func:`ace_ref.kernels.predict.energy_forces_from_base`)."""
+    n_pairs, n_base = phi.shape
+    out = np.empty((n_pairs, n_base + len(extra_index)))
+    if n_pairs:
+        _extend_pair_values(
+            np.ascontiguousarray(phi), np.ascontiguousarray(extra_index, dtype=np.int64),
+            n_base, _chunks(n_pairs), out,
+        )  # fmt: skip
+    return out
 
 
 @njit(parallel=True, cache=True)

@@ -288,13 +288,37 @@ def energy_forces(
     return E_atom, forces, virial
 
 
+@njit(cache=True)
+def _fold_extra_adjoints(dEdAt, w, base, n_base, phi_p, extra_index, g_base):
+    """``g_base[idx] += Σ_e g_e ∂ψ_e/∂φ_idx`` for the pointwise products ``ψ_e = Π_t φ_{i_t}``
+    of one pair: the chain rule taken on the one-particle values, so that ``∇ψ_e`` is never
+    formed (``∂ψ_e/∂φ_{i_t} = Π_{s≠t} φ_{i_s}``, from prefix and suffix products)."""
+    order = extra_index.shape[1]
+    prefix = np.empty(order + 1)
+    for e in range(extra_index.shape[0]):
+        g = dEdAt[base + n_base + e, w]
+        if g == 0.0:
+            continue
+        k = 0
+        prefix[0] = 1.0
+        while k < order and extra_index[e, k] >= 0:
+            prefix[k + 1] = prefix[k] * phi_p[extra_index[e, k]]
+            k += 1
+        suffix = 1.0
+        for t in range(k - 1, -1, -1):
+            idx = extra_index[e, t]
+            g_base[idx] += g * prefix[t] * suffix
+            suffix *= phi_p[idx]
+
+
 @njit(parallel=True, cache=True)
 def _energy_forces_from_base(
-    A, dphi, offsets, species_of_j, n_slot, batches, batch_species, bounds,
+    A, phi, dphi, extra_index, offsets, species_of_j, n_slot, batches, batch_species, bounds,
     slot, coeff, child_start, child_mid, child_end, internal, child_ipos, segments,
     E_atom, dE_dr,
 ):  # fmt: skip
     n_A = A.shape[1]
+    n_base = dphi.shape[1]
     n_species = segments.shape[0]
     max_internal = 0
     for z in range(n_species):
@@ -306,6 +330,7 @@ def _energy_forces_from_base(
         adj = np.empty((max(max_internal, 1), WIDTH))
         acc = np.empty((4, WIDTH))
         energy = np.empty((1, WIDTH))
+        g_base = np.empty(n_base)
         for b in range(bounds[chunk], bounds[chunk + 1]):
             for w in range(WIDTH):
                 i = batches[b, w]
@@ -323,11 +348,15 @@ def _energy_forces_from_base(
                 E_atom[i] = energy[0, w]
                 for p in range(offsets[i], offsets[i + 1]):
                     base = species_of_j[p] * n_slot
+                    for idx in range(n_base):
+                        g_base[idx] = dEdAt[base + idx, w]
+                    if extra_index.shape[0]:
+                        _fold_extra_adjoints(dEdAt, w, base, n_base, phi[p], extra_index, g_base)
                     gx = 0.0
                     gy = 0.0
                     gz = 0.0
-                    for idx in range(n_slot):
-                        g = dEdAt[base + idx, w]
+                    for idx in range(n_base):
+                        g = g_base[idx]
                         if g != 0.0:
                             gx += g * dphi[p, idx, 0]
                             gy += g * dphi[p, idx, 1]
@@ -339,6 +368,7 @@ def _energy_forces_from_base(
 
 def energy_forces_from_base(
     A: np.ndarray,
+    phi: np.ndarray,
     dphi: np.ndarray,
     offsets: np.ndarray,
     species: np.ndarray,
@@ -347,17 +377,25 @@ def energy_forces_from_base(
     neighbour_slot: np.ndarray,
     vectors: np.ndarray,
     tree: ProductTree,
+    extra_index: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`energy_forces` from an atomic base computed outside the kernel.
 
     For one-particle functions the fused kernel cannot evaluate itself (user-supplied radials,
-    the pointwise products of a purified basis): ``A`` (n_atoms, n_blocks n_slot) and
-    ``dphi = ∇_{r_ij} φ`` (n_pairs, n_slot, 3) come from the basis, the tree sweeps are the
-    same, and ``∂E_i/∂r_ij = Σ_idx (∂E_i/∂A_i)[s_j n_slot + idx] ∇φ_idx(r_ij)`` with
-    ``s_j = neighbour_slot[p]``. Same returns as :func:`energy_forces`.
+    a purified basis): ``A`` (n_atoms, n_blocks n_slot) comes from the basis, and ``phi``,
+    ``dphi = ∇_{r_ij} φ`` (n_pairs, n_base[, 3]) are the pairs' plain one-particle functions.
+    The tree sweeps are those of :func:`energy_forces`. A purified basis's slots
+    ``n_base + e`` hold ``Σ_j ψ_e`` with ``ψ_e = Π_t φ_{extra_index[e, t]}``
+    (:func:`ace_ref.kernels.features.extend_pair_basis`); their adjoints are folded onto the
+    plain slots by the chain rule, ``g_idx += g_e Π_{s≠t} φ_{i_s}`` for every factor
+    ``i_t = idx``. Then ``∂E_i/∂r_ij = Σ_idx g_idx ∇φ_idx(r_ij)``, with the slots of the
+    neighbour's block ``s_j = neighbour_slot[p]``. Same returns as :func:`energy_forces`.
     """
     n_atoms = len(offsets) - 1
-    n_slot = dphi.shape[1]
+    n_base = dphi.shape[1]
+    if extra_index is None:
+        extra_index = np.zeros((0, 1), dtype=np.int64)
+    n_slot = n_base + len(extra_index)
     E_atom = np.zeros(n_atoms)
     dE_dr = np.zeros((len(vectors), 3))
     if n_atoms:
@@ -366,7 +404,8 @@ def energy_forces_from_base(
         n_chunks = max(1, min(len(batches), numba.get_num_threads()))
         bounds = np.linspace(0, len(batches), n_chunks + 1).astype(np.int64)
         _energy_forces_from_base(
-            np.ascontiguousarray(A), np.ascontiguousarray(dphi), offsets,
+            np.ascontiguousarray(A), np.ascontiguousarray(phi), np.ascontiguousarray(dphi),
+            np.ascontiguousarray(extra_index, dtype=np.int64), offsets,
             np.asarray(neighbour_slot, dtype=np.int64), n_slot, batches, batch_species, bounds,
             tree.slot, tree.coeff, tree.child_start, tree.child_mid, tree.child_end,
             tree.internal, tree.child_ipos, tree.segments, E_atom, dE_dr,

@@ -106,10 +106,15 @@ class LinearACEModel(FittedModel):
         """The tree sweeps on ``A`` and ``∇φ`` evaluated by the basis (not in the kernel)."""
         b = self.basis
         species, i, j, D, offsets, pair_type = pairs
-        phi, dphi = b.pair_basis(D, pair_type)
+        phi, dphi = b.pair_basis(D, pair_type, extended=False)
+        extra = getattr(b, "extra_slots", None)
+        purified = extra is not None and len(extra)
+        phi_all = features.extend_pair_values(phi, extra) if purified else phi
         slot = b.neighbour_slot(species[j])
-        A = features.atomic_base(offsets, slot, phi, b.n_neighbour_slots, b.n_slot)
-        return predict.energy_forces_from_base(A, dphi, offsets, species, i, j, slot, D, self._tree)
+        A = features.atomic_base(offsets, slot, phi_all, b.n_neighbour_slots, b.n_slot)
+        return predict.energy_forces_from_base(
+            A, phi, dphi, offsets, species, i, j, slot, D, self._tree, extra
+        )
 
     # ------------------------------------------------------------------ files
     def export_yace(
