@@ -272,9 +272,7 @@ def energy_forces(
     E_atom = np.zeros(n_atoms)
     dE_dr = np.zeros((len(vectors), 3))
     if n_atoms:
-        batches, batch_species = atom_batches(species, n_species)
-        n_chunks = max(1, min(len(batches), numba.get_num_threads()))
-        bounds = np.linspace(0, len(batches), n_chunks + 1).astype(np.int64)
+        batches, batch_species, bounds = _thread_batches(species, n_species)
         max_nb = max(int(np.max(np.diff(offsets))), 1)
         _energy_forces(
             offsets, species, j_of_pair, vectors, pair_type, radial_params, n_max, l_max,
@@ -282,10 +280,7 @@ def energy_forces(
             tree.slot, tree.coeff, tree.child_start, tree.child_mid, tree.child_end,
             tree.internal, tree.child_ipos, tree.segments, E_atom, dE_dr,
         )  # fmt: skip
-    forces = np.zeros((n_atoms, 3))
-    virial = np.zeros((3, 3))
-    _gather_forces(i_of_pair, j_of_pair, vectors, dE_dr, forces, virial)
-    return E_atom, forces, virial
+    return (E_atom, *_forces_and_virial(i_of_pair, j_of_pair, vectors, dE_dr, n_atoms))
 
 
 @njit(cache=True)
@@ -400,9 +395,7 @@ def energy_forces_from_base(
     dE_dr = np.zeros((len(vectors), 3))
     if n_atoms:
         n_species = tree.segments.shape[0]
-        batches, batch_species = atom_batches(species, n_species)
-        n_chunks = max(1, min(len(batches), numba.get_num_threads()))
-        bounds = np.linspace(0, len(batches), n_chunks + 1).astype(np.int64)
+        batches, batch_species, bounds = _thread_batches(species, n_species)
         _energy_forces_from_base(
             np.ascontiguousarray(A), np.ascontiguousarray(phi), np.ascontiguousarray(dphi),
             np.ascontiguousarray(extra_index, dtype=np.int64), offsets,
@@ -410,10 +403,23 @@ def energy_forces_from_base(
             tree.slot, tree.coeff, tree.child_start, tree.child_mid, tree.child_end,
             tree.internal, tree.child_ipos, tree.segments, E_atom, dE_dr,
         )  # fmt: skip
+    return (E_atom, *_forces_and_virial(i_of_pair, j_of_pair, vectors, dE_dr, n_atoms))
+
+
+def _thread_batches(species: np.ndarray, n_species: int):
+    """:func:`atom_batches` and the batch bounds of one chunk per thread."""
+    batches, batch_species = atom_batches(species, n_species)
+    n_chunks = max(1, min(len(batches), numba.get_num_threads()))
+    bounds = np.linspace(0, len(batches), n_chunks + 1).astype(np.int64)
+    return batches, batch_species, bounds
+
+
+def _forces_and_virial(i_of_pair, j_of_pair, vectors, dE_dr, n_atoms: int):
+    """Forces ``(n_atoms, 3)`` and virial ``(3, 3)`` from ``∂E/∂r_ij`` per pair."""
     forces = np.zeros((n_atoms, 3))
     virial = np.zeros((3, 3))
     _gather_forces(i_of_pair, j_of_pair, vectors, dE_dr, forces, virial)
-    return E_atom, forces, virial
+    return forces, virial
 
 
 @njit(cache=True)
