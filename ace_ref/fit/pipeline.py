@@ -73,6 +73,8 @@ class FitResult:
     n_rows: int
     n_train_configs: int
     seconds_assembly: float
+    """Everything before the solve: reading, plan, selection (pool Gram and ranking) and the
+    summary of the fitted columns; ``timings`` splits it."""
     seconds_total: float
     timings: dict = field(default_factory=dict)
     cost: FitCost | None = None
@@ -98,10 +100,8 @@ class FitResult:
             f"fitted {len(self.model.basis)} coefficients"
             + ("" if pool is None else f" (chosen greedily from {pool})")
             + f" on {self.n_train_configs} "
-            f"configurations ({self.n_rows} rows) in {self.seconds_total:.1f} s "
-            f"(assembly {self.seconds_assembly:.1f} s"
-            + ("" if self.cost is None else f"; estimated {self.cost.total_seconds:.0f} s")
-            + ")"
+            f"configurations ({self.n_rows} rows) in {self.seconds_total:.1f} s"
+            + ("" if self.cost is None else f" (estimated {self.cost.total_seconds:.0f} s)")
             + (
                 ""
                 if not self.timings
