@@ -122,6 +122,11 @@ class TwoLayerBasis:
         if not isinstance(layer1, ACEBasis):
             raise TypeError(f"layer1 must be an ACEBasis, got {type(layer1).__name__}")
         require_same_functions_per_species(layer1, "a two-layer basis's first layer")
+        if layer1.purify:
+            raise ValueError(
+                "a two-layer basis's first layer must not be purified: its messages are "
+                "equivariant features (L > 0), which a purified basis does not give"
+            )
         checks = (("lmax_hidden", lmax_hidden, 0), ("max_n", max_n, 1), ("order", order, 1))
         for name, value, low in checks:
             if isinstance(value, bool) or int(value) != value or value < low:

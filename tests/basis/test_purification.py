@@ -182,6 +182,10 @@ def test_refusals(bases):
         pure.features(_environment(np.random.default_rng(0), 2), L=1)
     with pytest.raises(ValueError, match="purify must be True or False"):
         ACEBasis(["H"], cache_dir=None, purify="yes", **SPEC)
+    from ace_ref.basis.two_layer import TwoLayerBasis
+
+    with pytest.raises(ValueError, match="first layer must not be purified"):
+        TwoLayerBasis(pure, lmax_hidden=1, max_n=2, order=1)
 
 
 def test_model_predicts_the_purified_polynomial_and_round_trips(bases, tmp_path, coupling_cache):
