@@ -216,3 +216,24 @@ def test_cli_pair_part_next_to_a_short_many_body_part(tmp_path, capsys):
     pair, many = model.basis.parts
     assert pair.order == 1 and pair.r_cut.max() == 4.5 and many.r_cut.max() == 3.0
     assert main(args[:-2] + ["--layers", "2", "-o", str(tmp_path / "x.npz")]) == 2
+
+
+def test_cli_fit_purified_and_its_model(tmp_path, capsys):
+    frames = read(ACAC / "train_300K.xyz", ":40")
+    write(tmp_path / "train.xyz", frames[:30], format="extxyz")
+    write(tmp_path / "test.xyz", frames[30:], format="extxyz")
+    args = ["fit", str(tmp_path / "train.xyz"), "--e0", str(ACAC / "isolated_atoms.xyz")]
+    args += ["--order", "3", "--degree", "6,6,5", "--rcut", "4.0", "--purify"]
+    assert main([*args, "--test", str(tmp_path / "test.xyz"), "-o", str(tmp_path / "p.npz")]) == 0
+    assert "purified (self-interaction-free)" in capsys.readouterr().out
+    model = load(tmp_path / "p.npz")
+    assert model.basis.purify and len(model.basis.extra_slots) > 0
+    # the model's prediction is the purified polynomial, its design rows contracted
+    atoms = read(tmp_path / "test.xyz", 0)
+    rows = model.basis.design_rows(atoms)
+    out = model.predict(atoms)
+    np.testing.assert_allclose(out["forces"], rows.forces @ model.coefficients, atol=1e-10)
+    assert main(["export", str(tmp_path / "p.npz"), "-o", str(tmp_path / "p.yace")]) == 2
+    assert not (tmp_path / "p.yace").exists()
+    assert main([*args, "--layers", "2", "-o", str(tmp_path / "x.npz")]) == 2
+    assert "first layer must not be purified" in capsys.readouterr().err
