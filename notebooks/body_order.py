@@ -38,7 +38,9 @@
 #    nonlinear modifications of it;
 # 3. measure the spectrum $\max|V_M|$ of any ASE calculator and tell an exact cut (round-off
 #    above it) from a decay;
-# 4. say what the one-body terms $V_1$ contain.
+# 4. say what the one-body terms $V_1$ contain;
+# 5. find the self-interaction terms of one ACE function in its spectrum, and see them removed
+#    by purification.
 
 # %%
 import os
@@ -166,6 +168,66 @@ ax.set_title("Many-body expansion of a 10-atom cluster")
 ax.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(IMG / "body_order_spectrum.png", dpi=110)
+
+# %% [markdown]
+# ## One function, with and without self-interactions
+#
+# The bound $\nu + 1$ is reached, but a linear ACE function of order $\nu$ has lower terms
+# too: expanding $\prod_t A_{i,v_t}$ gives tuples of neighbours in which one neighbour fills
+# two factors. A [purified basis](../theory/purification.md) (`purify=True`) keeps only
+# tuples of distinct neighbours. Its functions of order $\nu$ are then pure
+# $(\nu+1)$-body terms. Take one function of order 2 from each basis and use it as a
+# potential, $E = \sum_i B_{ik}$, on a 6-atom piece of the molecule.
+
+
+# %%
+class OneFunction(Calculator):
+    """``E = Σ_i B_ik``: the energy of a single basis function ``k``."""
+
+    implemented_properties = ["energy"]
+
+    def __init__(self, basis, k):
+        super().__init__()
+        self.basis, self.k = basis, k
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.results["energy"] = float(self.basis.features(self.atoms)[:, self.k].sum())
+
+
+small = molecule[:6]
+small.calc = None
+spec2 = dict(order=2, max_degree=[6, 6], w_L=1, r_cut=4.5)
+plain = ACEBasis(["H", "C", "O"], **spec2)
+pure = ACEBasis(["H", "C", "O"], purify=True, **spec2)
+orders = plain.column_orders()
+k = int(np.argmax(np.where(orders == 2, np.abs(plain.features(small).sum(axis=0)), 0)))
+print("function", k, plain.tables(0).labels[k % plain.n_functions_per_species])
+for name, basis in [("plain", plain), ("purified", pure)]:
+    spec = body_order(OneFunction(basis, k), small, progress=False)
+    spectra_one = " ".join(f"{v:.1e}" for v in spec.max_abs)
+    print(
+        f"{name:<9} apparent body order {spec.apparent_body_order()}   max |V_M|, M = 1..6: "
+        f"{spectra_one}"
+    )
+    if name == "plain":
+        plain_spec = spec
+    else:
+        pure_spec = spec
+
+# %% [markdown]
+# Both have body order 3, as $\nu = 2$ says. The plain function also has a two-body part
+# $V_2$: there the same neighbour fills both factors, $\phi_{v_1}(\mathbf r_{ij})\,
+# \phi_{v_2}(\mathbf r_{ij})$. The purified function has no $V_2$ at all, only round-off.
+# Its $V_3$ is the same as the plain one's: purification removes terms and changes nothing
+# else.
+
+# %%
+scale = plain_spec.energy_scale
+assert plain_spec.max_abs[1] > 1e-6 * scale  # V_2 of the plain function
+assert pure_spec.max_abs[1] < 1e-12 * scale  # the purified one has none
+assert pure_spec.apparent_body_order() == plain_spec.apparent_body_order() == 3
+np.testing.assert_allclose(pure_spec.max_abs[2], plain_spec.max_abs[2], rtol=1e-9)
 
 # %% [markdown]
 # ## Exercises: predict, then run
