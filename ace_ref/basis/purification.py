@@ -138,7 +138,9 @@ def purify_products(
     species = np.where(product_index >= 0, product_index // n_base, -1)
     local = np.where(product_index >= 0, product_index % n_base, -1)
     # pass 1: every block of two or more same-species factors → its sorted local multiset
-    terms = []  # (v, μ, factor columns as (species, local key or -1 for single, single idx))
+    # each term: (products v, μ, factors); a factor is (None, one-particle index a) for a
+    # block of one, or (sorted local multiset, species of the block) for a larger block
+    terms = []
     block_keys = []
     for nu in range(1, order + 1):
         v_of = np.flatnonzero(product_order == nu)
@@ -177,17 +179,17 @@ def purify_products(
     # pass 2: the factors of each term on the extended base, a new product per term
     term_v, term_mu, term_rows = [], [], []
     for vs, mu, factors in terms:
-        width = np.full((len(vs), order), -1, dtype=np.int64)
-        for col, (multiset, single) in enumerate(factors):
+        extended = np.full((len(vs), order), -1, dtype=np.int64)
+        for col, (multiset, index_or_species) in enumerate(factors):
             if multiset is None:
-                s, idx = np.divmod(single, n_base)
-                width[:, col] = s * n_slot + idx
+                s, idx = np.divmod(index_or_species, n_base)
+                extended[:, col] = s * n_slot + idx
             else:
                 e = order_keys[np.searchsorted(sorted_keys, _encode(multiset, n_base))]
-                width[:, col] = single * n_slot + n_base + e
+                extended[:, col] = index_or_species * n_slot + n_base + e
         term_v.append(vs)
         term_mu.append(np.full(len(vs), float(mu)))
-        term_rows.append(width)
+        term_rows.append(extended)
     rows = np.concatenate(term_rows)
     # ascending factors, padding last
     rows = np.where(rows < 0, np.iinfo(np.int64).max, rows)
