@@ -389,6 +389,7 @@ def cmd_fit(args) -> int:
     if args.output:
         _check_writable(args.output, "-o")
     e0 = _e0_option(None if args.e0 is None else str(args.e0))
+    weights = Weights.parse(args.weights)  # refuse malformed weights before any work
     parse_select(args.select)  # refuse a malformed --select before any work
     parse_ranking_rows(args.ranking_rows)
     if args.flop_rate is not None and not (0 < args.flop_rate < float("inf")):
@@ -440,7 +441,7 @@ def cmd_fit(args) -> int:
         choice = choose_degree_for_data(
             train,
             elements,
-            Weights.parse(args.weights),
+            weights,
             preset=args.preset,
             w_L=Fraction(args.wl),
             element_degree_scale=(
@@ -470,13 +471,11 @@ def cmd_fit(args) -> int:
             elements, pair_r_cut=pair_cut, pair_max_n=args.pair_max_n, many_body=basis
         )
     print(basis.describe())
-    select, line = resolve_select(
-        args.select, train, Weights.parse(args.weights), basis, degrees_from_data
-    )
+    select, line = resolve_select(args.select, train, weights, basis, degrees_from_data)
     if line:
         print(line)
     ranking_rows, line = resolve_ranking_rows(
-        args.ranking_rows, select, train, Weights.parse(args.weights), basis
+        args.ranking_rows, select, train, weights, basis, args.preset
     )
     if line:
         print(line)
@@ -485,7 +484,7 @@ def cmd_fit(args) -> int:
         test={Path(p).name: [p] for p in args.test or []},
         keys=keys,
         solver=args.solver,
-        weights=args.weights,
+        weights=weights,
         smoothness=smoothness if len(smoothness) > 1 else smoothness[0],
         order_weights=args.order_weights if len(args.order_weights) > 1 else args.order_weights[0],
         lam=args.lam,
@@ -927,7 +926,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(defaults.PRESETS),
         help="basis size when no --degree/--max-n is given: the default degrees scaled by "
         "0.8 (fast), 1 (default) or 1.1 (accurate), then lowered to at most one coefficient "
-        "per two training rows and half the free memory",
+        "per two training rows and half the free memory; accurate also ranks the pool on "
+        "every row (--ranking-rows all) where auto would cap them",
     )
     p.add_argument(
         "--no-memory-check",

@@ -44,7 +44,11 @@ W_L = Fraction(3, 5)
 PRESETS = {"fast": Fraction(4, 5), "default": Fraction(1), "accurate": Fraction(11, 10)}
 """``ace-ref fit --preset``: the factor on :data:`MAX_DEGREE` before the data and memory
 budgets apply (for H/C/O with the per-element budgets: 3568, 11046 and 17675 coefficients;
-without them 3681, 11469 and 17988)."""
+without them 3681, 11469 and 17988). ``accurate`` also ranks the pool on every training row
+where ``--ranking-rows auto`` would cap the rows (:data:`RANKING_GRAM_FLOPS`). On a 3BPA fold
+the data bound the pool to about the default's 32 070 functions either way, and ranking them
+on every row gives 8.24 meV / 28.03 meV/Å in 5-fold CV against 8.78 / 29.11 with the cap, at
+about twice the time (BENCHMARKS.md, "With greedy selection from a larger pool")."""
 
 ROWS_PER_COEFFICIENT = 2
 """Data budget of the default basis: at most one coefficient per this many weighted rows

@@ -118,7 +118,7 @@ def main(
         if line:
             print(line, flush=True)
         fold_ranking_rows, line = resolve_ranking_rows(
-            ranking_rows, fold_select, train, weights, basis
+            ranking_rows, fold_select, train, weights, basis, preset
         )
         if line:
             print(line, flush=True)

@@ -14,6 +14,9 @@ selection). Then, for each model:
 Run (from the repository root; about 5 minutes on the 2-core VM)::
 
     python benchmarks/purification.py --json benchmarks/acac_purification.json
+
+``--select K …`` fits each of these sizes instead of the default selection (``ace-ref fit
+--select K``, the same pool), for an error-against-size curve of both bases.
 """
 
 from __future__ import annotations
@@ -37,9 +40,10 @@ PACKAGED = Path(__file__).resolve().parents[1] / "ace_ref" / "example_data" / "a
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "acac"
 
 
-def _fit(out: Path, purify: bool) -> float:
+def _fit(out: Path, purify: bool, select: int | None) -> float:
     argv = [sys.executable, "-m", "ace_ref.cli", "fit", "--example", "acac"]
     argv += ["-o", str(out)] + (["--purify"] if purify else [])
+    argv += [] if select is None else ["--select", str(select)]
     t0 = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
@@ -50,16 +54,16 @@ def _errors(model, path: Path) -> dict:
     return {key: row[key] for key in ("energy_rmse_meV", "forces_rmse_meV_per_A")}
 
 
-def main(out: str | None) -> None:
+def main(out: str | None, sizes: list[int | None]) -> None:
     test = PACKAGED / "test_MD_300K.xyz"
     frames = read(test, ":50")
     start = read(PACKAGED / "train_300K.xyz", 0)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for purify in (False, True):
-            name = "purified" if purify else "plain"
+        for select, purify in ((k, p) for k in sizes for p in (False, True)):
+            name = ("purified" if purify else "plain") + ("" if select is None else f"_{select}")
             path = Path(tmp) / f"{name}.npz"
-            seconds = _fit(path, purify)
+            seconds = _fit(path, purify, select)
             model = load(path)
             entry = {
                 "fit_seconds": seconds,
@@ -89,4 +93,6 @@ def main(out: str | None) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", help="write the numbers here")
-    main(p.parse_args().json)
+    p.add_argument("--select", type=int, nargs="+", help="sizes to fit (default: ace-ref fit's)")
+    a = p.parse_args()
+    main(a.json, a.select or [None])

@@ -232,3 +232,27 @@ def test_every_benchmark_script_imports_against_the_current_library(name):
         if exc.name and not exc.name.startswith("ace_ref"):
             pytest.skip(f"{name}: optional dependency {exc.name} not installed")
         raise
+
+
+def test_slow_machine_stops_the_command_for_the_rest_of_each_period():
+    """``benchmarks/slow_machine.py`` emulates a slower machine by stopping the command's
+    threads for ``1 − fraction`` of every period. A child that spins for 0.6 s of wall time
+    while throttled to a quarter must get at most about a quarter of it as CPU time (other load
+    on the machine only lowers that share); its exit code is passed through."""
+    import time as _time
+
+    import slow_machine
+
+    child = (
+        "import os, sys, time; t0 = time.perf_counter()\n"
+        "while time.perf_counter() - t0 < 0.6: pass\n"
+        "cpu = os.times(); sys.exit(int(100 * (cpu.user + cpu.system) / 0.6))"
+    )
+    t0 = _time.perf_counter()
+    percent, wall = slow_machine.run_throttled([sys.executable, "-c", child], 0.25)
+    assert wall >= 0.6 and _time.perf_counter() - t0 >= 0.6
+    assert percent <= 40, f"the child had {percent} % of a core while throttled to 25 %"
+    rc, _ = slow_machine.run_throttled([sys.executable, "-c", "raise SystemExit(3)"], 1.0)
+    assert rc == 3
+    with pytest.raises(ValueError, match="fraction"):
+        slow_machine.run_throttled([sys.executable, "-c", "pass"], 1.5)

@@ -289,10 +289,17 @@ def parse_ranking_rows(text: str | int | None) -> int | str | None:
 
 
 def resolve_ranking_rows(
-    text: str | int | None, select: int | None, train, weights, basis
+    text: str | int | None,
+    select: int | None,
+    train,
+    weights,
+    basis,
+    preset: str = "default",
 ) -> tuple[int | None, str]:
     """What ``ace-ref fit --ranking-rows`` means for this fit: ``(rows or None, a line for
-    the user)``. Without selection there is no ranking; a number given then is refused."""
+    the user)``. Without selection there is no ranking; a number given then is refused.
+    ``"auto"`` is :func:`choose_ranking_rows`, except with ``preset="accurate"``, which ranks
+    on every row (:data:`~ace_ref.defaults.PRESETS`)."""
     from ace_ref.fit.reduction import row_counts
 
     rows = parse_ranking_rows(text)
@@ -305,6 +312,12 @@ def resolve_ranking_rows(
         rows = choose_ranking_rows(n_rows, len(basis))
         if rows is None:
             return None, ""
+        if preset == "accurate":
+            return None, (
+                f"ranking on every one of the {n_rows} rows (--preset accurate; the default "
+                f"would rank on {rows}, the pool's Gram summary within "
+                f"{defaults.RANKING_GRAM_FLOPS:.1e} flops)"
+            )
         return rows, (
             f"ranking on {rows} of the {n_rows} rows (configurations drawn at random; the "
             f"pool's Gram summary within {defaults.RANKING_GRAM_FLOPS:.1e} flops; "

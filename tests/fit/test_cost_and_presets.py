@@ -224,7 +224,7 @@ def test_resolve_select_follows_the_command_line_rules(coupling_cache):
     assert selects(None) and selects("auto") and selects("12") and not selects("none")
 
 
-def test_ranking_rows_cap_the_cost_of_the_pool_gram(coupling_cache):
+def test_ranking_rows_cap_the_cost_of_the_pool_gram(coupling_cache, monkeypatch):
     """``--ranking-rows auto``: every row while the pool's Gram summary costs at most
     ``defaults.RANKING_GRAM_FLOPS``, otherwise as many rows as that allows; a number is
     taken as given, and refused without selection."""
@@ -253,6 +253,14 @@ def test_ranking_rows_cap_the_cost_of_the_pool_gram(coupling_cache):
     assert resolve_ranking_rows(str(n_rows), 40, configs, weights, basis) == (None, "")
     with pytest.raises(ValueError, match="goes with greedy selection"):
         resolve_ranking_rows("50", None, configs, weights, basis)
+    # where the cap bites, --preset accurate ranks on every row; a number given still counts
+    small_cap = 0.5 * n_rows * len(basis) ** 2
+    monkeypatch.setattr(defaults, "RANKING_GRAM_FLOPS", small_cap)
+    rows, line = resolve_ranking_rows(None, 40, configs, weights, basis)
+    assert rows == choose_ranking_rows(n_rows, len(basis)) < n_rows and "within" in line
+    rows, line = resolve_ranking_rows(None, 40, configs, weights, basis, "accurate")
+    assert rows is None and f"every one of the {n_rows} rows (--preset accurate" in line
+    assert resolve_ranking_rows("50", 40, configs, weights, basis, "accurate")[0] == 50
 
 
 def test_plan_is_the_fits_plan_without_the_fit(coupling_cache, monkeypatch):
