@@ -90,11 +90,14 @@ SELECTION_RIDGE_COLUMNS = 3000
 prior favours (:func:`ace_ref.fit.selection.selection_ridge`; a Gram solve of ``9 n³``
 flops). On acetylacetone the choice is flat for ``λ`` within a factor 10 of the optimum."""
 
-SELECTION_BLOCK = 32
+SELECTION_BLOCK = 256
 """Greedy selection (:func:`ace_ref.fit.selection.greedy_columns`) applies this many rank-one
 updates of the Schur complement at a time, as one symmetric matrix product on its lower
-triangle. Ranking the acetylacetone pool (3682 of 11 046, idle 2-core VM): 5.8 s with 32,
-9.0 s with 64 (15.3 s before: rank-64 updates of the whole matrix, nothing packed out)."""
+triangle; the picks do not depend on it. On a random Gram matrix of ``K`` columns ranked to a
+third (idle 2-core VM, 2026-12-07; BENCHMARKS.md, "The ranking's block"): ``K`` = 32 070
+(a 3BPA pool) 136.5 s with 32 and 95.7 s with 256; ``K`` = 20 000 39.7, 36.8, 28.9 and 26.9 s
+with 32, 64, 128 and 256; ``K`` = 11 046 (the acetylacetone pool) 5.5, 10.2, 7.5 and 6.1 s. The
+larger block pays where the ranking is long; on the acetylacetone pool it costs 0.6 s."""
 
 SELECT_POOL_FRACTION = Fraction(1, 3)
 """…and at most this share of the pool. On both acetylacetone and 3BPA the chosen third of the
