@@ -29,6 +29,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,13 +49,10 @@ def single_core_dgemm(fraction: float | None) -> float:
     command = [sys.executable, "-c", DGEMM_CHECK]
     if fraction is None:
         return float(subprocess.run(command, env=env, capture_output=True, check=True).stdout)
-    out = Path(f"/tmp/slow_machine_dgemm_{os.getpid()}.txt")
-    try:
-        with out.open("w") as stdout:
-            run_throttled(command, fraction, env=env, stdout=stdout)
-        return float(out.read_text())
-    finally:
-        out.unlink(missing_ok=True)
+    with tempfile.TemporaryFile("w+") as stdout:  # no pipe: the child may be stopped
+        run_throttled(command, fraction, env=env, stdout=stdout)
+        stdout.seek(0)
+        return float(stdout.read())
 
 
 def run_throttled(command: list[str], fraction: float, **popen) -> tuple[int, float]:
