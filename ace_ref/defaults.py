@@ -138,6 +138,15 @@ ASSEMBLY_MIN_PARTITIONS = 4
 """At least this many assembly partitions (parallel work for threads and Dask workers on small
 data sets), as long as each keeps at least ``max(K + 1, 2048)`` rows."""
 
+RIGID_MOTION_RANK_TOLERANCE = 1e-6
+"""Assembly drops the force rows along a configuration's rigid motions
+(:mod:`ace_ref.fit.rigid_motions`); a direction counts only where its singular value is at
+least this share of the largest (the rotations of a collinear or single atom do not)."""
+
+RIGID_MOTION_ROW_TOLERANCE = 1e-9
+"""…and only where the rows it would drop are below this share of the largest force-row
+entry (rounding of an invariant model: about 1e-15); otherwise every row is kept."""
+
 # ---------------------------------------------------------------------------------- fit
 SOLVER = "blr"
 """Solver of :func:`ace_ref.fit.fit`: Bayesian linear regression (evidence-optimal α, β)."""

@@ -14,7 +14,10 @@ does not grow with the number of configurations — either the Gram matrix ``A�
 (``method="qr"``, default, keeps the conditioning of ``A``); the solvers of
 :mod:`ace_ref.fit.solvers` work from the summary alone. The partitions and the order in which
 their summaries merge are fixed by :mod:`ace_ref.fit.reduction`, so the result is bitwise
-the same on one thread, many threads or a Dask cluster.
+the same on one thread, many threads or a Dask cluster. Each configuration's force rows are
+first folded onto the directions an invariant model can fit (:func:`drop_rigid_motion_rows`:
+``3N − 6`` rows for a finite configuration, ``3N − 3`` for a periodic one), with the summary
+still that of all the rows.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ace_ref.basis.ace import ACEBasis
 from ace_ref.fit import _lapack as lapack
 from ace_ref.fit.data import Config
 from ace_ref.fit.reduction import partition_bounds, plan_partitions, reduce_tree, row_counts
+from ace_ref.fit.rigid_motions import project_out_rigid_motions, rigid_motion_directions
 
 __all__ = [
     "Weights",
@@ -41,6 +45,7 @@ __all__ = [
     "config_row_weights",
     "write_config_rows",
     "config_rows",
+    "drop_rigid_motion_rows",
     "check_e0",
     "summarise",
     "assemble",
@@ -254,6 +259,28 @@ def config_rows(basis: ACEBasis, config: Config, e0: dict[str, float], weights: 
     return A, y
 
 
+def drop_rigid_motion_rows(config: Config, weights: Weights, A: np.ndarray, y: np.ndarray) -> int:
+    """Fold the force rows of one configuration's rows ``(A, y)`` (as written by
+    :func:`write_config_rows`) onto the directions an invariant model can fit, in place:
+    ``3N − r`` rows instead of ``3N`` (:mod:`ace_ref.fit.rigid_motions`; ``r`` = 6 for a
+    finite configuration, 3 for a periodic one). Returns how many leading rows of ``A`` and
+    ``y`` now carry the data; the summary they are folded into is that of all the rows (with
+    ``‖y‖²`` taken before). Configurations without force rows, or with an atom of force
+    weight 0, are left as they are."""
+    rw = config_row_weights(config, weights)
+    n_rows = A.shape[0]
+    if rw.forces is None or not np.all(rw.forces > 0):
+        return n_rows
+    start = 1 if rw.energy is not None else 0
+    m = 3 * len(config.atoms)
+    directions = rigid_motion_directions(config.atoms, np.repeat(rw.forces, 3))
+    kept = project_out_rigid_motions(A[start : start + m], y[start : start + m], directions)
+    if kept < m and start + m < n_rows:  # the virial rows move up
+        A[start + kept : n_rows - (m - kept)] = A[start + m :]
+        y[start + kept : n_rows - (m - kept)] = y[start + m :]
+    return n_rows - (m - kept)
+
+
 def check_e0(configs: list[Config], e0: dict[str, float]) -> None:
     """Raise ``ValueError`` naming the first configuration with an element missing from ``e0``."""
     for c in configs:
@@ -417,8 +444,8 @@ def summarise(
         if n:
             A, y = summary.reserve(n)
             write_config_rows(basis, c, e0, weights, A, y)
-            yy += float(y @ y)
-            summary.commit(n)
+            yy += float(y @ y)  # of all the rows: the summary is theirs
+            summary.commit(drop_rigid_motion_rows(c, weights, A, y))
         if on_config is not None:
             on_config()
     return summary.finish(yy, int(rows.sum()), len(configs))

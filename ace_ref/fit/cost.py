@@ -8,9 +8,11 @@ when the estimate is made:
   atoms of all configurations; the post-fit passes (errors on the training and test sets,
   the active set) cost :data:`POST_FIT_PASSES` such passes without force rows, counted as
   one each;
-* **QR folds** — ``2 n_rows K²`` flops (Householder QR of ``[T; block]``, ``dtpqrt``) plus
+* **QR folds** — ``2 m K²`` flops (Householder QR of ``[T; block]``, ``dtpqrt``) for the
+  ``m`` rows folded (all the rows less the rigid motions' force rows,
+  :func:`~ace_ref.fit.rigid_motions.count_rigid_motions`), plus
   ``(2/3) K³`` per merge of two partition triangles, at :data:`QR_EFFICIENCY` of the
-  measured ``dgemm`` rate; ``"normal"`` assembly: ``n_rows K²`` (tiles of ``dsyrk``/``dgemm``
+  measured ``dgemm`` rate; ``"normal"`` assembly: ``m K²`` (tiles of ``dsyrk``/``dgemm``
   on all threads) at the full rate;
 * **solve** — BLR/ridge on a QR summary: the two-stage bidiagonalization of ``R Γ⁻¹``,
   ``(8/3) K³`` flops at :data:`BIDIAGONAL_EFFICIENCY` of the ``dgemm`` rate; on a Gram
@@ -46,6 +48,7 @@ from ace_ref.basis.interface import species_columns
 from ace_ref.fit.assembly import Weights, default_block_rows
 from ace_ref.fit.data import Config
 from ace_ref.fit.reduction import plan_partitions, row_counts
+from ace_ref.fit.rigid_motions import count_rigid_motions
 
 __all__ = [
     "BIDIAGONAL_EFFICIENCY",
@@ -253,6 +256,14 @@ def estimate_fit_cost(
     K = len(basis)
     rows = row_counts(train, weights)
     n_rows = int(rows.sum())
+    # the rows folded into the summaries: the rigid motions' force rows are dropped
+    folded = n_rows - sum(
+        count_rigid_motions(c.atoms)
+        for c in train
+        if c.forces is not None
+        and weights.forces > 0
+        and (c.force_weights is None or np.all(c.force_weights > 0))
+    )
     n_atoms = sum(len(c.atoms) for c in train)
     flop_rate_given = flop_rate is not None
     if flop_rate is None:
@@ -275,8 +286,8 @@ def estimate_fit_cost(
     if select is not None:
         pool, K = K, int(select)
         share = 1.0 if ranking_rows is None else min(1.0, ranking_rows / max(n_rows, 1))
-        pool_rows = n_rows * share
-        lanes = max(1, min(threads, plan_partitions(int(pool_rows), pool)))
+        pool_rows = folded * share
+        lanes = max(1, min(threads, plan_partitions(int(n_rows * share), pool)))
         seconds["design rows (pool)"] = per_atom * n_atoms * share / lanes
         seconds["Gram (pool)"] = pool_rows * pool**2 / flop_rate  # lanes, tiles within them
         flops["Gram (pool)"] = float(pool_rows) * pool**2
@@ -296,14 +307,14 @@ def estimate_fit_cost(
     seconds["design rows"] = per_atom * n_atoms / parallel
     if assembly == "qr":
         partitions = plan_partitions(n_rows, K)
-        fold = 2.0 * n_rows * K**2 / (QR_EFFICIENCY * single_rate * parallel)
+        fold = 2.0 * folded * K**2 / (QR_EFFICIENCY * single_rate * parallel)
         merge = (partitions - 1) * (2.0 / 3.0) * K**3 / (QR_EFFICIENCY * flop_rate)
         seconds["QR folds"] = fold + merge
-        flops["QR folds"] = 2.0 * n_rows * K**2 + (partitions - 1) * (2.0 / 3.0) * K**3
+        flops["QR folds"] = 2.0 * folded * K**2 + (partitions - 1) * (2.0 / 3.0) * K**3
         solve_flops = (8.0 / 3.0) * K**3
     elif pool is None:
-        seconds["Gram"] = n_rows * K**2 / flop_rate  # lanes, and tiles within them
-        flops["Gram"] = float(n_rows) * K**2
+        seconds["Gram"] = folded * K**2 / flop_rate  # lanes, and tiles within them
+        flops["Gram"] = float(folded) * K**2
         solve_flops = 9.0 * K**3
     else:  # the chosen columns' Gram summary is a sub-matrix of the pool's
         solve_flops = 9.0 * K**3
