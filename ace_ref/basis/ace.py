@@ -1290,13 +1290,19 @@ class ACEBasis:
         return out
 
     def design_rows(
-        self, atoms: Atoms, where: str = "structure", force_rows: np.ndarray | None = None
+        self,
+        atoms: Atoms,
+        where: str = "structure",
+        force_rows: np.ndarray | None = None,
+        virial: bool = True,
     ) -> DesignRows:
         """Energy, force and virial rows of the design matrix for one structure.
 
         With ``force_rows`` (shape ``(3 n_atoms, len(basis))``, e.g. a slice of a block
         buffer) the force rows are written there, row ``3i + a`` for atom ``i`` and direction
         ``a``, and ``DesignRows.forces`` is that array instead of ``(n_atoms, 3, K)``.
+        ``virial=False`` skips the virial rows (``DesignRows.virial`` is then ``None``): a
+        fit assembles them only for configurations with a stress.
         """
         t = self.tables(0)
         species, i, j, D, offsets, pair_type = self.pairs(atoms, where)
@@ -1306,11 +1312,12 @@ class ACEBasis:
         if self._species_functions is None:
             B, dB = features.features_and_pair_gradients(A, offsets, slot, dphi, self.n_slot, t)
             E, F, V = features.scatter_design_rows(
-                B, dB, species, i, j, D, len(self.elements), force_rows
+                B, dB, species, i, j, D, len(self.elements), force_rows, virial
             )
             return DesignRows(E, F, V)
         # per-element budgets: each species' atoms evaluate only its own functions
         n = len(atoms)
+        # V is allocated either way, so that the kernel sees one argument layout (one compile)
         E, V = np.zeros(len(self)), np.zeros((3, 3, len(self)))
         F = np.zeros((3 * n, len(self))) if force_rows is None else force_rows
         if F.shape != (3 * n, len(self)):
@@ -1324,6 +1331,8 @@ class ACEBasis:
             cols = self.species_columns(s)
             lo, hi = int(cols[0]), int(cols[-1]) + 1
             features.add_design_rows(
-                B, dB, i[pairs], j[pairs], D[pairs], E[lo:hi], F[:, lo:hi], V[:, :, lo:hi]
-            )
-        return DesignRows(E, F.reshape(n, 3, -1) if force_rows is None else F, V)
+                B, dB, i[pairs], j[pairs], D[pairs], E[lo:hi], F[:, lo:hi],
+                V[:, :, lo:hi], virial,
+            )  # fmt: skip
+        forces = F.reshape(n, 3, -1) if force_rows is None else F
+        return DesignRows(E, forces, V if virial else None)

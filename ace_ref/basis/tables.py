@@ -104,13 +104,14 @@ class DesignRows:
         ``∂E/∂c``.
     forces : ndarray (n_atoms, 3, n_columns)
         ``∂F/∂c = −∂²E/∂r∂c``.
-    virial : ndarray (3, 3, n_columns)
-        ``∂/∂c`` of ``∂E/∂ε_ab = Σ_pairs r_ij,a ∂E/∂r_ij,b`` (stress = this / volume, ASE sign).
+    virial : ndarray (3, 3, n_columns) or None
+        ``∂/∂c`` of ``∂E/∂ε_ab = Σ_pairs r_ij,a ∂E/∂r_ij,b`` (stress = this / volume, ASE sign);
+        ``None`` where it was not asked for (``design_rows(..., virial=False)``).
     """
 
     energy: np.ndarray
     forces: np.ndarray
-    virial: np.ndarray
+    virial: np.ndarray | None
 
 
 def assemble_tables(

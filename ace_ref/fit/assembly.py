@@ -186,7 +186,7 @@ def write_config_rows(
     row = 1 if use_e else 0
     force_rows = A[row : row + 3 * n] if use_f else None
     if force_rows is not None and isinstance(basis, ACEBasis):
-        rows = basis.design_rows(atoms, where=config.source, force_rows=force_rows)
+        rows = basis.design_rows(atoms, where=config.source, force_rows=force_rows, virial=use_v)
     else:
         rows = basis.design_rows(atoms, where=config.source)
         if force_rows is not None:

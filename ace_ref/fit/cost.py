@@ -210,6 +210,28 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _design_rows_as_assembled(basis, weights: Weights):
+    """``rows(config)``: the design rows of one configuration as assembly computes them (force
+    rows written into a Fortran-ordered block buffer, virial rows only with a stress), so
+    that timing them compiles the kernels for the argument layouts the fit will use."""
+    from ace_ref.basis.ace import ACEBasis
+
+    def rows(config: Config) -> None:
+        if not isinstance(basis, ACEBasis):
+            basis.design_rows(config.atoms, where=config.source)
+            return
+        n = 3 * len(config.atoms)
+        buffer = np.empty((n + 1, len(basis) + 1), order="F")
+        basis.design_rows(
+            config.atoms,
+            where=config.source,
+            force_rows=buffer[1 : n + 1, : len(basis)],
+            virial=config.stress is not None and weights.virial > 0,
+        )
+
+    return rows
+
+
 def estimate_fit_cost(
     basis,
     train: list[Config],
@@ -272,10 +294,11 @@ def estimate_fit_cost(
     by_size = sorted(train, key=lambda c: len(c.atoms))
     middle = len(by_size) // 2
     timed = by_size[max(0, middle - sample // 2) :][:sample]
-    basis.design_rows(by_size[middle].atoms, where=by_size[middle].source)  # compiles
+    timed_rows = _design_rows_as_assembled(basis, weights)
+    timed_rows(by_size[middle])  # compiles
     t0 = time.perf_counter()
     for c in timed:
-        basis.design_rows(c.atoms, where=c.source)
+        timed_rows(c)
     timed_atoms = sum(len(c.atoms) for c in timed)
     per_atom = (time.perf_counter() - t0) / max(timed_atoms, 1)
     single_rate = flop_rate / max(threads, 1)  # folds run single-threaded, in parallel lanes

@@ -96,15 +96,20 @@ def project_out_rigid_motions(
         return m
     reflectors = np.array(directions, order="F")
     tau = lapack.geqrf(reflectors)
-    scale = float(np.max(np.abs(force_rows))) if force_rows.size else 0.0
+    scale = _max_abs(force_rows)
     lapack.ormqr("L", "T", reflectors, tau, force_rows)
     y = np.asfortranarray(targets[:, None])
     lapack.ormqr("L", "T", reflectors, tau, y)
     targets[:] = y[:, 0]
-    if float(np.max(np.abs(force_rows[:r]))) > defaults.RIGID_MOTION_ROW_TOLERANCE * scale:
+    if _max_abs(force_rows[:r]) > defaults.RIGID_MOTION_ROW_TOLERANCE * scale:
         return m
     kept = m - r
     moved = min(r, kept)  # the last rows fill the dropped ones' places (order does not matter)
     force_rows[:moved] = force_rows[m - moved :]
     targets[:moved] = targets[m - moved :]
     return kept
+
+
+def _max_abs(x: np.ndarray) -> float:
+    """``max |x|`` without a temporary of ``x``'s size."""
+    return max(float(x.max()), -float(x.min())) if x.size else 0.0

@@ -407,44 +407,70 @@ def features_and_pair_gradients(A, offsets, neighbour_species, dphi, n_slot: int
     return B, dB
 
 
+SCATTER_TILE = 64
+"""Functions per tile of :func:`_scatter_design_rows`: a tile's force rows (``3 n_atoms × 64``
+numbers) stay in cache while the pairs stream past, and each pair reads its tile of ``∂B``
+contiguously."""
+
+
 @njit(parallel=True, cache=True)
-def _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_species, E, F, V):
+def _scatter_design_rows(
+    B, dB, species, i_of_pair, j_of_pair, vectors, n_species, E, F, V, with_virial
+):
     n_rows = B.shape[1]
-    for row in prange(n_rows):
+    n_tiles = (n_rows + SCATTER_TILE - 1) // SCATTER_TILE
+    for tile in prange(n_tiles):
+        r0 = tile * SCATTER_TILE
+        r1 = min(r0 + SCATTER_TILE, n_rows)
         for i in range(B.shape[0]):
-            E[species[i] * n_rows + row] += B[i, row]
+            base = species[i] * n_rows
+            for row in range(r0, r1):
+                E[base + row] += B[i, row]
         for p in range(len(i_of_pair)):
             i = i_of_pair[p]
             j = j_of_pair[p]
-            col = species[i] * n_rows + row
-            for a in range(3):
-                g = dB[p, row, a]
-                F[3 * j + a, col] -= g
-                F[3 * i + a, col] += g
-                for b in range(3):
-                    V[b, a, col] += vectors[p, b] * g
+            base = species[i] * n_rows
+            for row in range(r0, r1):
+                col = base + row
+                for a in range(3):
+                    g = dB[p, row, a]
+                    F[3 * j + a, col] -= g
+                    F[3 * i + a, col] += g
+                    if with_virial:
+                        for b in range(3):
+                            V[b, a, col] += vectors[p, b] * g
 
 
-def add_design_rows(B, dB, i_of_pair, j_of_pair, vectors, E, F, V) -> None:
+def add_design_rows(B, dB, i_of_pair, j_of_pair, vectors, E, F, V, virial: bool = True) -> None:
     """Add the energy, force and virial rows of one block of functions, evaluated on some of
     the atoms (``B``: those atoms; ``dB``, ``i_of_pair``, ``j_of_pair``, ``vectors``: their
     pairs, with ``i``, ``j`` numbering all atoms of the structure), into ``E`` (n_cols,),
-    ``F`` (3 n_atoms, n_cols) and ``V`` (3, 3, n_cols) — views of the block's columns are
-    fine. The same sums as :func:`scatter_design_rows` with one species."""
+    ``F`` (3 n_atoms, n_cols) and ``V`` (3, 3, n_cols; not touched with ``virial=False``) —
+    views of the block's columns are fine. The same sums as :func:`scatter_design_rows` with
+    one species."""
     n_atoms = F.shape[0] // 3
     species = np.zeros(max(n_atoms, B.shape[0]), dtype=np.int64)
-    _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, 1, E, F, V)
+    _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, 1, E, F, V, bool(virial))
 
 
 def scatter_design_rows(
-    B, dB, species, i_of_pair, j_of_pair, vectors, n_species: int, force_rows=None
+    B,
+    dB,
+    species,
+    i_of_pair,
+    j_of_pair,
+    vectors,
+    n_species: int,
+    force_rows=None,
+    virial: bool = True,
 ):
     """Energy ``Σ_i B_i``, forces ``−∂E/∂r`` and virial ``Σ_p r_p ⊗ ∂E/∂r_p`` rows.
 
     Forces are returned with shape ``(n_atoms, 3, n_cols)``; given ``force_rows`` (a
     ``(3 n_atoms, n_cols)`` array, any memory layout, e.g. rows of a Fortran-ordered block
     buffer), they are written there instead (row ``3i + a`` = atom ``i``, direction ``a``)
-    and ``force_rows`` is returned in their place.
+    and ``force_rows`` is returned in their place. ``virial=False``: the virial rows are not
+    computed and ``None`` is returned for them (a fit without stresses).
     """
     n_atoms, n_rows = B.shape
     n_cols = n_species * n_rows
@@ -457,6 +483,8 @@ def scatter_design_rows(
             raise ValueError(f"force_rows has shape {force_rows.shape}, need {need}")
         F = force_rows
         F[:] = 0.0
-    V = np.zeros((3, 3, n_cols))
-    _scatter_design_rows(B, dB, species, i_of_pair, j_of_pair, vectors, n_species, E, F, V)
-    return E, (F.reshape(n_atoms, 3, n_cols) if force_rows is None else F), V
+    V = np.zeros((3, 3, n_cols if virial else 0))
+    _scatter_design_rows(
+        B, dB, species, i_of_pair, j_of_pair, vectors, n_species, E, F, V, bool(virial)
+    )
+    return E, (F.reshape(n_atoms, 3, n_cols) if force_rows is None else F), V if virial else None
