@@ -184,18 +184,28 @@ def maxvol(X: np.ndarray, tol: float = 1.01, max_iterations: int | None = None) 
 
     Starts from QR with column pivoting of ``Xᵀ`` and swaps in the row with the largest
     ``|X A⁻¹|`` while it exceeds ``tol`` (each swap multiplies ``|det A|`` by that entry).
-    Returns the row indices; afterwards ``max |X A⁻¹| ≤ tol``.
+    ``C = X A⁻¹`` is computed once and updated by the rank-one change of each swap (row ``j``
+    of ``A`` replaced by row ``i`` of ``X``: ``C ← C − C[:, j] (C[i] − e_j) / C[i, j]``,
+    ``O(n r)``); before returning, it is recomputed from scratch and the search goes on should
+    rounding have hidden an entry above ``tol``. Returns the row indices; afterwards
+    ``max |X A⁻¹| ≤ tol``.
     """
     n, r = X.shape
     if n < r:
         raise ValueError(f"maxvol needs at least as many rows as columns, got {X.shape}")
     rows = scipy.linalg.qr(X.T, pivoting=True, mode="r")[1][:r].copy()
     max_iterations = 100 * r if max_iterations is None else max_iterations
+    C = scipy.linalg.solve(X[rows].T, X.T).T  # X A⁻¹
     for _ in range(max_iterations):
-        C = scipy.linalg.solve(X[rows].T, X.T).T  # X A⁻¹
         i, j = np.unravel_index(np.argmax(np.abs(C)), C.shape)
         if abs(C[i, j]) <= tol:
-            return rows
+            C = scipy.linalg.solve(X[rows].T, X.T).T  # the updates' rounding, checked
+            i, j = np.unravel_index(np.argmax(np.abs(C)), C.shape)
+            if abs(C[i, j]) <= tol:
+                return rows
+        row = C[i].copy()
+        row[j] -= 1.0
+        C -= np.outer(C[:, j] / C[i, j], row)
         rows[j] = i
     raise RuntimeError(f"maxvol did not converge in {max_iterations} swaps")
 
