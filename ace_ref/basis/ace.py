@@ -37,6 +37,7 @@ species ``z`` owns the contiguous block :meth:`ACEBasis.species_columns` ``(z)``
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import math
@@ -456,10 +457,16 @@ class ACEBasis:
         empty = [el for el, f in chosen.items() if not f]
         if empty:
             raise ValueError(f"the chosen columns leave no function for {empty}")
-        spec = self.to_dict()
-        spec["selected_functions"] = chosen
-        directory = self._coupling.directory
-        return type(self).from_dict(spec, cache_dir=None if directory is None else directory.parent)
+        # the same basis as ``from_dict`` of the spec with these ``selected_functions`` (tested),
+        # without enumerating the functions and building the union tables again: those do not
+        # depend on the selection, only the per-species tables do
+        subset = copy.copy(self)
+        subset._tables, subset._nl_cache = dict(self._tables), dict(self._nl_cache)
+        subset._n_paths, subset._species_tables = dict(self._n_paths), {}
+        subset._species_functions = self._budget_functions()
+        subset.selected_functions = subset._check_selected(chosen)
+        subset._species_functions = [subset.selected_functions[el] for el in self.elements]
+        return subset
 
     def species_functions(self, s: int) -> np.ndarray:
         """Indices into the union list (``tables(0)``) of the functions of central species

@@ -6,8 +6,9 @@ has nothing to do; the kernels it needs only at the end (prediction for the erro
 features for the active set, the BLR solve) used to compile there, about 7 s on a fast core.
 :func:`start` compiles those in a separate low-priority process (``nice`` 19: it takes only
 idle time) while the fit reads, plans and compiles, so that the fit later loads them from the
-cache. The process evaluates a model on ``basis`` itself with random coefficients, so the
-kernels are compiled for the same argument types the fit will use.
+cache. The process evaluates a model with random coefficients on a small basis of the same
+kind as the fit's (:func:`small_spec`: same elements, cutoffs, radial basis and budgets, low
+degrees), so the kernels are compiled for the argument types the fit will use (tested).
 
 Nothing depends on the warm-up: if it is late, fails, or is stopped (:func:`stop`), the fit
 compiles what it needs as before. It is started only when the prediction kernel is not in
@@ -22,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,7 @@ from ase import Atoms
 
 from ace_ref.basis.ace import ACEBasis
 
-__all__ = ["compile_post_fit_kernels", "kernels_cached", "start", "stop"]
+__all__ = ["compile_post_fit_kernels", "kernels_cached", "small_spec", "start", "stop"]
 
 
 def kernels_cached() -> bool:
@@ -81,33 +83,49 @@ def _small_structure(elements: list[str]) -> Atoms:
 
 
 def compile_post_fit_kernels(basis: ACEBasis) -> None:
-    """Call, once, the kernels a fit runs after its assembly: prediction (energy and forces)
-    of a model on ``basis``, the basis's features (active set), and a BLR solve with a
-    posterior committee on a small QR summary."""
+    """Call, once, the kernels a fit runs after its assembly, in the order it needs them: a
+    BLR solve with a posterior committee on a small QR summary, the basis's features (active
+    set), and prediction (energy and forces) of a model on ``basis``. Any basis of the same
+    kind (elements, cutoffs, radial basis, budgets) compiles the same kernel signatures, so
+    :func:`main` gives a small one."""
     from ace_ref.fit.assembly import LinearSystem
     from ace_ref.fit.solvers import solve
     from ace_ref.models.linear import LinearACEModel
 
     rng = np.random.default_rng(0)
-    atoms = _small_structure(basis.elements)
-    model = LinearACEModel(basis, rng.normal(size=len(basis)) * 1e-3)
-    model.predict(atoms)
-    basis.features(atoms)
     K = 200
     R = np.triu(rng.normal(size=(K, K))) + 10 * np.eye(K)
     system = LinearSystem("qr", 1.0 + K, 2 * K, 1, R=R, z=rng.normal(size=K))
     solve(system, "blr", np.ones(K), committee_size=2)
+    atoms = _small_structure(basis.elements)
+    basis.features(atoms)
+    LinearACEModel(basis, rng.normal(size=len(basis)) * 1e-3).predict(atoms)
+
+
+SMALL_DEGREE = (Fraction(4), Fraction(4), Fraction(3))
+"""The total degrees of the warm-up's basis (orders beyond the third: 3): a few hundred
+functions of the fit's kind, built in a fraction of a second."""
+
+
+def small_spec(spec: dict) -> dict:
+    """``spec`` (:meth:`ACEBasis.to_dict`) truncated at :data:`SMALL_DEGREE` instead, without
+    a selection of functions: the same kind of basis, small."""
+    order = int(spec["order"])
+    degrees = [str(SMALL_DEGREE[min(nu, len(SMALL_DEGREE) - 1)]) for nu in range(order)]
+    return {**spec, "max_degree": degrees, "max_n": None, "max_l": None,
+            "selected_functions": None}  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
-    """``python -m ace_ref.fit.warmup SPEC.json``: the basis of ``SPEC.json`` (removed after
-    reading), then :func:`compile_post_fit_kernels`."""
+    """``python -m ace_ref.fit.warmup SPEC.json``: a small basis of the kind of ``SPEC.json``
+    (:func:`small_spec`; the file is removed after reading), then
+    :func:`compile_post_fit_kernels`."""
     spec = Path(argv[0])
     try:
         d = json.loads(spec.read_text())
     finally:
         spec.unlink(missing_ok=True)
-    compile_post_fit_kernels(ACEBasis.from_dict(d))
+    compile_post_fit_kernels(ACEBasis.from_dict(small_spec(d)))
     return 0
 
 

@@ -315,6 +315,29 @@ def test_ranking_on_part_of_the_rows_is_the_ranking_of_those_configurations(sele
         ace_ref.fit(configs, pool, e0=e0, select=60, ranking_rows=0)
 
 
+def test_with_columns_is_the_basis_its_spec_describes(selected_fit):
+    """``with_columns`` reuses the pool's function lists and union tables instead of building
+    the basis anew: it must be the basis ``from_dict`` makes of its spec (same functions,
+    same tables, same design rows), and leave the pool as it was."""
+    from ace_ref import ACEBasis
+
+    pool, configs, _, result = selected_fit
+    columns = np.array(result.model.metadata["selection"]["order"][:45])
+    fast = pool.with_columns(columns)
+    rebuilt = ACEBasis.from_dict(fast.to_dict(), cache_dir=pool._coupling.directory.parent)
+    assert fast.to_dict() == rebuilt.to_dict()
+    assert fast.fingerprint() == rebuilt.fingerprint() and len(fast) == 45
+    np.testing.assert_array_equal(fast.packed_columns(), rebuilt.packed_columns())
+    np.testing.assert_array_equal(fast.column_degrees(), rebuilt.column_degrees())
+    atoms = configs[0].atoms
+    a, b = fast.design_rows(atoms), rebuilt.design_rows(atoms)
+    for x, y in ((a.energy, b.energy), (a.forces, b.forces), (a.virial, b.virial)):
+        np.testing.assert_array_equal(x, y)
+    full = pool.design_rows(atoms)  # the pool is untouched, and the subset is its columns
+    np.testing.assert_array_equal(a.energy, full.energy[np.sort(columns)])
+    assert len(pool) > len(fast) and pool.selected_functions is None
+
+
 def test_bad_selections_are_refused(selected_fit):
     import ace_ref
     from ace_ref import ACEBasis
