@@ -353,8 +353,22 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def cmd_fit(args) -> int:
-    """``ace-ref fit``: read options, build the basis, call :func:`ace_ref.fit.fit`, print."""
-    from ace_ref.fit import fit, warmup
+    """``ace-ref fit``: read options, build the basis, call :func:`ace_ref.fit.fit`, print.
+
+    On a first run a background process compiles the kernels the fit needs later
+    (:mod:`ace_ref.fit.warmup`); it is stopped however the fit ends."""
+    from ace_ref.fit.warmup import Background
+
+    background = Background()
+    try:
+        return _fit_command(args, background)
+    finally:
+        background.stop()
+
+
+def _fit_command(args, background) -> int:
+    """The work of :func:`cmd_fit`, with its :class:`~ace_ref.fit.warmup.Background`."""
+    from ace_ref.fit import fit
     from ace_ref.fit.assembly import Weights
     from ace_ref.fit.data import elements_of, pair_cutoffs_from_data, read_configs
     from ace_ref.fit.distributed import (
@@ -421,6 +435,13 @@ def cmd_fit(args) -> int:
                 "--order-weights must be positive numbers, one per correlation order, got "
                 + ",".join(f"{w:g}" for w in setting)
             ) from None
+    measured_rate = None  # measured before the warm-up starts: it would share the cores
+    if args.flop_rate is None and not args.plan_only:
+        from ace_ref.fit.cost import measure_flop_rate
+
+        measured_rate = measure_flop_rate()
+    if not args.plan_only:
+        background.start()  # a first run: it imports while the data are read
     read_options = {"stress_unit": args.stress_unit, "stress_convention": args.stress_convention}
     keys = _keys(args)
     train = read_configs(
@@ -472,79 +493,66 @@ def cmd_fit(args) -> int:
             elements, pair_r_cut=pair_cut, pair_max_n=args.pair_max_n, many_body=basis
         )
     print(basis.describe())
-    measured_rate = None  # measured before a warm-up starts, which would share the cores
-    if args.flop_rate is None and not args.plan_only:
-        from ace_ref.fit.cost import measure_flop_rate
+    background.send(basis)  # the warm-up compiles for a basis of this kind
+    select, line = resolve_select(args.select, train, weights, basis, degrees_from_data)
+    if line:
+        print(line)
+    ranking_rows, line = resolve_ranking_rows(
+        args.ranking_rows, select, train, weights, basis, args.preset
+    )
+    if line:
+        print(line)
+    options = dict(
+        e0=e0,
+        test={Path(p).name: [p] for p in args.test or []},
+        keys=keys,
+        solver=args.solver,
+        weights=weights,
+        smoothness=smoothness if len(smoothness) > 1 else smoothness[0],
+        order_weights=args.order_weights if len(args.order_weights) > 1 else args.order_weights[0],
+        lam=args.lam,
+        assembly=args.assembly,
+        progress=not args.quiet,
+        metadata={"train_files": [str(p) for p in args.train], "weights": args.weights},
+        committee_size=args.committee,
+        core=None if args.core == "none" else args.core,
+        active_set_size=args.active_set,
+        memory_limit=None if args.no_memory_check else "available",
+        select=select,
+        ranking_rows=ranking_rows,
+        flop_rate=measured_rate if args.flop_rate is None else args.flop_rate * 1e9,
+        **read_options,
+    )
+    if args.plan_only:
+        from ace_ref.fit.pipeline import plan
 
-        measured_rate = measure_flop_rate()
-    # a first run: the kernels needed after the assembly compile meanwhile on the idle core
-    background = None if args.plan_only else warmup.start(basis)
-    try:
-        select, line = resolve_select(args.select, train, weights, basis, degrees_from_data)
-        if line:
-            print(line)
-        ranking_rows, line = resolve_ranking_rows(
-            args.ranking_rows, select, train, weights, basis, args.preset
-        )
-        if line:
-            print(line)
-        options = dict(
-            e0=e0,
-            test={Path(p).name: [p] for p in args.test or []},
-            keys=keys,
-            solver=args.solver,
-            weights=weights,
-            smoothness=smoothness if len(smoothness) > 1 else smoothness[0],
-            order_weights=args.order_weights
-            if len(args.order_weights) > 1
-            else args.order_weights[0],
-            lam=args.lam,
-            assembly=args.assembly,
-            progress=not args.quiet,
-            metadata={"train_files": [str(p) for p in args.train], "weights": args.weights},
-            committee_size=args.committee,
-            core=None if args.core == "none" else args.core,
-            active_set_size=args.active_set,
-            memory_limit=None if args.no_memory_check else "available",
-            select=select,
-            ranking_rows=ranking_rows,
-            flop_rate=measured_rate if args.flop_rate is None else args.flop_rate * 1e9,
-            **read_options,
-        )
-        if args.plan_only:
-            from ace_ref.fit.pipeline import plan
-
-            cost = plan(train, basis, **options)
-            print(cost.format())
-            if not cost.fits_in_memory:
-                print("a fit would be refused: the estimated peak exceeds the memory available")
-            print("--plan-only: nothing assembled, no model written")
-            return 0
-        try:
-            with cluster_client(args.workers, args.scheduler) as client:
-                result = fit(
-                    train,
-                    basis,
-                    client=client,
-                    on_plan=lambda cost: print(
-                        _as_measured(cost, measured_rate).format(), flush=True
-                    ),
-                    **options,
-                )
-        except (MissingDependency, ClusterError) as exc:
-            raise ValueError(str(exc)) from exc
-        result.cost = _as_measured(result.cost, measured_rate)
-        path = result.model.save(args.output)
-        print(result.summary())
-        print(result.achieved())
-        print(f"model written to {path}")
-        print(result.errors.format())
-        if result.model.uncertainty is not None and result.model.uncertainty.coverage is not None:
-            print("coverage of the training data (eval and the calculator flag what lies outside):")
-            print(result.model.uncertainty.coverage.summary())
+        cost = plan(train, basis, **options)
+        print(cost.format())
+        if not cost.fits_in_memory:
+            print("a fit would be refused: the estimated peak exceeds the memory available")
+        print("--plan-only: nothing assembled, no model written")
         return 0
-    finally:
-        warmup.stop(background)
+    try:
+        with cluster_client(args.workers, args.scheduler) as client:
+            result = fit(
+                train,
+                basis,
+                client=client,
+                on_plan=lambda cost: print(_as_measured(cost, measured_rate).format(), flush=True),
+                **options,
+            )
+    except (MissingDependency, ClusterError) as exc:
+        raise ValueError(str(exc)) from exc
+    result.cost = _as_measured(result.cost, measured_rate)
+    path = result.model.save(args.output)
+    print(result.summary())
+    print(result.achieved())
+    print(f"model written to {path}")
+    print(result.errors.format())
+    if result.model.uncertainty is not None and result.model.uncertainty.coverage is not None:
+        print("coverage of the training data (eval and the calculator flag what lies outside):")
+        print(result.model.uncertainty.coverage.summary())
+    return 0
 
 
 def _as_measured(cost, measured_rate):

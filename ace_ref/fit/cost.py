@@ -57,6 +57,7 @@ __all__ = [
     "RANKING_EFFICIENCY",
     "FitCost",
     "available_memory",
+    "design_rows_as_assembled",
     "estimate_fit_cost",
     "measure_flop_rate",
 ]
@@ -210,7 +211,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _design_rows_as_assembled(basis, weights: Weights):
+def design_rows_as_assembled(basis, weights: Weights):
     """``rows(config)``: the design rows of one configuration as assembly computes them (force
     rows written into a Fortran-ordered block buffer, virial rows only with a stress), so
     that timing them compiles the kernels for the argument layouts the fit will use."""
@@ -294,7 +295,7 @@ def estimate_fit_cost(
     by_size = sorted(train, key=lambda c: len(c.atoms))
     middle = len(by_size) // 2
     timed = by_size[max(0, middle - sample // 2) :][:sample]
-    timed_rows = _design_rows_as_assembled(basis, weights)
+    timed_rows = design_rows_as_assembled(basis, weights)
     timed_rows(by_size[middle])  # compiles
     t0 = time.perf_counter()
     for c in timed:

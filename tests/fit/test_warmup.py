@@ -1,12 +1,12 @@
 """The background warm-up compiles exactly the kernels (and signatures) a fit needs after its
-assembly: a later process finds them in the Numba cache and compiles none of them."""
+first compilation (the pair basis): a later process finds them in the Numba cache and
+compiles none of them."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import tempfile
 import textwrap
 
 import pytest
@@ -28,8 +28,13 @@ AFTER_THE_FIT = textwrap.dedent(
     from ace_ref.kernels import features, predict
     from ace_ref.fit import _band, _bidiagonal
 
+    from ace_ref.fit.assembly import Weights
+    from ace_ref.fit.cost import design_rows_as_assembled
+
     basis = ACEBasis.from_dict(json.load(open(sys.argv[1])))
-    atoms = read_configs([sys.argv[2]])[0].atoms
+    config = read_configs([sys.argv[2]])[0]
+    atoms = config.atoms
+    design_rows_as_assembled(basis, Weights())(config)
     rng = np.random.default_rng(1)
     LinearACEModel(basis, rng.normal(size=len(basis)) * 1e-3).predict(atoms)
     basis.features(atoms)
@@ -37,7 +42,9 @@ AFTER_THE_FIT = textwrap.dedent(
     R = np.triu(rng.normal(size=(K, K))) + 5 * np.eye(K)
     solve(LinearSystem("qr", 1e3, 3 * K, 2, R=R, z=rng.normal(size=K)), "blr", np.ones(K),
           committee_size=4)
-    kernels = [predict._energy_forces, features._product_features, _band.tikhonov_band,
+    kernels = [features.atomic_base, features._features_and_pair_gradients,
+               features._scatter_design_rows,
+               predict._energy_forces, features._product_features, _band.tikhonov_band,
                _bidiagonal.tikhonov_bidiagonal, _bidiagonal.bidiagonal_times]
     print(json.dumps({k.py_func.__name__: [len(k.stats.cache_hits), len(k.stats.cache_misses)]
                       for k in kernels}))
@@ -66,12 +73,14 @@ def test_a_later_process_finds_every_post_fit_kernel_compiled(
 ):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba_cache"))  # a first run
     monkeypatch.setenv("ACE_REF_CACHE", str(coupling_cache))
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where start() puts the spec
     monkeypatch.setattr(warmup, "kernels_cached", lambda: False)  # this process's cache is warm
-    process = warmup.start(cli_like_basis)
+    background = warmup.Background()
+    background.start()
+    process = background.process
     assert process is not None
+    background.send(cli_like_basis)
     assert process.wait(timeout=600) == 0
-    assert not list(tmp_path.glob("ace_ref_warmup_*"))  # it removed its spec file
+    background.stop()  # already ended: nothing to do
     spec = tmp_path / "basis.json"
     spec.write_text(json.dumps(cli_like_basis.to_dict()))
     script = tmp_path / "after_the_fit.py"
@@ -87,11 +96,17 @@ def test_a_later_process_finds_every_post_fit_kernel_compiled(
         assert (hits, misses) == (1, 0), f"{name}: {hits} cache hits, {misses} compiled anew"
 
 
-def test_no_warm_up_when_the_kernels_are_cached_or_the_basis_is_not_ace(
-    cli_like_basis, monkeypatch
-):
+def test_no_warm_up_on_a_warm_cache_and_none_for_another_basis(monkeypatch):
     monkeypatch.setattr(warmup, "kernels_cached", lambda: True)
-    assert warmup.start(cli_like_basis) is None
+    background = warmup.Background()
+    background.start()
+    assert background.process is None
+    background.send(object())  # no process: nothing happens
+    background.stop()
     monkeypatch.setattr(warmup, "kernels_cached", lambda: False)
-    assert warmup.start(object()) is None
-    warmup.stop(None)  # nothing to stop
+    background.start()
+    process = background.process
+    background.send(object())  # not an ACEBasis: the process ends without work
+    assert process.wait(timeout=120) == 0
+    background.stop()
+    assert background.process is None
