@@ -58,8 +58,12 @@ class Background:
     def start(self) -> None:
         """Start the process, unless the kernels are cached already (not a first run)."""
         if self.process is None and not kernels_cached():
+            # run from the directory that holds this ace_ref, so that ``-m`` imports the same
+            # package (and Numba caches where the fit looks), not one in the user's directory
+            package_parent = Path(__file__).resolve().parents[2]
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ace_ref.fit.warmup"],
+                cwd=package_parent,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

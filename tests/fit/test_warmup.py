@@ -5,12 +5,15 @@ compiles none of them."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
+import ace_ref
 from ace_ref import ACEBasis
 from ace_ref.fit import warmup
 from ace_ref.fit.data import pair_cutoffs_from_data, read_configs
@@ -85,10 +88,13 @@ def test_a_later_process_finds_every_post_fit_kernel_compiled(
     spec.write_text(json.dumps(cli_like_basis.to_dict()))
     script = tmp_path / "after_the_fit.py"
     script.write_text(AFTER_THE_FIT)
+    # the later process imports the same ace_ref as this one (a checkout or the installed one)
+    package_parent = str(Path(ace_ref.__file__).resolve().parents[1])
     later = subprocess.run(
         [sys.executable, str(script), str(spec), str(ACAC / "test_MD_300K.xyz")],
         capture_output=True,
         text=True,
+        env={**os.environ, "PYTHONPATH": package_parent},
     )
     assert later.returncode == 0, later.stderr
     stats = json.loads(later.stdout.strip().splitlines()[-1])
