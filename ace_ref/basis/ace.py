@@ -298,6 +298,11 @@ class ACEBasis:
             self._check_size(self.n_functions_per_species)
         if not getattr(self, "_count_only", False):
             self.tables(0)
+        self._select(selected_functions)
+
+    def _select(self, selected_functions: dict | None) -> None:
+        """Set the functions each element keeps: its degree budget, then ``selected_functions``
+        of those (checked) if given."""
         self._species_functions = self._budget_functions()
         self.selected_functions = self._check_selected(selected_functions)
         if self.selected_functions is not None:
@@ -463,9 +468,7 @@ class ACEBasis:
         subset = copy.copy(self)
         subset._tables, subset._nl_cache = dict(self._tables), dict(self._nl_cache)
         subset._n_paths, subset._species_tables = dict(self._n_paths), {}
-        subset._species_functions = self._budget_functions()
-        subset.selected_functions = subset._check_selected(chosen)
-        subset._species_functions = [subset.selected_functions[el] for el in self.elements]
+        subset._select(chosen)
         return subset
 
     def species_functions(self, s: int) -> np.ndarray:

@@ -46,6 +46,7 @@ __all__ = [
     "write_config_rows",
     "config_rows",
     "drop_rigid_motion_rows",
+    "drops_rigid_motion_rows",
     "check_e0",
     "summarise",
     "assemble",
@@ -259,6 +260,12 @@ def config_rows(basis: ACEBasis, config: Config, e0: dict[str, float], weights: 
     return A, y
 
 
+def drops_rigid_motion_rows(row_weights: ConfigRowWeights) -> bool:
+    """Whether :func:`drop_rigid_motion_rows` folds a configuration with these row weights:
+    it has force rows and every atom's force weight is positive."""
+    return row_weights.forces is not None and bool(np.all(row_weights.forces > 0))
+
+
 def drop_rigid_motion_rows(config: Config, weights: Weights, A: np.ndarray, y: np.ndarray) -> int:
     """Fold the force rows of one configuration's rows ``(A, y)`` (as written by
     :func:`write_config_rows`) onto the directions an invariant model can fit, in place:
@@ -269,7 +276,7 @@ def drop_rigid_motion_rows(config: Config, weights: Weights, A: np.ndarray, y: n
     weight 0, are left as they are."""
     rw = config_row_weights(config, weights)
     n_rows = A.shape[0]
-    if rw.forces is None or not np.all(rw.forces > 0):
+    if not drops_rigid_motion_rows(rw):
         return n_rows
     start = 1 if rw.energy is not None else 0
     m = 3 * len(config.atoms)

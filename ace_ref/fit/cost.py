@@ -45,7 +45,13 @@ import numpy as np
 
 from ace_ref import defaults
 from ace_ref.basis.interface import species_columns
-from ace_ref.fit.assembly import Weights, default_block_rows
+from ace_ref.fit.assembly import (
+    Weights,
+    config_row_weights,
+    default_block_rows,
+    drops_rigid_motion_rows,
+    write_config_rows,
+)
 from ace_ref.fit.data import Config
 from ace_ref.fit.reduction import plan_partitions, row_counts
 from ace_ref.fit.rigid_motions import count_rigid_motions
@@ -212,23 +218,16 @@ def _duration(seconds: float) -> str:
 
 
 def design_rows_as_assembled(basis, weights: Weights):
-    """``rows(config)``: the design rows of one configuration as assembly computes them (force
-    rows written into a Fortran-ordered block buffer, virial rows only with a stress), so
-    that timing them compiles the kernels for the argument layouts the fit will use."""
-    from ace_ref.basis.ace import ACEBasis
+    """``rows(config)``: the weighted rows of one configuration written as assembly writes them
+    (:func:`~ace_ref.fit.assembly.write_config_rows` into a row slice of a Fortran-ordered
+    block buffer), so that timing them compiles the kernels for the argument layouts the fit
+    will use. The energy targets are taken against zero reference energies."""
+    e0 = dict.fromkeys(basis.elements, 0.0)
 
     def rows(config: Config) -> None:
-        if not isinstance(basis, ACEBasis):
-            basis.design_rows(config.atoms, where=config.source)
-            return
-        n = 3 * len(config.atoms)
-        buffer = np.empty((n + 1, len(basis) + 1), order="F")
-        basis.design_rows(
-            config.atoms,
-            where=config.source,
-            force_rows=buffer[1 : n + 1, : len(basis)],
-            virial=config.stress is not None and weights.virial > 0,
-        )
+        (n,) = row_counts([config], weights)
+        buffer = np.empty((int(n) + 1, len(basis) + 1), order="F")  # a slice, as in assembly
+        write_config_rows(basis, config, e0, weights, buffer[:n, :-1], buffer[:n, -1])
 
     return rows
 
@@ -283,9 +282,7 @@ def estimate_fit_cost(
     folded = n_rows - sum(
         count_rigid_motions(c.atoms)
         for c in train
-        if c.forces is not None
-        and weights.forces > 0
-        and (c.force_weights is None or np.all(c.force_weights > 0))
+        if drops_rigid_motion_rows(config_row_weights(c, weights))
     )
     n_atoms = sum(len(c.atoms) for c in train)
     flop_rate_given = flop_rate is not None
